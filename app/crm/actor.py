@@ -1,0 +1,44 @@
+"""Who is acting, and the SQL form of "may this actor see that opportunity"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+
+from app.crm.opportunities.models import Opportunity, Participant
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: int
+    name: str
+    email: str
+    role: str
+    team_ids: frozenset[int]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "ADMIN"
+
+
+def visible_to(actor: Actor) -> ColumnElement[bool]:
+    """The visibility rule of DESIGN.md §1 as a WHERE clause over `opportunities`."""
+    if actor.is_admin:
+        return true()
+    linked = [Participant.user_id == actor.user_id]
+    if actor.team_ids:
+        linked.append(Participant.team_id.in_(sorted(actor.team_ids)))
+    return or_(
+        Opportunity.visibility == "PUBLIC",
+        Opportunity.owner_id == actor.user_id,
+        exists(
+            select(Participant.id).where(
+                and_(Participant.opportunity_id == Opportunity.id, or_(*linked))
+            )
+        ),
+    )
+
+
+def live_and_visible(actor: Actor) -> ColumnElement[bool]:
+    return and_(Opportunity.deleted_at.is_(None), visible_to(actor))

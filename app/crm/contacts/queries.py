@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.crm.companies.queries import _escape
+from app.crm.contacts.models import Contact
+from app.crm.paging import (
+    Page,
+    SortKey,
+    after_position,
+    check_page_size,
+    decode_cursor,
+    encode_cursor,
+    ordered,
+    parse_identity,
+)
+
+_table = Contact.__table__
+_KEYS = [
+    SortKey(func.lower(_table.c.last_name), False, parse_identity),
+    SortKey(func.lower(_table.c.first_name), False, parse_identity),
+    SortKey(_table.c.id, False, parse_identity),
+]
+
+
+def _where(search: str | None, company_id: int | None) -> list[Any]:
+    clauses: list[Any] = []
+    if search:
+        pattern = f"%{_escape(search)}%"
+        clauses.append(
+            or_(
+                _table.c.first_name.ilike(pattern),
+                _table.c.last_name.ilike(pattern),
+                _table.c.email.ilike(pattern),
+            )
+        )
+    if company_id is not None:
+        clauses.append(_table.c.company_id == company_id)
+    return clauses
+
+
+async def page(
+    session: AsyncSession,
+    search: str | None,
+    company_id: int | None,
+    first: int | None,
+    after: str | None,
+) -> Page[Row[Any]]:
+    size = check_page_size(first)
+    query = select(_table, *(k.expression.label(f"k{i}") for i, k in enumerate(_KEYS)))
+    query = query.where(*_where(search, company_id))
+    if after:
+        query = query.where(after_position(_KEYS, decode_cursor(after, _KEYS)))
+    rows = (await session.execute(ordered(query, _KEYS).limit(size + 1))).all()
+    return Page(
+        list(rows[:size]),
+        [encode_cursor([r.k0, r.k1, r.k2]) for r in rows[:size]],
+        has_next_page=len(rows) > size,
+        has_previous_page=after is not None,
+    )
+
+
+async def count(session: AsyncSession, search: str | None, company_id: int | None) -> int:
+    query = select(func.count()).select_from(_table).where(*_where(search, company_id))
+    return int((await session.execute(query)).scalar_one())
+
+
+async def by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Row[Any]]:
+    rows = (await session.execute(select(_table).where(_table.c.id.in_(ids)))).all()
+    return {r.id: r for r in rows}

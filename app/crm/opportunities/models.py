@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.crm.columns import BigId, CreatedAt, UpdatedAt
+from app.db import Base
+
+# Enough for any real deal in any currency, with room for 3-decimal currencies.
+MONEY = Numeric(20, 4)
+
+
+class Opportunity(Base):
+    __tablename__ = "opportunities"
+    __table_args__ = (
+        CheckConstraint("status IN ('OPEN', 'WON', 'LOST')", name="status"),
+        CheckConstraint("visibility IN ('PUBLIC', 'PRIVATE')", name="visibility"),
+        CheckConstraint("probability BETWEEN 0 AND 100", name="probability"),
+        CheckConstraint("amount >= 0", name="amount"),
+        Index(
+            "ix_opportunities_live_folder", "folder_id", postgresql_where=text("deleted_at IS NULL")
+        ),
+        Index(
+            "ix_opportunities_live_owner", "owner_id", postgresql_where=text("deleted_at IS NULL")
+        ),
+        Index(
+            "ix_opportunities_live_stage", "stage_id", postgresql_where=text("deleted_at IS NULL")
+        ),
+        Index(
+            "ix_opportunities_live_updated",
+            "updated_at",
+            "id",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[BigId]
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    folder_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("folders.id", ondelete="RESTRICT")
+    )
+    stage_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("stages.id", ondelete="RESTRICT"))
+    # Where reopen returns to: the last open stage before the deal was closed.
+    last_open_stage_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("stages.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(8), default="OPEN")
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(String(3))
+    probability: Mapped[int] = mapped_column(Integer)
+    forecast_category: Mapped[str] = mapped_column(String(16))
+    estimated_close_date: Mapped[date | None] = mapped_column(Date)
+    next_step: Mapped[str | None] = mapped_column(String(500))
+    lead_source: Mapped[str | None] = mapped_column(String(100))
+    owner_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="RESTRICT"))
+    visibility: Mapped[str] = mapped_column(String(8), default="PUBLIC")
+    actual_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    actual_close_date: Mapped[date | None] = mapped_column(Date)
+    awarded_company_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("companies.id", ondelete="RESTRICT")
+    )
+    lost_note: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="RESTRICT")
+    )
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LostReason(Base):
+    __tablename__ = "lost_reasons"
+
+    id: Mapped[BigId]
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[CreatedAt]
+
+
+class OpportunityLostReason(Base):
+    __tablename__ = "opportunity_lost_reasons"
+
+    opportunity_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True
+    )
+    lost_reason_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("lost_reasons.id", ondelete="RESTRICT"), primary_key=True
+    )
+
+
+class Participant(Base):
+    """A company, contact, user or team linked to an opportunity in a role."""
+
+    __tablename__ = "opportunity_participants"
+    __table_args__ = (
+        CheckConstraint("kind IN ('COMPANY', 'CONTACT', 'USER', 'TEAM')", name="kind"),
+        CheckConstraint(
+            "num_nonnulls(company_id, contact_id, user_id, team_id) = 1", name="one_target"
+        ),
+        CheckConstraint("NOT is_primary OR kind = 'CONTACT'", name="primary_is_contact"),
+        Index(
+            "uq_participants_link",
+            "opportunity_id",
+            "kind",
+            text("coalesce(company_id, contact_id, user_id, team_id)"),
+            "role",
+            unique=True,
+        ),
+        Index(
+            "uq_participants_primary_contact",
+            "opportunity_id",
+            unique=True,
+            postgresql_where=text("is_primary"),
+        ),
+        Index("ix_participants_user", "user_id", postgresql_where=text("user_id IS NOT NULL")),
+        Index("ix_participants_team", "team_id", postgresql_where=text("team_id IS NOT NULL")),
+        Index(
+            "ix_participants_company", "company_id", postgresql_where=text("company_id IS NOT NULL")
+        ),
+        Index(
+            "ix_participants_contact", "contact_id", postgresql_where=text("contact_id IS NOT NULL")
+        ),
+    )
+
+    id: Mapped[BigId]
+    opportunity_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(8))
+    company_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("companies.id", ondelete="RESTRICT")
+    )
+    contact_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("contacts.id", ondelete="RESTRICT")
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="RESTRICT")
+    )
+    team_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("teams.id", ondelete="RESTRICT")
+    )
+    role: Mapped[str] = mapped_column(String(32))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    created_at: Mapped[CreatedAt]

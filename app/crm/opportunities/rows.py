@@ -1,0 +1,80 @@
+"""The opportunity as plain data: what reads return and what an event carries.
+
+Built straight from a Core row (hot reads, no ORM identity map) or from an event's JSON
+snapshot, so the GraphQL layer resolves the same object either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from app.crm.money import weighted
+
+
+@dataclass(slots=True)
+class OpportunityRow:
+    id: int
+    number: str
+    name: str
+    description: str | None
+    folder_id: int | None
+    stage_id: int
+    status: str
+    amount: Decimal
+    currency: str
+    probability: int
+    forecast_category: str
+    estimated_close_date: date | None
+    next_step: str | None
+    lead_source: str | None
+    owner_id: int
+    visibility: str
+    actual_amount: Decimal | None
+    actual_close_date: date | None
+    awarded_company_id: int | None
+    lost_note: str | None
+    version: int
+    created_by_id: int
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+    @property
+    def weighted_amount(self) -> Decimal:
+        return weighted(self.amount, self.probability, self.currency)
+
+    @classmethod
+    def from_source(cls, source: Any) -> OpportunityRow:
+        """From anything with the column attributes: a Core row or an ORM entity."""
+        return cls(**{name: getattr(source, name) for name in COLUMNS})
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: _to_json(getattr(self, name)) for name in COLUMNS}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OpportunityRow:
+        values = dict(data)
+        for name in ("amount", "actual_amount"):
+            if values[name] is not None:
+                values[name] = Decimal(values[name])
+        for name in ("estimated_close_date", "actual_close_date"):
+            if values[name] is not None:
+                values[name] = date.fromisoformat(values[name])
+        for name in ("created_at", "updated_at", "deleted_at"):
+            if values[name] is not None:
+                values[name] = datetime.fromisoformat(values[name])
+        return cls(**values)
+
+
+COLUMNS = tuple(f.name for f in fields(OpportunityRow))
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value

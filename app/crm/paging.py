@@ -1,0 +1,108 @@
+"""Keyset pagination: stable under concurrent inserts and sorts, no OFFSET scans.
+
+A cursor holds the sort-key values of the last row seen (the id last, as the tie-breaker);
+the next page starts strictly after that position in the same order.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+import orjson
+from sqlalchemy import ColumnElement, Select, and_, or_
+
+from app.crm.errors import DomainError, ErrorCode
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    expression: ColumnElement[Any]
+    descending: bool
+    # Turns a cursor's JSON value back into the column's Python type.
+    parse: Callable[[Any], Any]
+
+
+def parse_identity(value: Any) -> Any:
+    return value
+
+
+def parse_decimal(value: Any) -> Decimal:
+    return Decimal(value)
+
+
+def parse_date(value: Any) -> date:
+    return date.fromisoformat(value)
+
+
+def parse_datetime(value: Any) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = orjson.dumps([_jsonable(v) for v in values])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, keys: Sequence[SortKey]) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise ValueError
+        return [key.parse(v) for key, v in zip(keys, values, strict=True)]
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise DomainError(
+            ErrorCode.INVALID, "the cursor is not valid for this list and order", ["after"]
+        ) from None
+
+
+def after_position(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after `values` in the order of `keys` (any mix of directions)."""
+    alternatives = []
+    for i, key in enumerate(keys):
+        equal_prefix = [keys[j].expression == values[j] for j in range(i)]
+        beyond = key.expression < values[i] if key.descending else key.expression > values[i]
+        alternatives.append(and_(*equal_prefix, beyond))
+    return or_(*alternatives)
+
+
+def check_page_size(first: int | None) -> int:
+    size = DEFAULT_PAGE_SIZE if first is None else first
+    if not 0 <= size <= MAX_PAGE_SIZE:
+        raise DomainError(
+            ErrorCode.OUT_OF_RANGE, f"first must be between 0 and {MAX_PAGE_SIZE}", ["first"]
+        )
+    return size
+
+
+def ordered(query: Select[Any], keys: Sequence[SortKey]) -> Select[Any]:
+    return query.order_by(
+        *(k.expression.desc() if k.descending else k.expression.asc() for k in keys)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool

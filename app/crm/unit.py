@@ -1,0 +1,69 @@
+"""The unit of work: one transaction, its events, and their publication after commit.
+
+Every state change runs inside `unit_of_work(...)`. Services record events on the unit; the
+events are written to the outbox in the same transaction and handed to the sink only once the
+transaction has committed (DESIGN.md §5, invariant 1). A DomainError rolls everything back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.crm.actor import Actor
+from app.events import outbox
+from app.events.envelope import ChangeEvent, PendingEvent
+
+log = logging.getLogger(__name__)
+
+
+class EventSink(Protocol):
+    async def committed(self, events: Sequence[ChangeEvent]) -> None: ...
+
+
+class NoSink:
+    """For the CLI and seeding: events still land in the outbox; servers pick them up there."""
+
+    async def committed(self, events: Sequence[ChangeEvent]) -> None:
+        return None
+
+
+@dataclass
+class Unit:
+    session: AsyncSession
+    actor: Actor | None
+    pending: list[PendingEvent] = field(default_factory=list)
+
+    def record(self, event: PendingEvent) -> None:
+        self.pending.append(event)
+
+    def require_actor(self) -> Actor:
+        assert self.actor is not None, "this service needs an acting user"
+        return self.actor
+
+
+@asynccontextmanager
+async def unit_of_work(
+    sessions: async_sessionmaker[AsyncSession], actor: Actor | None, sink: EventSink
+) -> AsyncIterator[Unit]:
+    async with sessions() as session:
+        unit = Unit(session, actor)
+        try:
+            yield unit
+            await session.flush()
+            events = await outbox.append(session, unit.pending, actor.user_id if actor else None)
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+    if events:
+        try:
+            await sink.committed(events)
+        except Exception:
+            # The change is committed and in the outbox; subscribers catch up from there.
+            log.exception("publishing %d committed events failed", len(events))

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.crm.columns import BigId, CreatedAt, UpdatedAt
+from app.db import Base
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        # E-mail addresses are compared case-insensitively everywhere.
+        Index("uq_users_email_lower", func.lower(text("email")), unique=True),
+        CheckConstraint("role IN ('ADMIN', 'MEMBER')", name="role"),
+    )
+
+    id: Mapped[BigId]
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="MEMBER")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
+
+
+class Team(Base):
+    __tablename__ = "teams"
+    __table_args__ = (Index("uq_teams_name_lower", func.lower(text("name")), unique=True),)
+
+    id: Mapped[BigId]
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

@@ -1,0 +1,84 @@
+"""Reads of users and teams, as plain rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.crm.actor import Actor
+from app.crm.users.models import Team, TeamMember, User
+
+_users = User.__table__
+_teams = Team.__table__
+
+
+async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
+    """The acting user with their teams (one query), or None if unknown or deactivated."""
+    team_ids = (
+        select(func.array_agg(TeamMember.team_id))
+        .where(TeamMember.user_id == _users.c.id)
+        .scalar_subquery()
+    )
+    user = (
+        await session.execute(
+            select(_users.c.id, _users.c.name, _users.c.email, _users.c.role, team_ids.label("teams"))
+            .where(_users.c.id == user_id, _users.c.is_active)
+        )
+    ).first()
+    if user is None:
+        return None
+    return Actor(user.id, user.name, user.email, user.role, frozenset(user.teams or ()))
+
+
+async def users_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Row[Any]]:
+    rows = (await session.execute(select(_users).where(_users.c.id.in_(ids)))).all()
+    return {r.id: r for r in rows}
+
+
+async def teams_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Row[Any]]:
+    rows = (await session.execute(select(_teams).where(_teams.c.id.in_(ids)))).all()
+    return {r.id: r for r in rows}
+
+
+async def list_users(session: AsyncSession, *, include_inactive: bool) -> Sequence[Row[Any]]:
+    query = select(_users).order_by(func.lower(_users.c.name), _users.c.id)
+    if not include_inactive:
+        query = query.where(_users.c.is_active)
+    return (await session.execute(query)).all()
+
+
+async def list_teams(session: AsyncSession) -> Sequence[Row[Any]]:
+    return (await session.execute(select(_teams).order_by(func.lower(_teams.c.name)))).all()
+
+
+async def member_ids_by_team(
+    session: AsyncSession, team_ids: Sequence[int]
+) -> dict[int, list[int]]:
+    rows = (
+        await session.execute(
+            select(TeamMember.team_id, TeamMember.user_id)
+            .where(TeamMember.team_id.in_(team_ids))
+            .order_by(TeamMember.user_id)
+        )
+    ).all()
+    result: dict[int, list[int]] = {t: [] for t in team_ids}
+    for team_id, user_id in rows:
+        result[team_id].append(user_id)
+    return result
+
+
+async def team_ids_by_user(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, list[int]]:
+    rows = (
+        await session.execute(
+            select(TeamMember.user_id, TeamMember.team_id)
+            .where(TeamMember.user_id.in_(user_ids))
+            .order_by(TeamMember.team_id)
+        )
+    ).all()
+    result: dict[int, list[int]] = {u: [] for u in user_ids}
+    for user_id, team_id in rows:
+        result[user_id].append(team_id)
+    return result

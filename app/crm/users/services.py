@@ -1,0 +1,205 @@
+"""Users, teams and team membership: admin-managed."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.crm.actor import Actor
+from app.crm.auth.passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    verify_password,
+)
+from app.crm.errors import DomainError, ErrorCode, forbidden, not_found
+from app.crm.opportunities.models import Participant
+from app.crm.unit import Unit
+from app.crm.users.models import Team, TeamMember, User
+from app.crm.validation import required_text
+
+ROLES = ("ADMIN", "MEMBER")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def require_admin(unit: Unit) -> None:
+    # No actor means the CLI, which runs with the server's own authority.
+    if unit.actor is not None and not unit.actor.is_admin:
+        raise forbidden("only admins may do this")
+
+
+def check_email(email: str) -> str:
+    cleaned = required_text("email", email, max_length=254).lower()
+    if not _EMAIL.match(cleaned):
+        raise DomainError(ErrorCode.INVALID, "email is not a valid e-mail address", ["email"])
+    return cleaned
+
+
+def check_password(password: str) -> str:
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"password must have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+            ["password"],
+        )
+    return password
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise DomainError(ErrorCode.INVALID, f"role must be one of {', '.join(ROLES)}", ["role"])
+    return role
+
+
+async def _get_user(unit: Unit, user_id: int) -> User:
+    user = await unit.session.get(User, user_id)
+    if user is None:
+        raise not_found("user", "id")
+    return user
+
+
+async def create_user(
+    unit: Unit,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    role: str = "MEMBER",
+    must_change_password: bool = False,
+) -> User:
+    require_admin(unit)
+    user = User(
+        email=check_email(email),
+        name=required_text("name", name, max_length=200),
+        password_hash=hash_password(check_password(password)),
+        role=check_role(role),
+        must_change_password=must_change_password,
+    )
+    unit.session.add(user)
+    try:
+        await unit.session.flush()
+    except IntegrityError:
+        raise DomainError(
+            ErrorCode.DUPLICATE, "a user with this e-mail already exists", ["email"]
+        ) from None
+    return user
+
+
+async def update_user(
+    unit: Unit,
+    user_id: int,
+    *,
+    name: str | None = None,
+    role: str | None = None,
+    is_active: bool | None = None,
+) -> User:
+    require_admin(unit)
+    user = await _get_user(unit, user_id)
+    actor = unit.actor
+    if actor is not None and actor.user_id == user_id and (role == "MEMBER" or is_active is False):
+        # An admin demoting or locking out themselves is almost always a mistake.
+        raise DomainError(ErrorCode.INVALID, "admins cannot demote or deactivate themselves")
+    if name is not None:
+        user.name = required_text("name", name, max_length=200)
+    if role is not None:
+        user.role = check_role(role)
+    if is_active is not None:
+        user.is_active = is_active
+    await unit.session.flush()
+    return user
+
+
+async def change_password(unit: Unit, *, current_password: str, new_password: str) -> User:
+    actor = unit.require_actor()
+    user = await _get_user(unit, actor.user_id)
+    if not verify_password(user.password_hash, current_password):
+        raise DomainError(
+            ErrorCode.INVALID_CREDENTIALS, "the current password is wrong", ["currentPassword"]
+        )
+    user.password_hash = hash_password(check_password(new_password))
+    user.must_change_password = False
+    await unit.session.flush()
+    return user
+
+
+async def authenticate(unit: Unit, *, email: str, password: str) -> User:
+    user = (
+        await unit.session.execute(select(User).where(func.lower(User.email) == email.lower()))
+    ).scalar_one_or_none()
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.is_active:
+        raise DomainError(ErrorCode.INVALID_CREDENTIALS, "wrong e-mail or password")
+    return user
+
+
+async def create_team(unit: Unit, *, name: str) -> Team:
+    require_admin(unit)
+    team = Team(name=required_text("name", name, max_length=200))
+    unit.session.add(team)
+    try:
+        await unit.session.flush()
+    except IntegrityError:
+        raise DomainError(ErrorCode.DUPLICATE, "a team with this name exists", ["name"]) from None
+    return team
+
+
+async def _get_team(unit: Unit, team_id: int) -> Team:
+    team = await unit.session.get(Team, team_id)
+    if team is None:
+        raise not_found("team", "id")
+    return team
+
+
+async def rename_team(unit: Unit, team_id: int, *, name: str) -> Team:
+    require_admin(unit)
+    team = await _get_team(unit, team_id)
+    team.name = required_text("name", name, max_length=200)
+    try:
+        await unit.session.flush()
+    except IntegrityError:
+        raise DomainError(ErrorCode.DUPLICATE, "a team with this name exists", ["name"]) from None
+    return team
+
+
+async def delete_team(unit: Unit, team_id: int) -> None:
+    require_admin(unit)
+    team = await _get_team(unit, team_id)
+    linked = await unit.session.scalar(
+        select(func.count()).select_from(Participant).where(Participant.team_id == team_id)
+    )
+    if linked:
+        raise DomainError(
+            ErrorCode.IN_USE, f"the team is linked to {linked} opportunities; unlink it first"
+        )
+    await unit.session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
+    await unit.session.delete(team)
+    await unit.session.flush()
+
+
+async def add_team_member(unit: Unit, team_id: int, user_id: int) -> Team:
+    require_admin(unit)
+    team = await _get_team(unit, team_id)
+    await _get_user(unit, user_id)
+    if await unit.session.get(TeamMember, (team_id, user_id)) is None:
+        unit.session.add(TeamMember(team_id=team_id, user_id=user_id))
+        await unit.session.flush()
+    return team
+
+
+async def remove_team_member(unit: Unit, team_id: int, user_id: int) -> Team:
+    require_admin(unit)
+    team = await _get_team(unit, team_id)
+    await unit.session.execute(
+        delete(TeamMember).where(TeamMember.team_id == team_id, TeamMember.user_id == user_id)
+    )
+    return team
+
+
+async def count_users(unit: Unit) -> int:
+    return int(await unit.session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+def actor_for(user: User, team_ids: frozenset[int]) -> Actor:
+    return Actor(user.id, user.name, user.email, user.role, team_ids)

@@ -1,0 +1,51 @@
+"""Engine, session factory and the declarative base shared by every model."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+# Stable constraint names let Alembic migrations refer to constraints by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        # Statements are short; a runaway one must not hold a pool slot forever.
+        connect_args={"server_settings": {"statement_timeout": "30000"}},
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def import_models() -> None:
+    """Import every model module so that Base.metadata knows all tables (Alembic, tests)."""
+    from app.crm.companies import models as _companies  # noqa: F401
+    from app.crm.contacts import models as _contacts  # noqa: F401
+    from app.crm.folders import models as _folders  # noqa: F401
+    from app.crm.opportunities import models as _opportunities  # noqa: F401
+    from app.crm.stages import models as _stages  # noqa: F401
+    from app.crm.users import models as _users  # noqa: F401
+    from app.events import models as _events  # noqa: F401

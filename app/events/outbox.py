@@ -1,0 +1,113 @@
+"""Writing events in the change's own transaction, and reading them back in order.
+
+Sequence numbers come from a single counter row. Incrementing it takes that row's lock, which
+is held until the transaction ends, so the next writer gets its number only after this one has
+committed or rolled back: numbers are handed out in commit order with no gaps. That is what
+lets a subscriber resume from "the last seq I saw" with nothing missed and nothing twice. The
+lock is taken as the last statement before COMMIT, so writers serialise only for the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.events.envelope import (
+    Audience,
+    ChangeEvent,
+    EventKind,
+    PendingEvent,
+    changes_from_json,
+    changes_to_json,
+)
+from app.events.models import EventRecord
+
+_ALLOCATE = text(
+    "UPDATE event_counter SET last_seq = last_seq + :n WHERE id = 1 RETURNING last_seq"
+)
+
+
+async def append(
+    session: AsyncSession, pending: Sequence[PendingEvent], actor_id: int | None
+) -> list[ChangeEvent]:
+    if not pending:
+        return []
+    last = (await session.execute(_ALLOCATE, {"n": len(pending)})).scalar_one()
+    first = last - len(pending) + 1
+    now = datetime.now(UTC)
+    events = [
+        ChangeEvent(
+            seq=first + i,
+            kind=p.kind,
+            opportunity_id=p.opportunity_id,
+            version=p.version,
+            actor_id=actor_id,
+            occurred_at=now,
+            changes=p.changes,
+            audience=p.audience,
+            snapshot=p.snapshot,
+        )
+        for i, p in enumerate(pending)
+    ]
+    await session.execute(
+        insert(EventRecord),
+        [
+            {
+                "seq": e.seq,
+                "kind": e.kind.value,
+                "opportunity_id": e.opportunity_id,
+                "version": e.version,
+                "actor_id": e.actor_id,
+                "occurred_at": e.occurred_at,
+                "changes": changes_to_json(e.changes),
+                "audience": e.audience.to_json(),
+                "snapshot": e.snapshot,
+            }
+            for e in events
+        ],
+    )
+    return events
+
+
+def from_record(row: EventRecord) -> ChangeEvent:
+    return ChangeEvent(
+        seq=row.seq,
+        kind=EventKind(row.kind),
+        opportunity_id=row.opportunity_id,
+        version=row.version,
+        actor_id=row.actor_id,
+        occurred_at=row.occurred_at,
+        changes=changes_from_json(row.changes),
+        audience=Audience.from_json(row.audience),
+        snapshot=row.snapshot,
+    )
+
+
+async def read_after(
+    session: AsyncSession,
+    after_seq: int,
+    *,
+    up_to: int | None = None,
+    opportunity_id: int | None = None,
+    limit: int = 500,
+) -> list[ChangeEvent]:
+    """Committed events with seq > after_seq (and <= up_to), oldest first."""
+    query = select(EventRecord).where(EventRecord.seq > after_seq).order_by(EventRecord.seq)
+    if up_to is not None:
+        query = query.where(EventRecord.seq <= up_to)
+    if opportunity_id is not None:
+        query = query.where(EventRecord.opportunity_id == opportunity_id)
+    query = query.limit(limit)
+    rows = (await session.execute(query)).scalars().all()
+    return [from_record(r) for r in rows]
+
+
+async def last_seq(session: AsyncSession) -> int:
+    """The newest committed sequence number (the counter row is read without its lock)."""
+    value = (
+        await session.execute(text("SELECT last_seq FROM event_counter WHERE id = 1"))
+    ).scalar()
+    return int(value or 0)

@@ -1,0 +1,57 @@
+"""The per-request (or per-WebSocket-connection) context handed to every resolver."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.crm.actor import Actor
+from app.crm.unit import EventSink, Unit, unit_of_work
+from app.events.hub import EventHub
+from app.graphql.errors import unauthenticated
+from app.graphql.loaders import Loaders
+from app.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What the web layer wires up once per process."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    hub: EventHub
+    sink: EventSink
+
+
+class Context:
+    def __init__(self, runtime: Runtime, actor: Actor | None) -> None:
+        self.runtime = runtime
+        self.actor = actor
+        self.loaders = Loaders(runtime.sessions, actor)
+        # Filled by Strawberry from a WebSocket's connection_init payload.
+        self.connection_params: dict[str, Any] | None = None
+
+    def require_actor(self) -> Actor:
+        if self.actor is None:
+            raise unauthenticated()
+        return self.actor
+
+    def set_actor(self, actor: Actor) -> None:
+        self.actor = actor
+        self.loaders = Loaders(self.runtime.sessions, actor)
+
+    def fresh_loaders(self) -> None:
+        """A new cache per operation: a WebSocket connection runs many over one context."""
+        self.loaders = Loaders(self.runtime.sessions, self.actor)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.runtime.sessions() as session:
+            yield session
+
+    def unit(self) -> AbstractAsyncContextManager[Unit]:
+        return unit_of_work(self.runtime.sessions, self.require_actor(), self.runtime.sink)

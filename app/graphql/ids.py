@@ -1,0 +1,44 @@
+"""Opaque global IDs: base64("<Type>:<database id>"), per the Relay convention."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from app.crm.errors import DomainError, ErrorCode
+
+NODE_TYPES = ("Opportunity", "Company", "Contact", "User", "Team", "Folder", "Stage",
+              "Participant", "LostReason")
+
+
+def encode_id(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def decode_any(global_id: str, field: str = "id") -> tuple[str, int]:
+    """(type name, database id), or an INVALID_ID error naming `field`."""
+    try:
+        if len(global_id) > 100:
+            raise ValueError
+        type_name, _, pk = base64.b64decode(global_id, validate=True).decode().partition(":")
+        if type_name not in NODE_TYPES or not pk.isdigit() or len(pk) > 18:
+            raise ValueError
+        return type_name, int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise DomainError(ErrorCode.INVALID_ID, f"{field} is not a valid ID", [field]) from None
+
+
+def decode_id(global_id: str, expected: str | tuple[str, ...], field: str = "id") -> int:
+    type_name, pk = decode_any(global_id, field)
+    allowed = (expected,) if isinstance(expected, str) else expected
+    if type_name not in allowed:
+        raise DomainError(
+            ErrorCode.INVALID_ID,
+            f"{field} must be the ID of a {' or '.join(allowed)}, not of a {type_name}",
+            [field],
+        )
+    return pk
+
+
+def decode_optional(global_id: str | None, expected: str, field: str) -> int | None:
+    return None if global_id is None else decode_id(global_id, expected, field)

@@ -1,0 +1,71 @@
+"""DataLoaders, one set per request (or per delivered event), named <Target>By<Key>Loader.
+
+Each batch opens its own short session: loaders run concurrently inside one request, and an
+AsyncSession must not be shared between concurrent tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
+
+from app.crm.actor import Actor
+from app.crm.companies import queries as companies
+from app.crm.contacts import queries as contacts
+from app.crm.folders import queries as folders
+from app.crm.opportunities import queries as opportunities
+from app.crm.stages import queries as stages
+from app.crm.users import queries as users
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+Fetch = Callable[[AsyncSession, Sequence[Any]], Awaitable[dict[Any, Any]]]
+
+
+def _loader(
+    sessions: async_sessionmaker[AsyncSession], fetch: Fetch, default: Any = None
+) -> DataLoader[Any, Any]:
+    async def load(keys: list[Any]) -> list[Any]:
+        async with sessions() as session:
+            found = await fetch(session, keys)
+        return [found.get(key, default) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], actor: Actor | None) -> None:
+        self.user_by_id = _loader(sessions, users.users_by_id)
+        self.team_by_id = _loader(sessions, users.teams_by_id)
+        self.member_ids_by_team = _loader(sessions, users.member_ids_by_team, [])
+        self.team_ids_by_user = _loader(sessions, users.team_ids_by_user, [])
+        self.stage_by_id = _loader(sessions, stages.stages_by_id)
+        self.folder_by_id = _loader(sessions, folders.folders_by_id)
+        self.children_by_folder = _loader(sessions, folders.children_by_parent, [])
+        self.company_by_id = _loader(sessions, companies.by_id)
+        self.contact_by_id = _loader(sessions, contacts.by_id)
+        self.participants_by_opportunity = _loader(
+            sessions, opportunities.participants_by_opportunity, []
+        )
+        self.lost_reason_ids_by_opportunity = _loader(
+            sessions, opportunities.lost_reason_ids_by_opportunity, []
+        )
+        self.lost_reason_by_id = _loader(sessions, opportunities.lost_reasons_by_id)
+        if actor is not None:
+            self.opportunity_by_id = _loader(
+                sessions, lambda s, ids: opportunities.visible_by_id(s, actor, ids)
+            )
+            self.opportunity_count_by_folder = _loader(
+                sessions,
+                lambda s, ids: folders.opportunity_counts(s, actor, ids, include_subfolders=False),
+                0,
+            )
+            self.subtree_opportunity_count_by_folder = _loader(
+                sessions,
+                lambda s, ids: folders.opportunity_counts(s, actor, ids, include_subfolders=True),
+                0,
+            )

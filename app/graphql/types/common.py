@@ -1,0 +1,110 @@
+"""The Node interface, connections, Money and the enums shared across types."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from enum import Enum
+from typing import Generic, TypeVar
+
+import strawberry
+
+from app.crm.paging import Page
+
+T = TypeVar("T")
+
+
+@strawberry.interface(description="An object with a globally unique, opaque ID.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type(description="An exact amount in an ISO 4217 currency.")
+class Money:
+    amount: Decimal
+    currency: str
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    _count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="All items that match, as the asking user may see them.")
+    async def total_count(self) -> int:
+        return await self._count()
+
+    @strawberry.field(description="The page's nodes, without the edges.")
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+def connection(
+    page: Page[object], nodes: list[T], count: Callable[[], Awaitable[int]]
+) -> Connection[T]:
+    return Connection(
+        edges=[Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=page.cursors[0] if page.cursors else None,
+            end_cursor=page.cursors[-1] if page.cursors else None,
+        ),
+        _count=count,
+    )
+
+
+@strawberry.enum
+class Role(Enum):
+    ADMIN = "ADMIN"
+    MEMBER = "MEMBER"
+
+
+@strawberry.enum
+class OpportunityStatus(Enum):
+    OPEN = "OPEN"
+    WON = "WON"
+    LOST = "LOST"
+
+
+@strawberry.enum
+class Visibility(Enum):
+    PUBLIC = "PUBLIC"
+    PRIVATE = "PRIVATE"
+
+
+@strawberry.enum
+class StageKind(Enum):
+    OPEN = "OPEN"
+    WON = "WON"
+    LOST = "LOST"
+
+
+@strawberry.enum
+class ForecastCategory(Enum):
+    PIPELINE = "PIPELINE"
+    BEST_CASE = "BEST_CASE"
+    COMMIT = "COMMIT"
+    CLOSED = "CLOSED"
+    OMITTED = "OMITTED"
+
+
+@strawberry.enum
+class SortDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"

@@ -1,0 +1,129 @@
+"""Configuration from TANDEM_* environment variables.
+
+Every value is checked when it is read, so a typo fails at start-up with a message that names
+the variable, instead of as a confusing error on the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+BROADCAST_SCHEMES = ("memory", "redis", "rediss", "postgres", "postgresql")
+
+
+class SettingsError(ValueError):
+    """A TANDEM_* variable holds a value the server cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None
+    """SQLAlchemy asyncpg URL; None means: start the embedded PostgreSQL in data_dir."""
+    data_dir: Path
+    broadcast_url: str
+    secret_key: str
+    host: str
+    port: int
+    log_level: str
+    auto_migrate: bool
+    token_ttl_seconds: int
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+
+def to_asyncpg_url(url: str) -> str:
+    """Accept the URL forms people paste (postgres://, postgresql://) and pin the driver."""
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    if scheme in ("postgres", "postgresql", "postgresql+asyncpg"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    raise SettingsError(f"TANDEM_DATABASE_URL: expected a postgresql:// URL, got scheme {scheme!r}")
+
+
+def to_libpq_url(url: str) -> str:
+    """The plain postgresql:// form, for asyncpg and broadcaster's postgres backend."""
+    return "postgresql://" + url.split("://", 1)[1]
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}: expected a value from {low} to {high}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}: expected true or false, got {raw!r}")
+
+
+def _broadcast_url(env: Mapping[str, str]) -> str:
+    raw = env.get("TANDEM_BROADCAST_URL") or "memory://"
+    scheme = urlsplit(raw).scheme
+    if scheme not in BROADCAST_SCHEMES:
+        raise SettingsError(
+            "TANDEM_BROADCAST_URL: expected memory://, redis://, rediss:// or postgres://, "
+            f"got {raw!r}"
+        )
+    return raw
+
+
+def _secret_key(env: Mapping[str, str], data_dir: Path) -> str:
+    """An explicit key wins; otherwise one is generated once and kept in the data directory,
+    so tokens survive a restart without anybody having to invent a key."""
+    raw = env.get("TANDEM_SECRET_KEY")
+    if raw:
+        if len(raw) < 16:
+            raise SettingsError("TANDEM_SECRET_KEY: use at least 16 characters")
+        return raw
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("TANDEM_DATA_DIR") or ".tandem").expanduser().resolve()
+    database_url = env.get("TANDEM_DATABASE_URL") or None
+    log_level = (env.get("TANDEM_LOG_LEVEL") or "info").lower()
+    if log_level not in LOG_LEVELS:
+        raise SettingsError(
+            f"TANDEM_LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}"
+        )
+    return Settings(
+        database_url=to_asyncpg_url(database_url) if database_url else None,
+        data_dir=data_dir,
+        broadcast_url=_broadcast_url(env),
+        secret_key=_secret_key(env, data_dir),
+        host=env.get("TANDEM_HOST") or "127.0.0.1",
+        port=_int(env, "TANDEM_PORT", 8000, 1, 65535),
+        log_level=log_level,
+        auto_migrate=_bool(env, "TANDEM_AUTO_MIGRATE", True),
+        token_ttl_seconds=_int(env, "TANDEM_TOKEN_TTL_SECONDS", 7 * 24 * 3600, 60, 365 * 24 * 3600),
+    )
