@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crm.actor import Actor
+from app.crm.users.directory import ActorDirectory
 from app.crm.unit import EventSink, Unit, unit_of_work
 from app.events.hub import EventHub
 from app.graphql.errors import unauthenticated
@@ -25,6 +26,7 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     hub: EventHub
     sink: EventSink
+    directory: ActorDirectory
 
 
 class Context:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.paging import (
@@ -36,4 +36,15 @@ async def history_page(
         [encode_cursor([e.seq]) for e in events],
         has_next_page=len(records) > size,
         has_previous_page=after is not None,
+    )
+
+
+async def history_count(session: AsyncSession, opportunity_id: int) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(EventRecord).where(
+                EventRecord.opportunity_id == opportunity_id
+            )
+        )
+        or 0
     )

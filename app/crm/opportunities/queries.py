@@ -165,7 +165,7 @@ async def page(
         query = query.where(after_position(keys, decode_cursor(after, keys)))
     rows = (await session.execute(ordered(query, keys).limit(size + 1))).all()
     items = [OpportunityRow.from_source(r) for r in rows[:size]]
-    cursors = [encode_cursor([r[f"k{i}"] for i in range(len(keys))]) for r in rows[:size]]
+    cursors = [encode_cursor([getattr(r, f"k{i}") for i in range(len(keys))]) for r in rows[:size]]
     return Page(items, cursors, has_next_page=len(rows) > size, has_previous_page=after is not None)
 
 

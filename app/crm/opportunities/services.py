@@ -198,6 +198,7 @@ async def create_opportunity(unit: Unit, values: Mapping[str, Any]) -> Opportuni
     for field, value in OpportunityRow.from_source(opportunity).to_json().items():
         if field in _CREATION_FIELDS and value is not None:
             changes.add(field, None, value)
+    changes.add("expected_value", None, _money_json(opportunity.amount, opportunity.currency))
     await record_change(unit, opportunity, EventKind.CREATED, changes)
     return opportunity
 

@@ -16,21 +16,8 @@ _teams = Team.__table__
 
 
 async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
-    """The acting user with their teams (one query), or None if unknown or deactivated."""
-    team_ids = (
-        select(func.array_agg(TeamMember.team_id))
-        .where(TeamMember.user_id == _users.c.id)
-        .scalar_subquery()
-    )
-    user = (
-        await session.execute(
-            select(_users.c.id, _users.c.name, _users.c.email, _users.c.role, team_ids.label("teams"))
-            .where(_users.c.id == user_id, _users.c.is_active)
-        )
-    ).first()
-    if user is None:
-        return None
-    return Actor(user.id, user.name, user.email, user.role, frozenset(user.teams or ()))
+    """The acting user with their teams, or None if unknown or deactivated."""
+    return (await load_actors(session, [user_id])).get(user_id)
 
 
 async def users_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Row[Any]]:
@@ -82,3 +69,22 @@ async def team_ids_by_user(session: AsyncSession, user_ids: Sequence[int]) -> di
     for user_id, team_id in rows:
         result[user_id].append(team_id)
     return result
+
+
+async def load_actors(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, Actor]:
+    """Active users among `user_ids` with their teams, in one query."""
+    team_ids = (
+        select(func.array_agg(TeamMember.team_id))
+        .where(TeamMember.user_id == _users.c.id)
+        .scalar_subquery()
+    )
+    rows = (
+        await session.execute(
+            select(
+                _users.c.id, _users.c.name, _users.c.email, _users.c.role, team_ids.label("teams")
+            ).where(_users.c.id.in_(user_ids), _users.c.is_active)
+        )
+    ).all()
+    return {
+        r.id: Actor(r.id, r.name, r.email, r.role, frozenset(r.teams or ())) for r in rows
+    }

@@ -1,0 +1,192 @@
+"""The `tandem` command: serve, migrate, seed, create-user, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+from app.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("tandem")
+
+DEFAULT_ADMIN_EMAIL = "admin@tandem.local"
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"tandem: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The configured database, or the embedded one (started here, stopped on exit)."""
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    from app.embedded import start_embedded_postgres
+
+    server = start_embedded_postgres(settings.data_dir)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def _migrate(url: str) -> None:
+    from app.migrate import upgrade
+
+    upgrade(url)
+
+
+async def _bootstrap_admin(url: str) -> None:
+    """On an empty database, create an admin with a one-time password and say so."""
+    from app.crm.auth.passwords import generate_password
+    from app.crm.unit import NoSink, unit_of_work
+    from app.crm.users import services
+    from app.db import create_engine, create_session_factory
+
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with unit_of_work(create_session_factory(engine), None, NoSink()) as unit:
+            if await services.count_users(unit):
+                return
+            password = generate_password()
+            await services.create_user(
+                unit,
+                email=DEFAULT_ADMIN_EMAIL,
+                name="Administrator",
+                password=password,
+                role="ADMIN",
+                must_change_password=True,
+            )
+    finally:
+        await engine.dispose()
+    print(
+        "\n  Tandem has no users yet, so it created an admin:\n"
+        f"    e-mail:   {DEFAULT_ADMIN_EMAIL}\n"
+        f"    password: {password}   (one-time: change it with the changePassword mutation)\n"
+        "  Log in with the `login` mutation; `tandem create-user` adds more users.\n",
+        flush=True,
+    )
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from app.web import create_app
+
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets
+    # the `finally` below stop the embedded PostgreSQL instead of leaving it running.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    with database(settings) as url:
+        if settings.auto_migrate and not args.no_migrate:
+            _migrate(url)
+        asyncio.run(_bootstrap_admin(url))
+        app = create_app(settings, url)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            # Per-message deflate costs ~300 KiB per socket; dashboards hold thousands.
+            ws_per_message_deflate=False,
+            proxy_headers=True,
+        )
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    with database(settings) as url:
+        _migrate(url)
+    print("database schema is up to date")
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> None:
+    from app.crm.errors import DomainError
+    from app.crm.unit import NoSink, unit_of_work
+    from app.crm.users import services
+    from app.db import create_engine, create_session_factory
+
+    async def create(url: str) -> None:
+        engine = create_engine(url, pool_size=1)
+        try:
+            async with unit_of_work(create_session_factory(engine), None, NoSink()) as unit:
+                await services.create_user(
+                    unit, email=args.email, name=args.name, password=args.password, role=args.role
+                )
+        finally:
+            await engine.dispose()
+
+    with database(settings) as url:
+        _migrate(url)
+        try:
+            asyncio.run(create(url))
+        except DomainError as error:
+            _fail(error.message)
+    print(f"created {args.role.lower()} {args.email}")
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
+    from app.crm.demo import seed_demo
+
+    if not args.demo:
+        _fail("say what to seed: `tandem seed --demo` loads a demo sales team")
+    with database(settings) as url:
+        _migrate(url)
+        summary = asyncio.run(seed_demo(url, opportunities=args.opportunities))
+    print(summary)
+
+
+def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> None:
+    from app.graphql.schema import schema
+
+    sys.stdout.write(schema.as_str() + "\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tandem", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the server (migrates first)")
+    serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
+    serve.set_defaults(handler=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="apply pending database migrations")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    seed = commands.add_parser("seed", help="load sample data")
+    seed.add_argument("--demo", action="store_true", help="a demo sales team and pipeline")
+    seed.add_argument("--opportunities", type=int, default=200, help="how many (default 200)")
+    seed.set_defaults(handler=cmd_seed)
+
+    create_user = commands.add_parser("create-user", help="add a user")
+    create_user.add_argument("--email", required=True)
+    create_user.add_argument("--name", required=True)
+    create_user.add_argument("--password", required=True)
+    create_user.add_argument("--role", choices=("ADMIN", "MEMBER"), default="MEMBER")
+    create_user.set_defaults(handler=cmd_create_user)
+
+    export = commands.add_parser("export-schema", help="print the GraphQL SDL")
+    export.set_defaults(handler=cmd_export_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        _fail(str(error))
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args.handler(settings, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Login, passwords, and the admin-managed users and teams."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import strawberry
+
+from app.crm.auth.tokens import issue_token
+from app.crm.unit import Unit, unit_of_work
+from app.crm.users import services
+from app.crm.users.models import Team as TeamModel
+from app.crm.users.models import User as UserModel
+from app.graphql.errors import UserError
+from app.graphql.ids import decode_id
+from app.graphql.inputs import (
+    ChangePasswordInput,
+    CreateTeamInput,
+    CreateUserInput,
+    DeleteInput,
+    LoginInput,
+    RenameTeamInput,
+    TeamMemberInput,
+    UpdateUserInput,
+)
+from app.graphql.mutations.base import attempt
+from app.graphql.types.people import Team, User
+from app.crm.errors import DomainError
+
+
+@strawberry.type
+class LoginPayload:
+    token: str | None = strawberry.field(description="Send as 'Authorization: Bearer <token>'.")
+    expires_at: datetime | None
+    user: User | None
+    must_change_password: bool
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class UserPayload:
+    user: User | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class TeamPayload:
+    team: Team | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class DeletePayload:
+    deleted_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
+async def _user(info: strawberry.Info, work: object) -> UserPayload:
+    result, errors, _ = await attempt(info, work)  # type: ignore[arg-type]
+    return UserPayload(user=User.of(result) if result is not None else None, user_errors=errors)
+
+
+async def _team(info: strawberry.Info, work: object) -> TeamPayload:
+    result, errors, _ = await attempt(info, work)  # type: ignore[arg-type]
+    return TeamPayload(team=Team.of(result) if result is not None else None, user_errors=errors)
+
+
+@strawberry.type
+class PeopleMutations:
+    @strawberry.mutation(description="The one operation that needs no token.")
+    async def login(self, info: strawberry.Info, input: LoginInput) -> LoginPayload:
+        runtime = info.context.runtime
+        try:
+            async with unit_of_work(runtime.sessions, None, runtime.sink) as unit:
+                user = await services.authenticate(unit, email=input.email, password=input.password)
+        except DomainError as error:
+            return LoginPayload(
+                token=None,
+                expires_at=None,
+                user=None,
+                must_change_password=False,
+                user_errors=[UserError.of(error)],
+            )
+        ttl = runtime.settings.token_ttl_seconds
+        return LoginPayload(
+            token=issue_token(runtime.settings.secret_key, user.id, ttl),
+            expires_at=datetime.now(UTC) + timedelta(seconds=ttl),
+            user=User.of(user),
+            must_change_password=user.must_change_password,
+            user_errors=[],
+        )
+
+    @strawberry.mutation
+    async def change_password(self, info: strawberry.Info, input: ChangePasswordInput) -> UserPayload:
+        async def work(unit: Unit) -> UserModel:
+            return await services.change_password(
+                unit, current_password=input.current_password, new_password=input.new_password
+            )
+
+        return await _user(info, work)
+
+    @strawberry.mutation(description="Admins only.")
+    async def create_user(self, info: strawberry.Info, input: CreateUserInput) -> UserPayload:
+        async def work(unit: Unit) -> UserModel:
+            return await services.create_user(
+                unit,
+                email=input.email,
+                name=input.name,
+                password=input.password,
+                role=input.role.value,
+            )
+
+        return await _user(info, work)
+
+    @strawberry.mutation(description="Admins only.")
+    async def update_user(self, info: strawberry.Info, input: UpdateUserInput) -> UserPayload:
+        async def work(unit: Unit) -> UserModel:
+            return await services.update_user(
+                unit,
+                decode_id(input.id, "User"),
+                name=input.name,
+                role=input.role.value if input.role else None,
+                is_active=input.is_active,
+            )
+
+        return await _user(info, work)
+
+    @strawberry.mutation(description="Admins only.")
+    async def create_team(self, info: strawberry.Info, input: CreateTeamInput) -> TeamPayload:
+        async def work(unit: Unit) -> TeamModel:
+            return await services.create_team(unit, name=input.name)
+
+        return await _team(info, work)
+
+    @strawberry.mutation(description="Admins only.")
+    async def rename_team(self, info: strawberry.Info, input: RenameTeamInput) -> TeamPayload:
+        async def work(unit: Unit) -> TeamModel:
+            return await services.rename_team(unit, decode_id(input.id, "Team"), name=input.name)
+
+        return await _team(info, work)
+
+    @strawberry.mutation(description="Admins only; a team linked to opportunities stays.")
+    async def delete_team(self, info: strawberry.Info, input: DeleteInput) -> DeletePayload:
+        async def work(unit: Unit) -> strawberry.ID:
+            await services.delete_team(unit, decode_id(input.id, "Team"))
+            return input.id
+
+        result, errors, _ = await attempt(info, work)
+        return DeletePayload(deleted_id=result, user_errors=errors)
+
+    @strawberry.mutation(description="Admins only.")
+    async def add_team_member(self, info: strawberry.Info, input: TeamMemberInput) -> TeamPayload:
+        async def work(unit: Unit) -> TeamModel:
+            return await services.add_team_member(
+                unit, decode_id(input.team_id, "Team", "teamId"), decode_id(input.user_id, "User", "userId")
+            )
+
+        return await _team(info, work)
+
+    @strawberry.mutation(description="Admins only.")
+    async def remove_team_member(self, info: strawberry.Info, input: TeamMemberInput) -> TeamPayload:
+        async def work(unit: Unit) -> TeamModel:
+            return await services.remove_team_member(
+                unit, decode_id(input.team_id, "Team", "teamId"), decode_id(input.user_id, "User", "userId")
+            )
+
+        return await _team(info, work)

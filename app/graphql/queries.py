@@ -1,0 +1,190 @@
+"""The root Query type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from app.crm.companies import queries as companies
+from app.crm.contacts import queries as contacts
+from app.crm.errors import DomainError, ErrorCode
+from app.crm.folders import queries as folders
+from app.crm.opportunities import queries as opportunities
+from app.crm.opportunities.queries import OpportunityFilter
+from app.crm.stages import queries as stages
+from app.crm.users import queries as users
+from app.graphql.errors import bad_input
+from app.graphql.ids import decode_any, decode_id
+from app.graphql.inputs import OpportunityFilterInput, OpportunityOrder
+from app.graphql.reads import opportunity_connection
+from app.graphql.types.common import Connection, Node, connection
+from app.graphql.types.opportunities import Opportunity, Participant
+from app.graphql.types.parties import Company, Contact
+from app.graphql.types.people import Team, User
+from app.graphql.types.pipeline import Folder, LostReason, Stage
+
+
+def _decode(global_id: str, node_type: str) -> int:
+    try:
+        return decode_id(global_id, node_type)
+    except DomainError as error:
+        raise bad_input(error) from None
+
+
+async def load_node(info: strawberry.Info, global_id: str) -> Node | None:
+    """Any object by its global ID; hidden opportunities (and what hangs off them) are None."""
+    try:
+        type_name, pk = decode_any(global_id)
+    except DomainError as error:
+        raise bad_input(error) from None
+    loaders = info.context.loaders
+    if type_name == "Opportunity":
+        row = await loaders.opportunity_by_id.load(pk)
+        return Opportunity.of(row) if row is not None else None
+    if type_name == "Participant":
+        async with info.context.read() as session:
+            opportunity_id = await opportunities.participant_opportunity(session, pk)
+        if opportunity_id is None or await loaders.opportunity_by_id.load(opportunity_id) is None:
+            return None
+        rows = await loaders.participants_by_opportunity.load(opportunity_id)
+        return next((Participant.of(r) for r in rows if r.id == pk), None)
+    simple: dict[str, tuple[Any, Any]] = {
+        "Company": (loaders.company_by_id, Company),
+        "Contact": (loaders.contact_by_id, Contact),
+        "User": (loaders.user_by_id, User),
+        "Team": (loaders.team_by_id, Team),
+        "Folder": (loaders.folder_by_id, Folder),
+        "Stage": (loaders.stage_by_id, Stage),
+        "LostReason": (loaders.lost_reason_by_id, LostReason),
+    }
+    loader, node_type = simple[type_name]
+    row = await loader.load(pk)
+    return node_type.of(row) if row is not None else None  # type: ignore[no-any-return]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The logged-in user.")
+    async def me(self, info: strawberry.Info) -> User:
+        actor = info.context.require_actor()
+        return User.of(await info.context.loaders.user_by_id.load(actor.user_id))
+
+    @strawberry.field
+    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
+        info.context.require_actor()
+        return await load_node(info, id)
+
+    @strawberry.field
+    async def nodes(self, info: strawberry.Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        info.context.require_actor()
+        if len(ids) > 100:
+            raise bad_input(DomainError(ErrorCode.OUT_OF_RANGE, "at most 100 ids at once", ["ids"]))
+        return [await load_node(info, i) for i in ids]
+
+    @strawberry.field(description="null when it does not exist or you may not see it.")
+    async def opportunity(self, info: strawberry.Info, id: strawberry.ID) -> Opportunity | None:
+        info.context.require_actor()
+        row = await info.context.loaders.opportunity_by_id.load(_decode(id, "Opportunity"))
+        return Opportunity.of(row) if row is not None else None
+
+    @strawberry.field(description="Opportunities you may see, filtered and sorted, by page.")
+    async def opportunities(
+        self,
+        info: strawberry.Info,
+        filter: OpportunityFilterInput | None = None,
+        order_by: list[OpportunityOrder] | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> Connection[Opportunity]:
+        info.context.require_actor()
+        try:
+            domain_filter = filter.to_domain() if filter else OpportunityFilter()
+        except DomainError as error:
+            raise bad_input(error) from None
+        sorts = [o.to_domain() for o in order_by or []]
+        return await opportunity_connection(info, domain_filter, sorts, first, after)
+
+    @strawberry.field(description="The pipeline's stages in order.")
+    async def stages(self, info: strawberry.Info) -> list[Stage]:
+        info.context.require_actor()
+        async with info.context.read() as session:
+            return [Stage.of(r) for r in await stages.list_stages(session)]
+
+    @strawberry.field(description="The catalogue of reasons for losing an opportunity.")
+    async def lost_reasons(self, info: strawberry.Info, include_inactive: bool = False) -> list[LostReason]:
+        info.context.require_actor()
+        async with info.context.read() as session:
+            rows = await opportunities.list_lost_reasons(session, include_inactive=include_inactive)
+        return [LostReason.of(r) for r in rows]
+
+    @strawberry.field(
+        description="Folders in tree order (parents before children); with parentId, that "
+        "folder's children; with rootsOnly, the top level."
+    )
+    async def folders(
+        self, info: strawberry.Info, parent_id: strawberry.ID | None = None, roots_only: bool = False
+    ) -> list[Folder]:
+        info.context.require_actor()
+        parent = _decode(parent_id, "Folder") if parent_id else None
+        async with info.context.read() as session:
+            rows = await folders.list_folders(session, parent, roots_only=roots_only)
+        return [Folder.of(r) for r in rows]
+
+    @strawberry.field
+    async def companies(
+        self,
+        info: strawberry.Info,
+        search: str | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> Connection[Company]:
+        info.context.require_actor()
+        try:
+            async with info.context.read() as session:
+                page = await companies.page(session, search, first, after)
+        except DomainError as error:
+            raise bad_input(error) from None
+
+        async def count() -> int:
+            async with info.context.read() as session:
+                return await companies.count(session, search)
+
+        return connection(page, [Company.of(r) for r in page.items], count)
+
+    @strawberry.field
+    async def contacts(
+        self,
+        info: strawberry.Info,
+        search: str | None = None,
+        company_id: strawberry.ID | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> Connection[Contact]:
+        info.context.require_actor()
+        company = _decode(company_id, "Company") if company_id else None
+        try:
+            async with info.context.read() as session:
+                page = await contacts.page(session, search, company, first, after)
+        except DomainError as error:
+            raise bad_input(error) from None
+
+        async def count() -> int:
+            async with info.context.read() as session:
+                return await contacts.count(session, search, company)
+
+        return connection(page, [Contact.of(r) for r in page.items], count)
+
+    @strawberry.field
+    async def users(self, info: strawberry.Info, include_inactive: bool = False) -> list[User]:
+        info.context.require_actor()
+        async with info.context.read() as session:
+            rows = await users.list_users(session, include_inactive=include_inactive)
+        return [User.of(r) for r in rows]
+
+    @strawberry.field
+    async def teams(self, info: strawberry.Info) -> list[Team]:
+        info.context.require_actor()
+        async with info.context.read() as session:
+            return [Team.of(r) for r in await users.list_teams(session)]
+

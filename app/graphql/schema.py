@@ -1,0 +1,95 @@
+"""The Strawberry schema with its safety and caching extensions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from app.graphql.mutations.opportunities import OpportunityMutations
+from app.graphql.mutations.parties import PartyMutations
+from app.graphql.mutations.people import PeopleMutations
+from app.graphql.mutations.pipeline import PipelineMutations
+from app.graphql.queries import Query
+from app.graphql.scalars import SCALAR_OVERRIDES
+from app.graphql.subscriptions import Subscription
+from app.graphql.types.opportunities import Opportunity, Participant
+from app.graphql.types.parties import Company, Contact
+from app.graphql.types.people import Team, User
+from app.graphql.types.pipeline import Folder, LostReason, Stage
+
+log = logging.getLogger(__name__)
+
+Mutation = merge_types(
+    "Mutation", (PeopleMutations, OpportunityMutations, PipelineMutations, PartyMutations)
+)
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    # Errors we raise on purpose are GraphQLErrors with a code; anything else escaping a
+    # resolver is a bug whose details (SQL, paths, stack) must never reach the client.
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_is_unexpected, error_message="Internal error.")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+        return GraphQLError(
+            message=self.error_message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR"},
+        )
+
+
+class FreshLoaders(SchemaExtension):
+    """A WebSocket connection shares one context across operations; each gets its own cache."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if hasattr(context, "fresh_loaders"):
+            context.fresh_loaders()
+        yield
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[Opportunity, Participant, Company, Contact, User, Team, Folder, Stage, LostReason],
+        scalar_overrides=SCALAR_OVERRIDES,
+        config=StrawberryConfig(auto_camel_case=True),
+        # Classes or factories, never shared instances: extension state is per operation.
+        extensions=[
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+            lambda: QueryDepthLimiter(max_depth=12),
+            lambda: MaxAliasesLimiter(max_alias_count=30),
+            lambda: MaxTokensLimiter(max_token_count=5000),
+            MaskUnexpectedErrors,
+            FreshLoaders,
+        ],
+    )
+
+
+schema = build_schema()

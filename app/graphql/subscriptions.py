@@ -1,0 +1,109 @@
+"""Live opportunity events over WebSocket.
+
+Each subscription is a filter over the process's event hub: deciding whether a subscriber may
+see an event is an in-memory check against the audience the event carries, so one event costs
+work per socket and no query per subscriber (DESIGN.md §5, invariant 4).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from app.crm.errors import DomainError, ErrorCode
+from app.events.envelope import ChangeEvent, EventKind
+from app.graphql.errors import bad_input
+from app.graphql.ids import decode_id
+from app.graphql.loaders import Loaders
+from app.graphql.types.opportunities import OpportunityEvent
+
+# Loaders shared by all subscribers of one event: the actor, owner or stage an event shows is
+# read once per process, however many sockets receive it.
+_SHARED_LOADERS_KEPT = 64
+_shared_loaders: OrderedDict[int, Loaders] = OrderedDict()
+
+
+def _loaders_for(info: strawberry.Info, event: ChangeEvent) -> Loaders:
+    loaders = _shared_loaders.get(event.seq)
+    if loaders is None:
+        loaders = Loaders(info.context.runtime.sessions, None)
+        _shared_loaders[event.seq] = loaders
+        while len(_shared_loaders) > _SHARED_LOADERS_KEPT:
+            _shared_loaders.popitem(last=False)
+    return loaders
+
+
+@strawberry.input
+class OpportunityEventFilter:
+    kinds: list[EventKind] | None = None
+    folder_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only opportunities that are in this folder after the change."
+    )
+    owner_id: strawberry.ID | None = None
+
+
+def _parse_since(since: str) -> int:
+    if not since.isdigit() or len(since) > 18:
+        raise bad_input(DomainError(ErrorCode.INVALID, "since is not a valid cursor", ["since"]))
+    return int(since)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Every change to opportunities you may see, in commit order. Pass the "
+        "cursor of the last event you received as `since` to resume with nothing missed and "
+        "nothing repeated."
+    )
+    async def opportunity_events(
+        self,
+        info: strawberry.Info,
+        opportunity_id: strawberry.ID | None = None,
+        filter: OpportunityEventFilter | None = None,
+        since: str | None = None,
+    ) -> AsyncGenerator[OpportunityEvent, None]:
+        context = info.context
+        actor = context.require_actor()
+        runtime = context.runtime
+        try:
+            only_id = decode_id(opportunity_id, "Opportunity", "opportunityId") if opportunity_id else None
+            folder_id = decode_id(filter.folder_id, "Folder", "folderId") if filter and filter.folder_id else None
+            owner_id = decode_id(filter.owner_id, "User", "ownerId") if filter and filter.owner_id else None
+        except DomainError as error:
+            raise bad_input(error) from None
+        kinds = frozenset(filter.kinds) if filter and filter.kinds else None
+        since_seq = _parse_since(since) if since is not None else None
+        if since_seq is not None and since_seq > await runtime.hub.latest_committed():
+            raise bad_input(DomainError(ErrorCode.INVALID, "since is from the future", ["since"]))
+        if only_id is not None and await context.loaders.opportunity_by_id.load(only_id) is None:
+            raise bad_input(DomainError(ErrorCode.NOT_FOUND, "opportunity not found", ["opportunityId"]))
+
+        directory = runtime.directory
+        directory.hold(actor)
+        user_id = actor.user_id
+
+        def accept(event: ChangeEvent) -> bool:
+            if only_id is not None and event.opportunity_id != only_id:
+                return False
+            if kinds is not None and event.kind not in kinds:
+                return False
+            if folder_id is not None and event.snapshot["folder_id"] != folder_id:
+                return False
+            if owner_id is not None and event.snapshot["owner_id"] != owner_id:
+                return False
+            current = directory.current(user_id)
+            return current is not None and event.audience.admits(
+                current.user_id, current.team_ids, current.is_admin
+            )
+
+        subscription = runtime.hub.subscribe(accept, since_seq)
+        try:
+            async for event in subscription:
+                if directory.current(user_id) is None:
+                    return  # deactivated while subscribed
+                yield OpportunityEvent.of(event, _loaders_for(info, event))
+        finally:
+            subscription.close()
+            directory.release(user_id)

@@ -1,0 +1,339 @@
+"""Opportunities, their participants, and their change events (history and live)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+
+from app.crm.opportunities.rows import OpportunityRow
+from app.crm.paging import Page
+from app.events.envelope import ChangeEvent, EventKind, FieldChange
+from app.graphql.ids import encode_id
+from app.graphql.loaders import Loaders
+from app.graphql.scalars import JSON
+from app.graphql.types.common import (
+    Connection,
+    ForecastCategory,
+    Money,
+    Node,
+    OpportunityStatus,
+    Visibility,
+    connection,
+)
+from app.graphql.types.parties import Company, Contact
+from app.graphql.types.people import Team, User
+from app.graphql.types.pipeline import Folder, LostReason, Stage
+
+
+@strawberry.enum
+class ParticipantKind(Enum):
+    COMPANY = "COMPANY"
+    CONTACT = "CONTACT"
+    USER = "USER"
+    TEAM = "TEAM"
+
+
+@strawberry.enum(description="Contacts: DECISION_MAKER … CHAMPION; companies: CUSTOMER … "
+                 "COMPETITOR; users and teams: SALES_REP … SUPPORT; OTHER for any.")
+class ParticipantRole(Enum):
+    DECISION_MAKER = "DECISION_MAKER"
+    ECONOMIC_BUYER = "ECONOMIC_BUYER"
+    INFLUENCER = "INFLUENCER"
+    TECHNICAL_EVALUATOR = "TECHNICAL_EVALUATOR"
+    CHAMPION = "CHAMPION"
+    CUSTOMER = "CUSTOMER"
+    PARTNER = "PARTNER"
+    RESELLER = "RESELLER"
+    COMPETITOR = "COMPETITOR"
+    SALES_REP = "SALES_REP"
+    PRESALES = "PRESALES"
+    MANAGER = "MANAGER"
+    SUPPORT = "SUPPORT"
+    OTHER = "OTHER"
+
+
+ParticipantTarget = Annotated[
+    Company | Contact | User | Team, strawberry.union("ParticipantTarget")
+]
+
+
+def _loaders(own: Loaders | None, info: strawberry.Info) -> Loaders:
+    # Event payloads carry loaders shared by every subscriber of that event (one query per
+    # event per process); everything else uses the request's own.
+    return own if own is not None else info.context.loaders  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="A company, contact, user or team linked to an opportunity.")
+class Participant(Node):
+    id: strawberry.ID
+    kind: ParticipantKind
+    role: ParticipantRole
+    is_primary: bool
+    created_at: datetime
+    target_pk: strawberry.Private[int]
+    loaders: strawberry.Private[Loaders | None]
+
+    @classmethod
+    def of(cls, row: Any, loaders: Loaders | None = None) -> Participant:
+        kind = ParticipantKind(row.kind)
+        target = {"COMPANY": row.company_id, "CONTACT": row.contact_id, "USER": row.user_id}
+        return cls(
+            id=strawberry.ID(encode_id("Participant", row.id)),
+            kind=kind,
+            role=ParticipantRole(row.role),
+            is_primary=row.is_primary,
+            created_at=row.created_at,
+            target_pk=target.get(row.kind, row.team_id),
+            loaders=loaders,
+        )
+
+    @strawberry.field
+    async def target(self, info: strawberry.Info) -> ParticipantTarget:
+        loaders = _loaders(self.loaders, info)
+        if self.kind is ParticipantKind.COMPANY:
+            return Company.of(await loaders.company_by_id.load(self.target_pk))
+        if self.kind is ParticipantKind.CONTACT:
+            return Contact.of(await loaders.contact_by_id.load(self.target_pk))
+        if self.kind is ParticipantKind.USER:
+            return User.of(await loaders.user_by_id.load(self.target_pk))
+        return Team.of(await loaders.team_by_id.load(self.target_pk))
+
+
+@strawberry.type(description="A potential sale.")
+class Opportunity(Node):
+    id: strawberry.ID
+    number: str
+    name: str
+    description: str | None
+    status: OpportunityStatus
+    expected_value: Money
+    probability: int
+    weighted_value: Money = strawberry.field(
+        description="expectedValue * probability / 100, rounded half-even to the minor unit."
+    )
+    forecast_category: ForecastCategory
+    estimated_close_date: date | None
+    next_step: str | None
+    lead_source: str | None
+    visibility: Visibility
+    actual_value: Money | None
+    actual_close_date: date | None
+    lost_note: str | None
+    version: int = strawberry.field(
+        description="Increases with every change; send it back as expectedVersion."
+    )
+    created_at: datetime
+    updated_at: datetime
+    is_deleted: bool
+    row: strawberry.Private[OpportunityRow]
+    loaders: strawberry.Private[Loaders | None]
+
+    @classmethod
+    def of(cls, row: OpportunityRow, loaders: Loaders | None = None) -> Opportunity:
+        currency = row.currency
+        return cls(
+            id=strawberry.ID(encode_id("Opportunity", row.id)),
+            number=row.number,
+            name=row.name,
+            description=row.description,
+            status=OpportunityStatus(row.status),
+            expected_value=Money(amount=row.amount, currency=currency),
+            probability=row.probability,
+            weighted_value=Money(amount=row.weighted_amount, currency=currency),
+            forecast_category=ForecastCategory(row.forecast_category),
+            estimated_close_date=row.estimated_close_date,
+            next_step=row.next_step,
+            lead_source=row.lead_source,
+            visibility=Visibility(row.visibility),
+            actual_value=(
+                Money(amount=row.actual_amount, currency=currency)
+                if row.actual_amount is not None
+                else None
+            ),
+            actual_close_date=row.actual_close_date,
+            lost_note=row.lost_note,
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            is_deleted=row.deleted_at is not None,
+            row=row,
+            loaders=loaders,
+        )
+
+    @strawberry.field
+    async def stage(self, info: strawberry.Info) -> Stage:
+        return Stage.of(await _loaders(self.loaders, info).stage_by_id.load(self.row.stage_id))
+
+    @strawberry.field
+    async def folder(self, info: strawberry.Info) -> Folder | None:
+        if self.row.folder_id is None:
+            return None
+        folder = await _loaders(self.loaders, info).folder_by_id.load(self.row.folder_id)
+        return Folder.of(folder) if folder is not None else None
+
+    @strawberry.field
+    async def owner(self, info: strawberry.Info) -> User:
+        return User.of(await _loaders(self.loaders, info).user_by_id.load(self.row.owner_id))
+
+    @strawberry.field
+    async def created_by(self, info: strawberry.Info) -> User:
+        return User.of(await _loaders(self.loaders, info).user_by_id.load(self.row.created_by_id))
+
+    @strawberry.field(description="When lost: the company that won the business.")
+    async def awarded_to(self, info: strawberry.Info) -> Company | None:
+        if self.row.awarded_company_id is None:
+            return None
+        row = await _loaders(self.loaders, info).company_by_id.load(self.row.awarded_company_id)
+        return Company.of(row) if row is not None else None
+
+    @strawberry.field
+    async def lost_reasons(self, info: strawberry.Info) -> list[LostReason]:
+        loaders = _loaders(self.loaders, info)
+        ids = await loaders.lost_reason_ids_by_opportunity.load(self.row.id)
+        return [LostReason.of(r) for r in await loaders.lost_reason_by_id.load_many(ids) if r]
+
+    @strawberry.field
+    async def participants(
+        self, info: strawberry.Info, kind: ParticipantKind | None = None
+    ) -> list[Participant]:
+        loaders = _loaders(self.loaders, info)
+        rows = await loaders.participants_by_opportunity.load(self.row.id)
+        return [
+            Participant.of(r, self.loaders)
+            for r in rows
+            if kind is None or r.kind == kind.value
+        ]
+
+    @strawberry.field(description="The linked companies (each once, whatever its roles).")
+    async def companies(self, info: strawberry.Info) -> list[Company]:
+        loaders = _loaders(self.loaders, info)
+        rows = await loaders.participants_by_opportunity.load(self.row.id)
+        ids = list(dict.fromkeys(r.company_id for r in rows if r.kind == "COMPANY"))
+        return [Company.of(c) for c in await loaders.company_by_id.load_many(ids) if c]
+
+    @strawberry.field(description="The linked contacts (each once, whatever their roles).")
+    async def contacts(self, info: strawberry.Info) -> list[Contact]:
+        loaders = _loaders(self.loaders, info)
+        rows = await loaders.participants_by_opportunity.load(self.row.id)
+        ids = list(dict.fromkeys(r.contact_id for r in rows if r.kind == "CONTACT"))
+        return [Contact.of(c) for c in await loaders.contact_by_id.load_many(ids) if c]
+
+    @strawberry.field
+    async def primary_contact(self, info: strawberry.Info) -> Contact | None:
+        loaders = _loaders(self.loaders, info)
+        rows = await loaders.participants_by_opportunity.load(self.row.id)
+        primary = next((r for r in rows if r.is_primary), None)
+        if primary is None:
+            return None
+        contact = await loaders.contact_by_id.load(primary.contact_id)
+        return Contact.of(contact) if contact is not None else None
+
+    @strawberry.field(description="Every change, field by field, newest first.")
+    async def history(
+        self, info: strawberry.Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[OpportunityEvent]:
+        from app.graphql.reads import history_connection
+
+        return await history_connection(info, self.row.id, first, after)
+
+
+OpportunityEventKind = strawberry.enum(EventKind, name="OpportunityEventKind")
+
+
+@strawberry.type(name="FieldChange", description="One changed field, with its values before and after.")
+class FieldChangeType:
+    field: str
+    old: JSON | None  # type: ignore[valid-type]
+    new: JSON | None  # type: ignore[valid-type]
+
+
+# Domain attribute -> (API field, node type of the referenced ID or None).
+_FIELD_NAMES: dict[str, tuple[str, str | None]] = {
+    "folder_id": ("folder", "Folder"),
+    "stage_id": ("stage", "Stage"),
+    "owner_id": ("owner", "User"),
+    "awarded_company_id": ("awardedTo", "Company"),
+    "lost_reason_ids": ("lostReasons", "LostReason"),
+}
+_TARGET_TYPES = {"COMPANY": "Company", "CONTACT": "Contact", "USER": "User", "TEAM": "Team"}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
+def _api_value(node_type: str | None, value: Any) -> Any:
+    if value is None or node_type is None:
+        return value
+    if isinstance(value, list):
+        return [encode_id(node_type, v) for v in value]
+    return encode_id(node_type, value)
+
+
+def _participant_value(value: Any) -> Any:
+    if value is None:
+        return None
+    return {
+        "id": encode_id("Participant", value["id"]),
+        "kind": value["kind"],
+        "targetId": encode_id(_TARGET_TYPES[value["kind"]], value["target_id"]),
+        "role": value["role"],
+        "isPrimary": value["is_primary"],
+    }
+
+
+def api_change(change: FieldChange) -> FieldChangeType:
+    if change.field == "participants":
+        return FieldChangeType(
+            field="participants",
+            old=_participant_value(change.old),
+            new=_participant_value(change.new),
+        )
+    name, node_type = _FIELD_NAMES.get(change.field, (_camel(change.field), None))
+    return FieldChangeType(
+        field=name, old=_api_value(node_type, change.old), new=_api_value(node_type, change.new)
+    )
+
+
+@strawberry.type(description="A committed change to an opportunity: history entry and live event.")
+class OpportunityEvent:
+    cursor: str = strawberry.field(
+        description="Opaque; pass the last one you received as `since` to resume."
+    )
+    kind: EventKind
+    opportunity_id: strawberry.ID
+    version: int
+    changes: list[FieldChangeType]
+    occurred_at: datetime
+    event: strawberry.Private[ChangeEvent]
+    loaders: strawberry.Private[Loaders | None]
+
+    @classmethod
+    def of(cls, event: ChangeEvent, loaders: Loaders | None = None) -> OpportunityEvent:
+        return cls(
+            cursor=str(event.seq),
+            kind=event.kind,
+            opportunity_id=strawberry.ID(encode_id("Opportunity", event.opportunity_id)),
+            version=event.version,
+            changes=[api_change(c) for c in event.changes],
+            occurred_at=event.occurred_at,
+            event=event,
+            loaders=loaders,
+        )
+
+    @strawberry.field(description="The opportunity as this change left it.")
+    def opportunity(self) -> Opportunity:
+        return Opportunity.of(OpportunityRow.from_json(self.event.snapshot), self.loaders)
+
+    @strawberry.field
+    async def actor(self, info: strawberry.Info) -> User | None:
+        if self.event.actor_id is None:
+            return None
+        row = await _loaders(self.loaders, info).user_by_id.load(self.event.actor_id)
+        return User.of(row) if row is not None else None
+
+

@@ -1,0 +1,143 @@
+"""The Starlette application: /graphql (HTTP and WebSocket), /health, /metrics.
+
+This is the one module that wires the layers together: database, event hub, broker link,
+and the GraphQL schema.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+
+from app.crm.actor import Actor
+from app.crm.auth.tokens import read_token
+from app.crm.users.directory import ActorDirectory
+from app.crm.users.queries import load_actor
+from app.db import create_engine, create_session_factory
+from app.events.broker import BrokerLink
+from app.events.hub import EventHub
+from app.graphql.context import Context, Runtime
+from app.graphql.schema import schema
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def bearer_token(value: str | None) -> str | None:
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class TandemGraphQL(GraphQL[Context, None]):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False,
+                         max_subscriptions_per_connection=50)
+        self.runtime = runtime
+
+    async def authenticate(self, token: str | None) -> Actor | None:
+        if token is None:
+            return None
+        user_id = read_token(self.runtime.settings.secret_key, token)
+        if user_id is None:
+            return None
+        async with self.runtime.sessions() as session:
+            return await load_actor(session, user_id)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        actor = None
+        if isinstance(request, Request):
+            actor = await self.authenticate(bearer_token(request.headers.get("authorization")))
+        return Context(self.runtime, actor)
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        params = context.connection_params or {}
+        token = params.get("token")
+        if not isinstance(token, str):
+            header = params.get("Authorization") or params.get("authorization")
+            token = bearer_token(header) if isinstance(header, str) else None
+        actor = await self.authenticate(token)
+        if actor is None:
+            raise ConnectionRejectionError(
+                {"message": "authentication required", "code": "UNAUTHENTICATED"}
+            )
+        context.set_actor(actor)
+        return {"userId": actor.user_id}
+
+
+def create_app(settings: Settings, database_url: str) -> Starlette:
+    engine = create_engine(database_url)
+    sessions = create_session_factory(engine)
+    hub = EventHub(sessions)
+    broker = BrokerLink(settings.broadcast_url, hub)
+    directory = ActorDirectory(sessions)
+    runtime = Runtime(settings=settings, sessions=sessions, hub=hub, sink=broker, directory=directory)
+    graphql_app = TandemGraphQL(runtime)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await hub.start()
+        await broker.start()
+        await directory.start()
+        try:
+            yield
+        finally:
+            await directory.stop()
+            await hub.stop()
+            await broker.stop()
+            await engine.dispose()
+
+    async def health(request: Request) -> Response:
+        try:
+            async with sessions() as session:
+                await session.execute(text("SELECT 1"))
+            database = "ok"
+        except Exception:
+            database = "unavailable"
+        body = {
+            "status": "ok" if database == "ok" else "degraded",
+            "database": database,
+            "broker": "connected" if broker.connected else "reconnecting",
+        }
+        return JSONResponse(body, status_code=200 if database == "ok" else 503)
+
+    async def metrics(request: Request) -> Response:
+        lines = [
+            "# TYPE tandem_event_position gauge",
+            f"tandem_event_position {hub.position}",
+            "# TYPE tandem_events_dispatched_total counter",
+            f"tandem_events_dispatched_total {hub.dispatched}",
+            "# TYPE tandem_subscriptions gauge",
+            f"tandem_subscriptions {len(hub.subscriptions)}",
+            "# TYPE tandem_subscriber_overflows_total counter",
+            f"tandem_subscriber_overflows_total {hub.overflows}",
+            "# TYPE tandem_broker_reconnects_total counter",
+            f"tandem_broker_reconnects_total {broker.reconnects}",
+            "# TYPE tandem_broker_connected gauge",
+            f"tandem_broker_connected {int(broker.connected)}",
+        ]
+        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_app),
+            Route("/health", health),
+            Route("/metrics", metrics),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    return app
