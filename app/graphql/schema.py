@@ -24,7 +24,7 @@ from app.graphql.mutations.parties import PartyMutations
 from app.graphql.mutations.people import PeopleMutations
 from app.graphql.mutations.pipeline import PipelineMutations
 from app.graphql.queries import Query
-from app.graphql.scalars import SCALAR_OVERRIDES
+from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
 from app.graphql.types.opportunities import Opportunity, Participant
 from app.graphql.types.parties import Company, Contact
@@ -77,8 +77,7 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         types=[Opportunity, Participant, Company, Contact, User, Team, Folder, Stage, LostReason],
-        scalar_overrides=SCALAR_OVERRIDES,
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALAR_MAP),
         # Classes or factories, never shared instances: extension state is per operation.
         extensions=[
             lambda: ParserCache(maxsize=512),

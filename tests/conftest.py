@@ -1,0 +1,172 @@
+"""Fixtures: a real PostgreSQL, a fresh database per test, a real server on a free port.
+
+The database server is TANDEM_TEST_DATABASE_URL when set (CI uses the machine's own), or else
+an embedded PostgreSQL started once for the session. Each test gets its own database, cloned
+from a migrated template, and its own running Tandem server, so tests never share state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy.engine import make_url
+
+from app.crm.unit import NoSink, unit_of_work
+from app.crm.users import services as user_services
+from app.db import create_engine, create_session_factory
+from app.migrate import upgrade
+from app.settings import Settings, load_settings, to_asyncpg_url
+from app.web import create_app
+from tests.client import Api
+
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "admin-password-1"
+
+
+@dataclass(frozen=True)
+class DatabaseServer:
+    url: str  # SQLAlchemy asyncpg URL of the server's maintenance database
+
+    def database_url(self, name: str) -> str:
+        return make_url(self.url).set(database=name).render_as_string(hide_password=False)
+
+    def connect_args(self) -> dict[str, Any]:
+        url = make_url(self.url)
+        args: dict[str, Any] = {
+            "user": url.username,
+            "password": url.password,
+            "database": url.database,
+            "host": url.query.get("host", url.host),
+            "port": url.port or int(url.query.get("port", 5432)),
+        }
+        return args
+
+    async def execute(self, sql: str) -> None:
+        connection = await asyncpg.connect(**self.connect_args())
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+
+@pytest.fixture(scope="session")
+def database_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseServer]:
+    configured = os.environ.get("TANDEM_TEST_DATABASE_URL")
+    if configured:
+        yield DatabaseServer(to_asyncpg_url(configured))
+        return
+    from app.embedded import start_embedded_postgres
+
+    server = start_embedded_postgres(tmp_path_factory.mktemp("pg"), database="postgres")
+    try:
+        yield DatabaseServer(server.url)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def template_database(database_server: DatabaseServer) -> AsyncIterator[str]:
+    """A migrated database that each test's database is cloned from."""
+    name = f"tandem_template_{secrets.token_hex(4)}"
+    await database_server.execute(f'CREATE DATABASE "{name}"')
+    await asyncio.to_thread(upgrade, database_server.database_url(name))
+    try:
+        yield name
+    finally:
+        await database_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def database_url(
+    database_server: DatabaseServer, template_database: str
+) -> AsyncIterator[str]:
+    name = f"tandem_test_{secrets.token_hex(6)}"
+    await database_server.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    try:
+        yield database_server.database_url(name)
+    finally:
+        await database_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    base = load_settings({"TANDEM_DATA_DIR": str(tmp_path), "TANDEM_SECRET_KEY": "x" * 32})
+    return replace(base, log_level="warning")
+
+
+@dataclass
+class RunningServer:
+    api: Api
+    database_url: str
+    settings: Settings
+    app: Any
+    admin_token: str
+
+    @property
+    def runtime(self) -> Any:
+        return self.app.state.runtime
+
+
+async def create_admin(database_url: str) -> None:
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with unit_of_work(create_session_factory(engine), None, NoSink()) as unit:
+            await user_services.create_user(
+                unit, email=ADMIN_EMAIL, name="Ada Admin", password=ADMIN_PASSWORD, role="ADMIN"
+            )
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def serve(settings: Settings, database_url: str) -> AsyncIterator[tuple[Api, Any]]:
+    """Run the real app under uvicorn on a free port in this event loop."""
+    app = create_app(settings, database_url)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", ws_per_message_deflate=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("the server stopped during start-up")
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            yield Api(base_url, http), app
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def server(settings: Settings, database_url: str) -> AsyncIterator[RunningServer]:
+    await create_admin(database_url)
+    async with serve(settings, database_url) as (api, app):
+        token = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        yield RunningServer(api, database_url, settings, app, token)
+
+
+@pytest.fixture
+def api(server: RunningServer) -> Api:
+    return server.api
+
+
+@pytest.fixture
+def admin_token(server: RunningServer) -> str:
+    return server.admin_token
