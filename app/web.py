@@ -43,8 +43,12 @@ def bearer_token(value: str | None) -> str | None:
 
 class TandemGraphQL(GraphQL[Context, None]):
     def __init__(self, runtime: Runtime) -> None:
-        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False,
-                         max_subscriptions_per_connection=50)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            allow_queries_via_get=False,
+            max_subscriptions_per_connection=50,
+        )
         self.runtime = runtime
 
     async def authenticate(self, token: str | None) -> Actor | None:
@@ -83,7 +87,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     hub = EventHub(sessions)
     broker = BrokerLink(settings.broadcast_url, hub)
     directory = ActorDirectory(sessions)
-    runtime = Runtime(settings=settings, sessions=sessions, hub=hub, sink=broker, directory=directory)
+    runtime = Runtime(
+        settings=settings, sessions=sessions, hub=hub, sink=broker, directory=directory
+    )
     graphql_app = TandemGraphQL(runtime)
 
     @asynccontextmanager

@@ -27,7 +27,7 @@ DEFAULT_PAGE_SIZE = 50
 
 @dataclass(frozen=True, slots=True)
 class SortKey:
-    expression: ColumnElement[Any]
+    expression: Any  # a column or SQL expression
     descending: bool
     # Turns a cursor's JSON value back into the column's Python type.
     parse: Callable[[Any], Any]

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crm.actor import Actor
-from app.crm.users.directory import ActorDirectory
 from app.crm.unit import EventSink, Unit, unit_of_work
+from app.crm.users.directory import ActorDirectory
 from app.events.hub import EventHub
 from app.graphql.errors import unauthenticated
 from app.graphql.loaders import Loaders

@@ -7,8 +7,17 @@ import binascii
 
 from app.crm.errors import DomainError, ErrorCode
 
-NODE_TYPES = ("Opportunity", "Company", "Contact", "User", "Team", "Folder", "Stage",
-              "Participant", "LostReason")
+NODE_TYPES = (
+    "Opportunity",
+    "Company",
+    "Contact",
+    "User",
+    "Team",
+    "Folder",
+    "Stage",
+    "Participant",
+    "LostReason",
+)
 
 
 def encode_id(type_name: str, pk: int) -> str:

@@ -55,9 +55,7 @@ class OpportunityFilterInput:
             return [decode_id(v, node_type, field) for v in values or []]
 
         return OpportunityFilter(
-            folder_id=(
-                decode_id(self.folder_id, "Folder", "folderId") if self.folder_id else None
-            ),
+            folder_id=(decode_id(self.folder_id, "Folder", "folderId") if self.folder_id else None),
             include_subfolders=self.include_subfolders,
             unfiled=self.unfiled,
             statuses=[s.value for s in self.status or []],
@@ -137,7 +135,9 @@ class CreateOpportunityInput:
             "amount": self.expected_value.amount,
             "currency": self.expected_value.currency,
             "description": self.description,
-            "folder_id": decode_id(self.folder_id, "Folder", "folderId") if self.folder_id else None,
+            "folder_id": decode_id(self.folder_id, "Folder", "folderId")
+            if self.folder_id
+            else None,
             "stage_id": decode_id(self.stage_id, "Stage", "stageId") if self.stage_id else None,
             "probability": self.probability,
             "forecast_category": _enum_value(self.forecast_category),
@@ -187,8 +187,9 @@ class UpdateOpportunityInput:
                 "folder_id": ("folder_id", id_of("Folder", "folderId")),
             },
         )
-        required(values, "name", "stage_id", "probability", "forecast_category", "owner_id",
-                 "visibility")
+        required(
+            values, "name", "stage_id", "probability", "forecast_category", "owner_id", "visibility"
+        )
         if self.expected_value is None:
             raise DomainError(ErrorCode.REQUIRED, "expectedValue cannot be null", ["expectedValue"])
         if self.expected_value is not UNSET:
@@ -204,7 +205,9 @@ class MarkOpportunityWonInput:
     actual_value: MoneyInput | None = strawberry.field(
         default=None, description="Defaults to the expected value."
     )
-    actual_close_date: date | None = strawberry.field(default=None, description="Defaults to today.")
+    actual_close_date: date | None = strawberry.field(
+        default=None, description="Defaults to today."
+    )
 
 
 @strawberry.input
@@ -216,7 +219,9 @@ class MarkOpportunityLostInput:
         default=None, description="The company (competitor) that won the business."
     )
     note: str | None = None
-    actual_close_date: date | None = strawberry.field(default=None, description="Defaults to today.")
+    actual_close_date: date | None = strawberry.field(
+        default=None, description="Defaults to today."
+    )
 
 
 @strawberry.input

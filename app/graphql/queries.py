@@ -60,7 +60,7 @@ async def load_node(info: strawberry.Info, global_id: str) -> Node | None:
     }
     loader, node_type = simple[type_name]
     row = await loader.load(pk)
-    return node_type.of(row) if row is not None else None  # type: ignore[no-any-return]
+    return node_type.of(row) if row is not None else None
 
 
 @strawberry.type
@@ -112,7 +112,9 @@ class Query:
             return [Stage.of(r) for r in await stages.list_stages(session)]
 
     @strawberry.field(description="The catalogue of reasons for losing an opportunity.")
-    async def lost_reasons(self, info: strawberry.Info, include_inactive: bool = False) -> list[LostReason]:
+    async def lost_reasons(
+        self, info: strawberry.Info, include_inactive: bool = False
+    ) -> list[LostReason]:
         info.context.require_actor()
         async with info.context.read() as session:
             rows = await opportunities.list_lost_reasons(session, include_inactive=include_inactive)
@@ -123,7 +125,10 @@ class Query:
         "folder's children; with rootsOnly, the top level."
     )
     async def folders(
-        self, info: strawberry.Info, parent_id: strawberry.ID | None = None, roots_only: bool = False
+        self,
+        info: strawberry.Info,
+        parent_id: strawberry.ID | None = None,
+        roots_only: bool = False,
     ) -> list[Folder]:
         info.context.require_actor()
         parent = _decode(parent_id, "Folder") if parent_id else None
@@ -187,4 +192,3 @@ class Query:
         info.context.require_actor()
         async with info.context.read() as session:
             return [Team.of(r) for r in await users.list_teams(session)]
-

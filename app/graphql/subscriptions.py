@@ -68,9 +68,21 @@ class Subscription:
         actor = context.require_actor()
         runtime = context.runtime
         try:
-            only_id = decode_id(opportunity_id, "Opportunity", "opportunityId") if opportunity_id else None
-            folder_id = decode_id(filter.folder_id, "Folder", "folderId") if filter and filter.folder_id else None
-            owner_id = decode_id(filter.owner_id, "User", "ownerId") if filter and filter.owner_id else None
+            only_id = (
+                decode_id(opportunity_id, "Opportunity", "opportunityId")
+                if opportunity_id
+                else None
+            )
+            folder_id = (
+                decode_id(filter.folder_id, "Folder", "folderId")
+                if filter and filter.folder_id
+                else None
+            )
+            owner_id = (
+                decode_id(filter.owner_id, "User", "ownerId")
+                if filter and filter.owner_id
+                else None
+            )
         except DomainError as error:
             raise bad_input(error) from None
         kinds = frozenset(filter.kinds) if filter and filter.kinds else None
@@ -78,7 +90,9 @@ class Subscription:
         if since_seq is not None and since_seq > await runtime.hub.latest_committed():
             raise bad_input(DomainError(ErrorCode.INVALID, "since is from the future", ["since"]))
         if only_id is not None and await context.loaders.opportunity_by_id.load(only_id) is None:
-            raise bad_input(DomainError(ErrorCode.NOT_FOUND, "opportunity not found", ["opportunityId"]))
+            raise bad_input(
+                DomainError(ErrorCode.NOT_FOUND, "opportunity not found", ["opportunityId"])
+            )
 
         directory = runtime.directory
         directory.hold(actor)

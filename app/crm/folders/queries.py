@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, func, select
+from sqlalchemy import Row, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -51,7 +51,7 @@ async def subtree_ids(session: AsyncSession, folder_id: int) -> list[int]:
     rows = await session.scalars(
         select(Folder.id)
         .join(top, top.id == folder_id)
-        .where(Folder.path.startswith(top.path, autoescape=True))
+        .where(Folder.path.startswith(top.path))
     )
     return list(rows)
 
@@ -62,11 +62,12 @@ async def opportunity_counts(
     """Live opportunities per folder that `actor` may see (with the subtree when asked)."""
     top = aliased(Folder)
     inner = aliased(Folder)
+    query: Select[int | None, int]
     if include_subfolders:
         query = (
             select(top.id, func.count(Opportunity.id))
             .select_from(top)
-            .join(inner, inner.path.startswith(top.path, autoescape=True))
+            .join(inner, inner.path.startswith(top.path))
             .join(Opportunity, and_(Opportunity.folder_id == inner.id, live_and_visible(actor)))
             .where(top.id.in_(folder_ids))
             .group_by(top.id)
@@ -79,5 +80,6 @@ async def opportunity_counts(
         )
     counts = {folder_id: 0 for folder_id in folder_ids}
     for folder_id, count in (await session.execute(query)).all():
-        counts[folder_id] = count
+        if folder_id is not None:
+            counts[folder_id] = count
     return counts

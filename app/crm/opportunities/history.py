@@ -42,9 +42,9 @@ async def history_page(
 async def history_count(session: AsyncSession, opportunity_id: int) -> int:
     return int(
         await session.scalar(
-            select(func.count()).select_from(EventRecord).where(
-                EventRecord.opportunity_id == opportunity_id
-            )
+            select(func.count())
+            .select_from(EventRecord)
+            .where(EventRecord.opportunity_id == opportunity_id)
         )
         or 0
     )

@@ -62,7 +62,7 @@ async def link_participant(
             ErrorCode.INVALID, "only a contact can be the primary contact", ["isPrimary"]
         )
     target = await unit.session.get(_TARGETS[kind], target_id)
-    if target is None or (kind == "USER" and not target.is_active):
+    if target is None or (isinstance(target, User) and not target.is_active):
         raise not_found(kind.lower(), "participantId")
     column = getattr(Participant, _COLUMNS[kind])
     existing = await unit.session.scalar(

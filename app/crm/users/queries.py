@@ -85,6 +85,4 @@ async def load_actors(session: AsyncSession, user_ids: Sequence[int]) -> dict[in
             ).where(_users.c.id.in_(user_ids), _users.c.is_active)
         )
     ).all()
-    return {
-        r.id: Actor(r.id, r.name, r.email, r.role, frozenset(r.teams or ())) for r in rows
-    }
+    return {r.id: Actor(r.id, r.name, r.email, r.role, frozenset(r.teams or ())) for r in rows}

@@ -56,14 +56,18 @@ async def _contact(info: strawberry.Info, work: object) -> ContactPayload:
 @strawberry.type
 class PartyMutations:
     @strawberry.mutation
-    async def create_company(self, info: strawberry.Info, input: CreateCompanyInput) -> CompanyPayload:
+    async def create_company(
+        self, info: strawberry.Info, input: CreateCompanyInput
+    ) -> CompanyPayload:
         async def work(unit: Unit) -> CompanyModel:
             return await companies.create_company(unit, given(input, COMPANY_SPEC))
 
         return await _company(info, work)
 
     @strawberry.mutation
-    async def update_company(self, info: strawberry.Info, input: UpdateCompanyInput) -> CompanyPayload:
+    async def update_company(
+        self, info: strawberry.Info, input: UpdateCompanyInput
+    ) -> CompanyPayload:
         async def work(unit: Unit) -> CompanyModel:
             values = required(given(input, COMPANY_SPEC), "name")
             return await companies.update_company(unit, decode_id(input.id, "Company"), values)
@@ -80,14 +84,18 @@ class PartyMutations:
         return DeletePayload(deleted_id=result, user_errors=errors)
 
     @strawberry.mutation
-    async def create_contact(self, info: strawberry.Info, input: CreateContactInput) -> ContactPayload:
+    async def create_contact(
+        self, info: strawberry.Info, input: CreateContactInput
+    ) -> ContactPayload:
         async def work(unit: Unit) -> ContactModel:
             return await contacts.create_contact(unit, given(input, CONTACT_SPEC))
 
         return await _contact(info, work)
 
     @strawberry.mutation
-    async def update_contact(self, info: strawberry.Info, input: UpdateContactInput) -> ContactPayload:
+    async def update_contact(
+        self, info: strawberry.Info, input: UpdateContactInput
+    ) -> ContactPayload:
         async def work(unit: Unit) -> ContactModel:
             values = required(given(input, CONTACT_SPEC), "first_name", "last_name")
             return await contacts.update_contact(unit, decode_id(input.id, "Contact"), values)

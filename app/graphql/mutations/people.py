@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import strawberry
 
 from app.crm.auth.tokens import issue_token
+from app.crm.errors import DomainError
 from app.crm.unit import Unit, unit_of_work
 from app.crm.users import services
 from app.crm.users.models import Team as TeamModel
@@ -25,7 +26,6 @@ from app.graphql.inputs import (
 )
 from app.graphql.mutations.base import attempt
 from app.graphql.types.people import Team, User
-from app.crm.errors import DomainError
 
 
 @strawberry.type
@@ -91,7 +91,9 @@ class PeopleMutations:
         )
 
     @strawberry.mutation
-    async def change_password(self, info: strawberry.Info, input: ChangePasswordInput) -> UserPayload:
+    async def change_password(
+        self, info: strawberry.Info, input: ChangePasswordInput
+    ) -> UserPayload:
         async def work(unit: Unit) -> UserModel:
             return await services.change_password(
                 unit, current_password=input.current_password, new_password=input.new_password
@@ -152,16 +154,22 @@ class PeopleMutations:
     async def add_team_member(self, info: strawberry.Info, input: TeamMemberInput) -> TeamPayload:
         async def work(unit: Unit) -> TeamModel:
             return await services.add_team_member(
-                unit, decode_id(input.team_id, "Team", "teamId"), decode_id(input.user_id, "User", "userId")
+                unit,
+                decode_id(input.team_id, "Team", "teamId"),
+                decode_id(input.user_id, "User", "userId"),
             )
 
         return await _team(info, work)
 
     @strawberry.mutation(description="Admins only.")
-    async def remove_team_member(self, info: strawberry.Info, input: TeamMemberInput) -> TeamPayload:
+    async def remove_team_member(
+        self, info: strawberry.Info, input: TeamMemberInput
+    ) -> TeamPayload:
         async def work(unit: Unit) -> TeamModel:
             return await services.remove_team_member(
-                unit, decode_id(input.team_id, "Team", "teamId"), decode_id(input.user_id, "User", "userId")
+                unit,
+                decode_id(input.team_id, "Team", "teamId"),
+                decode_id(input.user_id, "User", "userId"),
             )
 
         return await _team(info, work)

@@ -39,7 +39,9 @@ class StagePayload:
 
 async def _folder(info: strawberry.Info, work: object) -> FolderPayload:
     result, errors, _ = await attempt(info, work)  # type: ignore[arg-type]
-    return FolderPayload(folder=Folder.of(result) if result is not None else None, user_errors=errors)
+    return FolderPayload(
+        folder=Folder.of(result) if result is not None else None, user_errors=errors
+    )
 
 
 async def _stage(info: strawberry.Info, work: object) -> StagePayload:
@@ -48,7 +50,7 @@ async def _stage(info: strawberry.Info, work: object) -> StagePayload:
 
 
 async def _delete(info: strawberry.Info, work: object, deleted: strawberry.ID) -> DeletePayload:
-    result, errors, _ = await attempt(info, work)  # type: ignore[arg-type]
+    _, errors, _ = await attempt(info, work)  # type: ignore[arg-type]
     return DeletePayload(deleted_id=deleted if not errors else None, user_errors=errors)
 
 
@@ -58,7 +60,9 @@ class PipelineMutations:
     async def create_folder(self, info: strawberry.Info, input: CreateFolderInput) -> FolderPayload:
         async def work(unit: Unit) -> FolderModel:
             return await folders.create_folder(
-                unit, name=input.name, parent_id=decode_optional(input.parent_id, "Folder", "parentId")
+                unit,
+                name=input.name,
+                parent_id=decode_optional(input.parent_id, "Folder", "parentId"),
             )
 
         return await _folder(info, work)
@@ -96,7 +100,9 @@ class PipelineMutations:
                 name=input.name,
                 kind=input.kind.value,
                 default_probability=input.default_probability,
-                forecast_category=input.forecast_category.value if input.forecast_category else None,
+                forecast_category=input.forecast_category.value
+                if input.forecast_category
+                else None,
                 position=input.position,
             )
 
@@ -110,7 +116,9 @@ class PipelineMutations:
                 decode_id(input.id, "Stage"),
                 name=input.name,
                 default_probability=input.default_probability,
-                forecast_category=input.forecast_category.value if input.forecast_category else None,
+                forecast_category=input.forecast_category.value
+                if input.forecast_category
+                else None,
                 position=input.position,
             )
 

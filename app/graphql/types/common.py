@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from enum import Enum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
@@ -55,7 +55,7 @@ class Connection(Generic[T]):
 
 
 def connection(
-    page: Page[object], nodes: list[T], count: Callable[[], Awaitable[int]]
+    page: Page[Any], nodes: list[T], count: Callable[[], Awaitable[int]]
 ) -> Connection[T]:
     return Connection(
         edges=[Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import strawberry
 
 from app.crm.opportunities.rows import OpportunityRow
-from app.crm.paging import Page
 from app.events.envelope import ChangeEvent, EventKind, FieldChange
 from app.graphql.ids import encode_id
 from app.graphql.loaders import Loaders
@@ -21,7 +20,6 @@ from app.graphql.types.common import (
     Node,
     OpportunityStatus,
     Visibility,
-    connection,
 )
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import Team, User
@@ -36,8 +34,10 @@ class ParticipantKind(Enum):
     TEAM = "TEAM"
 
 
-@strawberry.enum(description="Contacts: DECISION_MAKER … CHAMPION; companies: CUSTOMER … "
-                 "COMPETITOR; users and teams: SALES_REP … SUPPORT; OTHER for any.")
+@strawberry.enum(
+    description="Contacts: DECISION_MAKER … CHAMPION; companies: CUSTOMER … "
+    "COMPETITOR; users and teams: SALES_REP … SUPPORT; OTHER for any."
+)
 class ParticipantRole(Enum):
     DECISION_MAKER = "DECISION_MAKER"
     ECONOMIC_BUYER = "ECONOMIC_BUYER"
@@ -63,7 +63,7 @@ ParticipantTarget = Annotated[
 def _loaders(own: Loaders | None, info: strawberry.Info) -> Loaders:
     # Event payloads carry loaders shared by every subscriber of that event (one query per
     # event per process); everything else uses the request's own.
-    return own if own is not None else info.context.loaders  # type: ignore[no-any-return]
+    return own if own is not None else info.context.loaders
 
 
 @strawberry.type(description="A company, contact, user or team linked to an opportunity.")
@@ -202,9 +202,7 @@ class Opportunity(Node):
         loaders = _loaders(self.loaders, info)
         rows = await loaders.participants_by_opportunity.load(self.row.id)
         return [
-            Participant.of(r, self.loaders)
-            for r in rows
-            if kind is None or r.kind == kind.value
+            Participant.of(r, self.loaders) for r in rows if kind is None or r.kind == kind.value
         ]
 
     @strawberry.field(description="The linked companies (each once, whatever its roles).")
@@ -243,11 +241,13 @@ class Opportunity(Node):
 OpportunityEventKind = strawberry.enum(EventKind, name="OpportunityEventKind")
 
 
-@strawberry.type(name="FieldChange", description="One changed field, with its values before and after.")
+@strawberry.type(
+    name="FieldChange", description="One changed field, with its values before and after."
+)
 class FieldChangeType:
     field: str
-    old: JSON | None  # type: ignore[valid-type]
-    new: JSON | None  # type: ignore[valid-type]
+    old: JSON | None
+    new: JSON | None
 
 
 # Domain attribute -> (API field, node type of the referenced ID or None).
@@ -335,5 +335,3 @@ class OpportunityEvent:
             return None
         row = await _loaders(self.loaders, info).user_by_id.load(self.event.actor_id)
         return User.of(row) if row is not None else None
-
-

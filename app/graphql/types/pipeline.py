@@ -42,7 +42,9 @@ class LostReason(Node):
     @classmethod
     def of(cls, row: Any) -> LostReason:
         return cls(
-            id=strawberry.ID(encode_id("LostReason", row.id)), name=row.name, is_active=row.is_active
+            id=strawberry.ID(encode_id("LostReason", row.id)),
+            name=row.name,
+            is_active=row.is_active,
         )
 
 
@@ -87,7 +89,9 @@ class Folder(Node):
         description="Opportunities in this folder that you may see; with includeSubfolders, "
         "in its whole subtree."
     )
-    async def opportunity_count(self, info: strawberry.Info, include_subfolders: bool = False) -> int:
+    async def opportunity_count(
+        self, info: strawberry.Info, include_subfolders: bool = False
+    ) -> int:
         loaders = info.context.loaders
         loader = (
             loaders.subtree_opportunity_count_by_folder
