@@ -28,6 +28,7 @@ from app.db import create_engine, create_session_factory
 from app.events.broker import BrokerLink
 from app.events.hub import EventHub
 from app.graphql.context import Context, Runtime
+from app.graphql.loaders import EventLoaders
 from app.graphql.schema import schema
 from app.settings import Settings
 
@@ -88,7 +89,12 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     broker = BrokerLink(settings.broadcast_url, hub)
     directory = ActorDirectory(sessions)
     runtime = Runtime(
-        settings=settings, sessions=sessions, hub=hub, sink=broker, directory=directory
+        settings=settings,
+        sessions=sessions,
+        hub=hub,
+        sink=broker,
+        directory=directory,
+        event_loaders=EventLoaders(sessions),
     )
     graphql_app = TandemGraphQL(runtime)
 

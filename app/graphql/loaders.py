@@ -6,6 +6,7 @@ AsyncSession must not be shared between concurrent tasks.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -69,3 +70,25 @@ class Loaders:
                 lambda s, ids: folders.opportunity_counts(s, actor, ids, include_subfolders=True),
                 0,
             )
+
+
+class EventLoaders:
+    """Loaders shared by every subscriber of one event, for the last few events.
+
+    The actor, owner or stage an event shows is then read once per process, however many
+    sockets receive it (DESIGN.md §5, invariant 4).
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], keep: int = 64) -> None:
+        self._sessions = sessions
+        self._keep = keep
+        self._by_seq: OrderedDict[int, Loaders] = OrderedDict()
+
+    def for_event(self, seq: int) -> Loaders:
+        loaders = self._by_seq.get(seq)
+        if loaders is None:
+            loaders = Loaders(self._sessions, None)
+            self._by_seq[seq] = loaders
+            while len(self._by_seq) > self._keep:
+                self._by_seq.popitem(last=False)
+        return loaders

@@ -7,7 +7,6 @@ work per socket and no query per subscriber (DESIGN.md §5, invariant 4).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -16,23 +15,7 @@ from app.crm.errors import DomainError, ErrorCode
 from app.events.envelope import ChangeEvent, EventKind
 from app.graphql.errors import bad_input
 from app.graphql.ids import decode_id
-from app.graphql.loaders import Loaders
 from app.graphql.types.opportunities import OpportunityEvent
-
-# Loaders shared by all subscribers of one event: the actor, owner or stage an event shows is
-# read once per process, however many sockets receive it.
-_SHARED_LOADERS_KEPT = 64
-_shared_loaders: OrderedDict[int, Loaders] = OrderedDict()
-
-
-def _loaders_for(info: strawberry.Info, event: ChangeEvent) -> Loaders:
-    loaders = _shared_loaders.get(event.seq)
-    if loaders is None:
-        loaders = Loaders(info.context.runtime.sessions, None)
-        _shared_loaders[event.seq] = loaders
-        while len(_shared_loaders) > _SHARED_LOADERS_KEPT:
-            _shared_loaders.popitem(last=False)
-    return loaders
 
 
 @strawberry.input
@@ -117,7 +100,7 @@ class Subscription:
             async for event in subscription:
                 if directory.current(user_id) is None:
                     return  # deactivated while subscribed
-                yield OpportunityEvent.of(event, _loaders_for(info, event))
+                yield OpportunityEvent.of(event, runtime.event_loaders.for_event(event.seq))
         finally:
             subscription.close()
             directory.release(user_id)

@@ -49,9 +49,7 @@ async def children_by_parent(
 async def subtree_ids(session: AsyncSession, folder_id: int) -> list[int]:
     top = aliased(Folder)
     rows = await session.scalars(
-        select(Folder.id)
-        .join(top, top.id == folder_id)
-        .where(Folder.path.startswith(top.path))
+        select(Folder.id).join(top, top.id == folder_id).where(Folder.path.startswith(top.path))
     )
     return list(rows)
 
