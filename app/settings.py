@@ -33,6 +33,7 @@ class Settings:
     log_level: str
     auto_migrate: bool
     token_ttl_seconds: int
+    password_hashing: str
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -78,6 +79,13 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name}: expected true or false, got {raw!r}")
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).lower()
+    if value not in choices:
+        raise SettingsError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _broadcast_url(env: Mapping[str, str]) -> str:
     raw = env.get("TANDEM_BROADCAST_URL") or "memory://"
     scheme = urlsplit(raw).scheme
@@ -111,11 +119,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     data_dir = Path(env.get("TANDEM_DATA_DIR") or ".tandem").expanduser().resolve()
     database_url = env.get("TANDEM_DATABASE_URL") or None
-    log_level = (env.get("TANDEM_LOG_LEVEL") or "info").lower()
-    if log_level not in LOG_LEVELS:
-        raise SettingsError(
-            f"TANDEM_LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}"
-        )
+    log_level = _choice(env, "TANDEM_LOG_LEVEL", LOG_LEVELS, "info")
     return Settings(
         database_url=to_asyncpg_url(database_url) if database_url else None,
         data_dir=data_dir,
@@ -126,4 +130,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=log_level,
         auto_migrate=_bool(env, "TANDEM_AUTO_MIGRATE", True),
         token_ttl_seconds=_int(env, "TANDEM_TOKEN_TTL_SECONDS", 7 * 24 * 3600, 60, 365 * 24 * 3600),
+        password_hashing=_choice(env, "TANDEM_PASSWORD_HASHING", ("standard", "fast"), "standard"),
     )

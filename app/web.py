@@ -6,6 +6,7 @@ and the GraphQL schema.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from app.crm.actor import Actor
+from app.crm.auth import passwords
 from app.crm.auth.tokens import read_token
 from app.crm.users.directory import ActorDirectory
 from app.crm.users.queries import load_actor
@@ -51,6 +53,18 @@ class TandemGraphQL(GraphQL[Context, None]):
             max_subscriptions_per_connection=50,
         )
         self.runtime = runtime
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Strawberry turns only a JSONDecodeError into a 400 (HTTP) or a protocol error
+        # (WebSocket); bytes that are not UTF-8, absurd nesting, or a bare string or number
+        # (on which it calls .get()) must not become a 500.
+        try:
+            value = json.loads(data)
+        except (UnicodeDecodeError, RecursionError) as error:
+            raise json.JSONDecodeError(f"not JSON ({error.__class__.__name__})", "", 0) from None
+        if not isinstance(value, dict | list):
+            raise json.JSONDecodeError("expected a JSON object", "", 0)
+        return value
 
     async def authenticate(self, token: str | None) -> Actor | None:
         if token is None:
@@ -83,6 +97,7 @@ class TandemGraphQL(GraphQL[Context, None]):
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
+    passwords.configure(settings.password_hashing)
     engine = create_engine(database_url)
     sessions = create_session_factory(engine)
     hub = EventHub(sessions)

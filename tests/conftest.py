@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 from sqlalchemy.engine import make_url
 
+from app.crm.auth import passwords
 from app.crm.unit import NoSink, unit_of_work
 from app.crm.users import services as user_services
 from app.db import create_engine, create_session_factory
@@ -29,6 +30,10 @@ from app.migrate import upgrade
 from app.settings import Settings, load_settings, to_asyncpg_url
 from app.web import create_app
 from tests.client import Api
+
+# Hundreds of argon2 hashes at the standard cost would dominate the run; the fast profile
+# checks the same code paths.
+passwords.configure("fast")
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-1"
@@ -87,21 +92,78 @@ async def template_database(database_server: DatabaseServer) -> AsyncIterator[st
         await database_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+class DatabasePool:
+    """Fresh databases cloned from the template, made ahead of need.
+
+    CREATE DATABASE takes a few hundred milliseconds; the next test's database is cloned while
+    the current test runs, and used ones are dropped in the background.
+    """
+
+    def __init__(self, server: DatabaseServer, template: str, ahead: int = 2) -> None:
+        self._server = server
+        self._template = template
+        self._ready: asyncio.Queue[asyncio.Task[str]] = asyncio.Queue()
+        self._drops: set[asyncio.Task[None]] = set()
+        for _ in range(ahead):
+            self._prepare()
+
+    def _prepare(self) -> None:
+        self._ready.put_nowait(asyncio.ensure_future(self._create()))
+
+    async def _create(self) -> str:
+        name = f"tandem_test_{secrets.token_hex(6)}"
+        await self._server.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
+        return name
+
+    async def take(self) -> str:
+        name = await self._ready.get_nowait()
+        self._prepare()
+        return name
+
+    def give_back(self, name: str) -> None:
+        task = asyncio.ensure_future(
+            self._server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        )
+        self._drops.add(task)
+        task.add_done_callback(self._drops.discard)
+
+    async def close(self) -> None:
+        while not self._ready.empty():
+            self.give_back(await self._ready.get_nowait())
+        await asyncio.gather(*self._drops)
+
+
+@pytest.fixture(scope="session")
+async def database_pool(
+    database_server: DatabaseServer, template_database: str
+) -> AsyncIterator[DatabasePool]:
+    pool = DatabasePool(database_server, template_database)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
 @pytest.fixture
 async def database_url(
-    database_server: DatabaseServer, template_database: str
+    database_server: DatabaseServer, database_pool: DatabasePool
 ) -> AsyncIterator[str]:
-    name = f"tandem_test_{secrets.token_hex(6)}"
-    await database_server.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    name = await database_pool.take()
     try:
         yield database_server.database_url(name)
     finally:
-        await database_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        database_pool.give_back(name)
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    base = load_settings({"TANDEM_DATA_DIR": str(tmp_path), "TANDEM_SECRET_KEY": "x" * 32})
+    base = load_settings(
+        {
+            "TANDEM_DATA_DIR": str(tmp_path),
+            "TANDEM_SECRET_KEY": "x" * 32,
+            "TANDEM_PASSWORD_HASHING": "fast",
+        }
+    )
     return replace(base, log_level="warning")
 
 
@@ -134,7 +196,11 @@ async def serve(settings: Settings, database_url: str) -> AsyncIterator[tuple[Ap
     """Run the real app under uvicorn on a free port in this event loop."""
     app = create_app(settings, database_url)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", ws_per_message_deflate=False,
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        ws_per_message_deflate=False,
         lifespan="on",
     )
     server = uvicorn.Server(config)
