@@ -23,6 +23,9 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Fetch server-generated values (updated_at's onupdate) with RETURNING at flush: an
+    # expired attribute cannot be lazily reloaded once the unit of work has closed its session.
+    __mapper_args__ = {"eager_defaults": True}
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

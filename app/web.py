@@ -55,14 +55,14 @@ class TandemGraphQL(GraphQL[Context, None]):
         self.runtime = runtime
 
     def decode_json(self, data: str | bytes) -> object:
-        # Strawberry turns only a JSONDecodeError into a 400 (HTTP) or a protocol error
-        # (WebSocket); bytes that are not UTF-8, absurd nesting, or a bare string or number
-        # (on which it calls .get()) must not become a 500.
+        # Strawberry turns only a JSONDecodeError into a 400 (HTTP) or a 4400 close
+        # (WebSocket); bytes that are not UTF-8, absurd nesting, or anything but an object
+        # (it indexes the message; batching is off) must not become a 500 or a crashed socket.
         try:
             value = json.loads(data)
         except (UnicodeDecodeError, RecursionError) as error:
             raise json.JSONDecodeError(f"not JSON ({error.__class__.__name__})", "", 0) from None
-        if not isinstance(value, dict | list):
+        if not isinstance(value, dict):
             raise json.JSONDecodeError("expected a JSON object", "", 0)
         return value
 

@@ -83,8 +83,14 @@ class Api:
         payload = await self.mutate(
             "createUser",
             CREATE_USER,
-            {"input": {"email": email, "name": name or email.split("@")[0].title(),
-                       "password": password, "role": role}},
+            {
+                "input": {
+                    "email": email,
+                    "name": name or email.split("@")[0].title(),
+                    "password": password,
+                    "role": role,
+                }
+            },
             admin_token,
         )
         return payload["user"]["id"], await self.login(email, password)

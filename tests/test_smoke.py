@@ -11,7 +11,9 @@ async def test_me_answers_the_logged_in_user(api: Api, admin_token: str) -> None
 async def test_subscription_receives_a_teammates_change(api: Api, admin_token: str) -> None:
     _, member = await api.create_user(admin_token, "mia@example.com")
     async with api.subscriber(member) as sub:
-        await sub.subscribe("subscription { opportunityEvents { kind opportunity { name } actor { email } } }")
+        await sub.subscribe(
+            "subscription { opportunityEvents { kind opportunity { name } actor { email } } }"
+        )
         await api.mutate(
             "createOpportunity",
             """mutation($i: CreateOpportunityInput!) { createOpportunity(input: $i) {
@@ -20,4 +22,8 @@ async def test_subscription_receives_a_teammates_change(api: Api, admin_token: s
             admin_token,
         )
         event = (await sub.next())["opportunityEvents"]
-    assert event == {"kind": "CREATED", "opportunity": {"name": "Deal"}, "actor": {"email": "admin@example.com"}}
+    assert event == {
+        "kind": "CREATED",
+        "opportunity": {"name": "Deal"},
+        "actor": {"email": "admin@example.com"},
+    }

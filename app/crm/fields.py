@@ -24,7 +24,7 @@ def country_rule(field: str, value: Any) -> Any:
     cleaned = clean_text(field, value, max_length=2)
     if cleaned is None:
         return None
-    if len(cleaned) != 2 or not cleaned.isalpha():
+    if len(cleaned) != 2 or not (cleaned.isascii() and cleaned.isalpha()):
         raise DomainError(
             ErrorCode.INVALID, f"{field} must be an ISO 3166 two-letter code", [field]
         )
@@ -43,7 +43,9 @@ def apply_changes(
         if name not in rules:
             raise DomainError(ErrorCode.INVALID, f"{name} cannot be changed here", [name])
         attribute, rule = rules[name]
-        new = rule(name, value)
+        # Errors name the field as the client sent it (firstName), not by its key (first_name).
+        head, *rest = name.split("_")
+        new = rule(head + "".join(word.title() for word in rest), value)
         old = getattr(target, attribute)
         if old != new:
             setattr(target, attribute, new)

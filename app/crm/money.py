@@ -77,7 +77,8 @@ def check_money(amount: Decimal, currency: str, field: str) -> Money:
             f"{field} has more decimals than {code} allows ({minor_units(code)})",
             [field, "amount"],
         )
-    return Money(amount.quantize(quantum(code)), code)
+    # abs(): "-0" passes the sign check but must not come back as "-0.00".
+    return Money(abs(amount).quantize(quantum(code)), code)
 
 
 def quantum(currency: str) -> Decimal:

@@ -37,7 +37,23 @@ def parse_identity(value: Any) -> Any:
     return value
 
 
+def parse_int(value: Any) -> int:
+    # A cursor is client input: a value of the wrong type must be refused here, not by the
+    # database (a string compared with an integer column is a driver error, i.e. a 500).
+    if not isinstance(value, int) or isinstance(value, bool) or not -(2**63) <= value < 2**63:
+        raise ValueError
+    return value
+
+
+def parse_text(value: Any) -> str:
+    if not isinstance(value, str) or "\x00" in value:
+        raise ValueError
+    return value
+
+
 def parse_decimal(value: Any) -> Decimal:
+    if not isinstance(value, str):
+        raise ValueError
     return Decimal(value)
 
 
@@ -69,7 +85,7 @@ def decode_cursor(cursor: str, keys: Sequence[SortKey]) -> list[Any]:
         if not isinstance(values, list) or len(values) != len(keys):
             raise ValueError
         return [key.parse(v) for key, v in zip(keys, values, strict=True)]
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+    except (ValueError, TypeError, ArithmeticError, binascii.Error, orjson.JSONDecodeError):
         raise DomainError(
             ErrorCode.INVALID, "the cursor is not valid for this list and order", ["after"]
         ) from None

@@ -103,7 +103,10 @@ def required(values: dict[str, Any], *keys: str) -> dict[str, Any]:
     """An explicit null for a field that cannot be empty is an error, not a clear."""
     for key in keys:
         if key in values and values[key] is None:
-            raise DomainError(ErrorCode.REQUIRED, f"{key} cannot be null", [key])
+            # Name the field as the client sent it (stageId), not by its domain key (stage_id).
+            head, *rest = key.split("_")
+            field = head + "".join(word.title() for word in rest)
+            raise DomainError(ErrorCode.REQUIRED, f"{field} cannot be null", [field])
     return values
 
 

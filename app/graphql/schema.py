@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -18,6 +19,8 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types.execution import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from app.graphql.mutations.opportunities import OpportunityMutations
 from app.graphql.mutations.parties import PartyMutations
@@ -71,8 +74,34 @@ class FreshLoaders(SchemaExtension):
         yield
 
 
+class TandemSchema(strawberry.Schema):
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        # execute() serves plain HTTP, where a subscription would run its resolver as a
+        # query field and fail as an internal error (strawberry#3392). Refusing it here makes
+        # the view answer 400; WebSockets subscribe through subscribe() and stream().
+        allowed = set(allowed_operation_types or OperationType) - {OperationType.SUBSCRIPTION}
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed,
+            operation_extensions,
+        )
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return TandemSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

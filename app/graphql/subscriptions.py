@@ -12,8 +12,9 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from app.crm.errors import DomainError, ErrorCode
+from app.crm.users.queries import load_actor
 from app.events.envelope import ChangeEvent, EventKind
-from app.graphql.errors import bad_input
+from app.graphql.errors import bad_input, unauthenticated
 from app.graphql.ids import decode_id
 from app.graphql.types.opportunities import OpportunityEvent
 
@@ -48,8 +49,14 @@ class Subscription:
         since: str | None = None,
     ) -> AsyncGenerator[OpportunityEvent, None]:
         context = info.context
-        actor = context.require_actor()
         runtime = context.runtime
+        # The socket was authenticated at connection_init, perhaps hours ago: subscribe with
+        # the rights the user has now, so a deactivated user gets nothing, not even a replay.
+        async with runtime.sessions() as session:
+            current = await load_actor(session, context.require_actor().user_id)
+        if current is None:
+            raise unauthenticated()
+        actor = current
         try:
             only_id = (
                 decode_id(opportunity_id, "Opportunity", "opportunityId")

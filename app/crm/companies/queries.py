@@ -7,6 +7,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.companies.models import Company
+from app.crm.errors import DomainError, ErrorCode
 from app.crm.paging import (
     Page,
     SortKey,
@@ -15,17 +16,27 @@ from app.crm.paging import (
     decode_cursor,
     encode_cursor,
     ordered,
-    parse_identity,
+    parse_int,
+    parse_text,
 )
 
 _table = Company.__table__
 _KEYS = [
-    SortKey(func.lower(_table.c.name), False, parse_identity),
-    SortKey(_table.c.id, False, parse_identity),
+    SortKey(func.lower(_table.c.name), False, parse_text),
+    SortKey(_table.c.id, False, parse_int),
 ]
+MAX_SEARCH_LENGTH = 200
 
 
 def _escape(text: str) -> str:
+    # Search text is client input: PostgreSQL refuses NUL characters (a driver error, i.e. an
+    # internal error) and no name is longer than this.
+    if len(text) > MAX_SEARCH_LENGTH:
+        raise DomainError(
+            ErrorCode.TOO_LONG, f"search is longer than {MAX_SEARCH_LENGTH} characters", ["search"]
+        )
+    if "\x00" in text:
+        raise DomainError(ErrorCode.INVALID, "search contains a NUL character", ["search"])
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 

@@ -16,14 +16,15 @@ from app.crm.paging import (
     decode_cursor,
     encode_cursor,
     ordered,
-    parse_identity,
+    parse_int,
+    parse_text,
 )
 
 _table = Contact.__table__
 _KEYS = [
-    SortKey(func.lower(_table.c.last_name), False, parse_identity),
-    SortKey(func.lower(_table.c.first_name), False, parse_identity),
-    SortKey(_table.c.id, False, parse_identity),
+    SortKey(func.lower(_table.c.last_name), False, parse_text),
+    SortKey(func.lower(_table.c.first_name), False, parse_text),
+    SortKey(_table.c.id, False, parse_int),
 ]
 
 

@@ -11,13 +11,13 @@ from app.crm.paging import (
     check_page_size,
     decode_cursor,
     encode_cursor,
-    parse_identity,
+    parse_int,
 )
 from app.events.envelope import ChangeEvent
 from app.events.models import EventRecord
 from app.events.outbox import from_record
 
-_KEYS = [SortKey(EventRecord.seq, True, parse_identity)]
+_KEYS = [SortKey(EventRecord.seq, True, parse_int)]
 
 
 async def history_page(

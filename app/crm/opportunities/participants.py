@@ -110,7 +110,13 @@ async def unlink_participant(
     participant = await unit.session.get(Participant, participant_id)
     if participant is None:
         raise not_found("participant", "id")
-    opportunity = await load_for_change(unit, participant.opportunity_id, expected_version)
+    try:
+        opportunity = await load_for_change(unit, participant.opportunity_id, expected_version)
+    except DomainError as error:
+        # A participant of a hidden opportunity must look exactly like a missing one.
+        if error.code is ErrorCode.NOT_FOUND:
+            raise not_found("participant", "id") from None
+        raise
     changes = ChangeSet(opportunity)
     changes.add("participants", describe(participant), None)
     await unit.session.delete(participant)

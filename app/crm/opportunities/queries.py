@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -32,7 +32,8 @@ from app.crm.paging import (
     parse_date,
     parse_datetime,
     parse_decimal,
-    parse_identity,
+    parse_int,
+    parse_text,
 )
 
 _table = Opportunity.__table__
@@ -57,10 +58,10 @@ _NO_DATE = date(9999, 12, 31)
 _SORT_EXPRESSIONS = {
     SortField.UPDATED_AT: (Opportunity.updated_at, parse_datetime),
     SortField.CREATED_AT: (Opportunity.created_at, parse_datetime),
-    SortField.NAME: (func.lower(Opportunity.name), parse_identity),
-    SortField.NUMBER: (Opportunity.number, parse_identity),
+    SortField.NAME: (func.lower(Opportunity.name), parse_text),
+    SortField.NUMBER: (Opportunity.number, parse_text),
     SortField.EXPECTED_VALUE: (Opportunity.amount, parse_decimal),
-    SortField.PROBABILITY: (Opportunity.probability, parse_identity),
+    SortField.PROBABILITY: (Opportunity.probability, parse_int),
     SortField.ESTIMATED_CLOSE_DATE: (
         func.coalesce(Opportunity.estimated_close_date, literal(_NO_DATE)),
         parse_date,
@@ -100,7 +101,7 @@ def _sort_keys(sorts: Sequence[Sort]) -> list[SortKey]:
         for s in (sorts or DEFAULT_SORT)
     ]
     # The id breaks ties, in the direction of the last key, so the order is total.
-    keys.append(SortKey(Opportunity.id, keys[-1].descending, parse_identity))
+    keys.append(SortKey(Opportunity.id, keys[-1].descending, parse_int))
     return keys
 
 
@@ -146,6 +147,26 @@ def check_filter(f: OpportunityFilter) -> None:
         raise DomainError(
             ErrorCode.TOO_LONG, "search is longer than 200 characters", ["filter", "search"]
         )
+    if f.search is not None and "\x00" in f.search:
+        # PostgreSQL text cannot hold NUL; passing it on is a driver error, i.e. a 500.
+        raise DomainError(
+            ErrorCode.INVALID, "search contains a NUL character", ["filter", "search"]
+        )
+
+
+def _order_tag(sorts: Sequence[Sort]) -> str:
+    return ",".join(
+        f"{s.field.value} {'DESC' if s.descending else 'ASC'}" for s in sorts or DEFAULT_SORT
+    )
+
+
+def _same_tag(tag: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if value != tag:
+            raise ValueError
+        return tag
+
+    return parse
 
 
 async def page(
@@ -159,13 +180,19 @@ async def page(
     check_filter(f)
     size = check_page_size(first)
     keys = _sort_keys(sorts)
+    tag = _order_tag(sorts)
     query = select(*_columns, *(k.expression.label(f"k{i}") for i, k in enumerate(keys)))
     query = query.where(*_where(actor, f))
     if after:
-        query = query.where(after_position(keys, decode_cursor(after, keys)))
+        # A cursor starts with the order it was made for: one from another order is refused
+        # instead of silently comparing, say, an amount with a name.
+        tagged = [SortKey(Opportunity.id, False, _same_tag(tag)), *keys]
+        query = query.where(after_position(keys, decode_cursor(after, tagged)[1:]))
     rows = (await session.execute(ordered(query, keys).limit(size + 1))).all()
     items = [OpportunityRow.from_source(r) for r in rows[:size]]
-    cursors = [encode_cursor([getattr(r, f"k{i}") for i in range(len(keys))]) for r in rows[:size]]
+    cursors = [
+        encode_cursor([tag, *(getattr(r, f"k{i}") for i in range(len(keys)))]) for r in rows[:size]
+    ]
     return Page(items, cursors, has_next_page=len(rows) > size, has_previous_page=after is not None)
 
 

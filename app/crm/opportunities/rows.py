@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from app.crm.money import weighted
+from app.crm.money import quantum, weighted
 
 
 @dataclass(slots=True)
@@ -49,7 +49,13 @@ class OpportunityRow:
     @classmethod
     def from_source(cls, source: Any) -> OpportunityRow:
         """From anything with the column attributes: a Core row or an ORM entity."""
-        return cls(**{name: getattr(source, name) for name in COLUMNS})
+        row = cls(**{name: getattr(source, name) for name in COLUMNS})
+        # The column keeps 4 decimals; show amounts in the currency's minor unit everywhere
+        # (reads, mutation payloads and event snapshots must agree: "12.50", not "12.5000").
+        row.amount = row.amount.quantize(quantum(row.currency))
+        if row.actual_amount is not None:
+            row.actual_amount = row.actual_amount.quantize(quantum(row.currency))
+        return row
 
     def to_json(self) -> dict[str, Any]:
         return {name: _to_json(getattr(self, name)) for name in COLUMNS}

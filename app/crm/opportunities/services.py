@@ -18,7 +18,7 @@ from app.crm.companies.services import get_company
 from app.crm.errors import DomainError, ErrorCode, forbidden, not_found
 from app.crm.fields import text_rule
 from app.crm.folders.services import get_folder
-from app.crm.money import Money, check_money
+from app.crm.money import Money, check_money, quantum
 from app.crm.opportunities.audience import audience_of
 from app.crm.opportunities.models import LostReason, Opportunity, OpportunityLostReason
 from app.crm.opportunities.rows import OpportunityRow
@@ -53,7 +53,10 @@ def _json(value: Any) -> Any:
 
 
 def _money_json(amount: Decimal | None, currency: str) -> dict[str, str] | None:
-    return None if amount is None else {"amount": str(amount), "currency": currency}
+    # Stored with 4 decimals; a change shows it in the currency's minor unit, as reads do.
+    if amount is None:
+        return None
+    return {"amount": str(amount.quantize(quantum(currency))), "currency": currency}
 
 
 class ChangeSet:
@@ -163,10 +166,8 @@ async def create_opportunity(unit: Unit, values: Mapping[str, Any]) -> Opportuni
     if values.get("folder_id") is not None:
         await get_folder(unit, values["folder_id"])
     probability = values.get("probability")
-    number = await unit.session.scalar(text("SELECT nextval('opportunity_number_seq')"))
     now = _now()
     opportunity = Opportunity(
-        number=f"OPP-{number:06d}",
         name=_TEXT_RULES["name"]("name", values.get("name")),
         description=_TEXT_RULES["description"]("description", values.get("description")),
         folder_id=values.get("folder_id"),
@@ -192,6 +193,10 @@ async def create_opportunity(unit: Unit, values: Mapping[str, Any]) -> Opportuni
         created_at=now,
         updated_at=now,
     )
+    # Numbered only once every value has passed its checks: nextval is never rolled back, and
+    # a refused create must not leave a gap in the numbering.
+    number = await unit.session.scalar(text("SELECT nextval('opportunity_number_seq')"))
+    opportunity.number = f"OPP-{number:06d}"
     unit.session.add(opportunity)
     await unit.session.flush()
     changes = ChangeSet(opportunity)

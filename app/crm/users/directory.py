@@ -32,8 +32,9 @@ class ActorDirectory:
         self._task: asyncio.Task[None] | None = None
 
     def hold(self, actor: Actor) -> None:
+        """`actor` must be freshly read: it replaces what the directory had for that user."""
         self._holders[actor.user_id] += 1
-        self._actors.setdefault(actor.user_id, actor)
+        self._actors[actor.user_id] = actor
 
     def release(self, user_id: int) -> None:
         self._holders[user_id] -= 1

@@ -125,9 +125,14 @@ async def change_password(unit: Unit, *, current_password: str, new_password: st
 
 
 async def authenticate(unit: Unit, *, email: str, password: str) -> User:
+    # No stored e-mail holds a NUL, and PostgreSQL would refuse it as a parameter.
     user = (
-        await unit.session.execute(select(User).where(func.lower(User.email) == email.lower()))
-    ).scalar_one_or_none()
+        None
+        if "\x00" in email
+        else (
+            await unit.session.execute(select(User).where(func.lower(User.email) == email.lower()))
+        ).scalar_one_or_none()
+    )
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "wrong e-mail or password")
