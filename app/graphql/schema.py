@@ -19,7 +19,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
-from strawberry.types.execution import ExecutionResult
+from strawberry.types.execution import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.graphql.mutations.opportunities import OpportunityMutations
@@ -53,7 +53,6 @@ class MaskUnexpectedErrors(MaskErrors):
         super().__init__(should_mask_error=_is_unexpected, error_message="Internal error.")
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        log.error("unexpected error at %s", error.path, exc_info=error.original_error)
         return GraphQLError(
             message=self.error_message,
             nodes=error.nodes,
@@ -75,6 +74,15 @@ class FreshLoaders(SchemaExtension):
 
 
 class TandemSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Client mistakes (bad token, bad ID, syntax) are answered, not logged as failures;
+        # only errors that escaped a resolver are the server's, with their traceback.
+        for error in errors:
+            if _is_unexpected(error):
+                log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+
     async def execute(
         self,
         query: str | None,
