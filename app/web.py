@@ -25,7 +25,7 @@ from app.crm.actor import Actor
 from app.crm.auth import passwords
 from app.crm.auth.tokens import read_token
 from app.crm.users.directory import ActorDirectory
-from app.crm.users.queries import load_actor
+from app.crm.users.queries import load_actor_for_token
 from app.db import create_engine, create_session_factory
 from app.events.broker import BrokerLink
 from app.events.hub import EventHub
@@ -69,11 +69,11 @@ class TandemGraphQL(GraphQL[Context, None]):
     async def authenticate(self, token: str | None) -> Actor | None:
         if token is None:
             return None
-        user_id = read_token(self.runtime.settings.secret_key, token)
-        if user_id is None:
+        claims = read_token(self.runtime.settings.secret_key, token)
+        if claims is None:
             return None
         async with self.runtime.sessions() as session:
-            return await load_actor(session, user_id)
+            return await load_actor_for_token(session, claims)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         actor = None

@@ -242,13 +242,14 @@ async def test_websocket_accepts_the_token_as_an_authorization_parameter(
 
 
 async def test_tampered_tokens_are_rejected(api: Api, admin_token: str) -> None:
-    user, expires, signature = admin_token.split(".")
+    user, expires, stamp, signature = admin_token.split(".")
     flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
     for token in (
-        f"{user}.{expires}.{flipped}",  # signature changed
-        f"{int(user) + 1}.{expires}.{signature}",  # someone else's id, old signature
-        f"{user}.{int(expires) + 3600}.{signature}",  # extended expiry, old signature
-        f"{user}.{expires}",  # signature dropped
+        f"{user}.{expires}.{stamp}.{flipped}",  # signature changed
+        f"{int(user) + 1}.{expires}.{stamp}.{signature}",  # someone else's id, old signature
+        f"{user}.{int(expires) + 3600}.{stamp}.{signature}",  # extended expiry, old signature
+        f"{user}.{expires}.{'0' * 16}.{signature}",  # another credential stamp
+        f"{user}.{expires}.{stamp}",  # signature dropped
         f"{admin_token}.extra",
         "",
         "x" * 500,
@@ -259,7 +260,8 @@ async def test_tampered_tokens_are_rejected(api: Api, admin_token: str) -> None:
 
 async def test_expired_token_is_rejected(server: RunningServer, api: Api) -> None:
     admin_id = user_pk((await api.ok(ME, token=server.admin_token))["me"]["id"])
-    expired = issue_token(server.settings.secret_key, admin_id, ttl_seconds=-60)
+    stamp = server.admin_token.split(".")[2]  # only the expiry differs from a valid token
+    expired = issue_token(server.settings.secret_key, admin_id, ttl_seconds=-60, stamp=stamp)
     assert_unauthenticated(await api.gql(ME, token=expired))
     messages, code = await ws_handshake(api, "graphql-transport-ws", {"token": expired})
     assert code == 4403, (messages, code)
@@ -267,7 +269,8 @@ async def test_expired_token_is_rejected(server: RunningServer, api: Api) -> Non
 
 async def test_token_signed_with_another_key_is_rejected(server: RunningServer, api: Api) -> None:
     admin_id = user_pk((await api.ok(ME, token=server.admin_token))["me"]["id"])
-    forged = issue_token("y" * 32, admin_id, ttl_seconds=3600)
+    stamp = server.admin_token.split(".")[2]  # only the key differs from a valid token
+    forged = issue_token("y" * 32, admin_id, ttl_seconds=3600, stamp=stamp)
     assert_unauthenticated(await api.gql(ME, token=forged))
 
 
@@ -328,3 +331,18 @@ async def test_changed_password_works_and_the_old_one_does_not(api: Api, admin_t
     old = await login_payload(api, "mia@example.com", MEMBER_PASSWORD)
     assert old["token"] is None
     assert [e["code"] for e in old["userErrors"]] == ["INVALID_CREDENTIALS"]
+
+
+async def test_tokens_issued_before_a_password_change_stop_working(
+    api: Api, admin_token: str
+) -> None:
+    _, stolen = await api.create_user(admin_token, "mia@example.com")
+    await api.mutate(
+        "changePassword",
+        CHANGE_PASSWORD,
+        {"input": {"currentPassword": MEMBER_PASSWORD, "newPassword": "a brand new secret"}},
+        stolen,
+    )
+    assert_unauthenticated(await api.gql(ME, token=stolen))
+    fresh = (await login_payload(api, "mia@example.com", "a brand new secret"))["token"]
+    assert (await api.ok(ME, token=fresh))["me"]["email"] == "mia@example.com"

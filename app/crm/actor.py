@@ -16,6 +16,8 @@ class Actor:
     email: str
     role: str
     team_ids: frozenset[int]
+    # Derived from the password hash: tokens issued before a password change stop working.
+    credential_stamp: str = ""
 
     @property
     def is_admin(self) -> bool:

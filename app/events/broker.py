@@ -9,6 +9,7 @@ events flowing, and after a reconnect the hub catches up from the outbox.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from app.events.hub import EventHub
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "tandem_events"
+CHANNEL = "tandem_events"  # + a hash of the database's identity, see channel_for()
 # PostgreSQL NOTIFY payloads stop at 8000 bytes; a bigger event travels as its number only,
 # and each process reads it from the outbox once.
 MAX_INLINE_BYTES = 7000
@@ -41,6 +42,7 @@ class BrokerLink:
         self._pong = asyncio.Event()
         self._nonce = ""
         self._connected = asyncio.Event()
+        self._channel = CHANNEL
         self.reconnects = 0
 
     @property
@@ -48,6 +50,7 @@ class BrokerLink:
         return self._connected.is_set()
 
     async def start(self) -> None:
+        self._channel = channel_for(await self._hub.database_identity())
         self._supervisor = asyncio.create_task(self._supervise(), name="tandem-broker-link")
         # Start-up waits briefly for the broker; the server still starts without it.
         with suppress(TimeoutError):
@@ -69,7 +72,7 @@ class BrokerLink:
             if len(payload) > MAX_INLINE_BYTES:
                 payload = orjson.dumps({"seq": event.seq})
             # A hung broker must not hold the mutation's response: the outbox poll covers it.
-            await asyncio.wait_for(broadcast.publish(CHANNEL, payload.decode()), timeout=1.0)
+            await asyncio.wait_for(broadcast.publish(self._channel, payload.decode()), timeout=1.0)
 
     async def _supervise(self) -> None:
         delay = 0.5
@@ -80,6 +83,8 @@ class BrokerLink:
                 raise
             except Exception as error:
                 log.warning("event broker connection lost (%s); reconnecting", error)
+            if self._connected.is_set():
+                delay = 0.5  # it had worked: back off from scratch, not from the last outage
             self._connected.clear()
             self.reconnects += 1
             await asyncio.sleep(delay)
@@ -89,7 +94,8 @@ class BrokerLink:
         broadcast = Broadcast(self._url)
         await broadcast.connect()
         try:
-            async with broadcast.subscribe(CHANNEL) as subscriber:
+            async with broadcast.subscribe(self._channel) as subscriber:
+                _wake_redis_listener(broadcast)
                 self._broadcast = broadcast
                 self._connected.set()
                 # Anything published while we were away is in the outbox.
@@ -132,10 +138,29 @@ class BrokerLink:
             self._nonce = secrets.token_hex(8)
             self._pong.clear()
             await asyncio.wait_for(
-                broadcast.publish(CHANNEL, orjson.dumps({"ping": self._nonce}).decode()),
+                broadcast.publish(self._channel, orjson.dumps({"ping": self._nonce}).decode()),
                 timeout=self._ping_timeout,
             )
             try:
                 await asyncio.wait_for(self._pong.wait(), timeout=self._ping_timeout)
             except TimeoutError:
                 raise ConnectionError("the broker did not echo a ping") from None
+
+
+def channel_for(database_identity: str) -> str:
+    """One channel per database: a deployment never hears another's events on a shared broker."""
+    return f"{CHANNEL}_{hashlib.sha256(database_identity.encode()).hexdigest()[:16]}"
+
+
+def _wake_redis_listener(broadcast: Broadcast) -> None:
+    """Work around broadcaster 0.3's Redis backend losing its listener at subscribe time.
+
+    Its subscribe() wakes the listener task before redis-py records the channel; when the
+    listener runs in that window, redis-py's listen() sees no channel, returns at once, and
+    the listener goes back to waiting for a wake-up that never comes: nothing is received
+    (not even our pings) until the next reconnect. Now that the channel is recorded, wake it
+    again; this is harmless when it is already listening, and other backends have no _ready.
+    """
+    ready = getattr(getattr(broadcast, "_backend", None), "_ready", None)
+    if isinstance(ready, asyncio.Event):
+        ready.set()

@@ -123,6 +123,10 @@ class EventHub:
         for subscription in list(self.subscriptions):
             subscription.close()
 
+    async def database_identity(self) -> str:
+        async with self._sessions() as session:
+            return await outbox.database_identity(session)
+
     async def latest_committed(self) -> int:
         async with self._sessions() as session:
             return await outbox.last_seq(session)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.envelope import (
@@ -111,3 +112,23 @@ async def last_seq(session: AsyncSession) -> int:
         await session.execute(text("SELECT last_seq FROM event_counter WHERE id = 1"))
     ).scalar()
     return int(value or 0)
+
+
+_CLUSTER_IDENTITY = text("SELECT system_identifier FROM pg_control_system()")
+
+
+async def database_identity(session: AsyncSession) -> str:
+    """The same for every process using this database, different for any other database.
+
+    Processes share events through a broker whose channels may be heard by other deployments
+    (Redis pub/sub ignores the database index); their sequence numbers overlap with ours, so
+    the channel is named after the database: its cluster's system identifier and its name.
+    """
+    cluster = None
+    try:
+        async with session.begin_nested():
+            cluster = await session.scalar(_CLUSTER_IDENTITY)
+    except DBAPIError:
+        pass  # a role that may not read it: the database's name must do
+    name = await session.scalar(text("SELECT current_database()"))
+    return f"{cluster}/{name}"

@@ -1,7 +1,10 @@
-"""Bearer tokens: `<user id>.<expiry>.<HMAC-SHA256>`, signed with the server's secret key.
+"""Bearer tokens: `<user id>.<expiry>.<credential stamp>.<HMAC-SHA256>`, signed with the
+server's secret key.
 
-Stateless, so any server process can check a token without a lookup; the user row is still
-read on each request, so a deactivated user is locked out at once.
+Stateless, so any server process can check a token without a lookup of its own; the user row
+is still read on each request, so a deactivated user is locked out at once. The credential
+stamp is derived from the user's password hash, so changing the password ends every token
+issued before.
 """
 
 from __future__ import annotations
@@ -10,6 +13,17 @@ import base64
 import hashlib
 import hmac
 import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: int
+    stamp: str
+
+
+def credential_stamp(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 def _sign(secret: str, payload: str) -> str:
@@ -17,19 +31,21 @@ def _sign(secret: str, payload: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def issue_token(secret: str, user_id: int, ttl_seconds: int, now: float | None = None) -> str:
+def issue_token(
+    secret: str, user_id: int, ttl_seconds: int, stamp: str = "", now: float | None = None
+) -> str:
     expires = int((now if now is not None else time.time()) + ttl_seconds)
-    payload = f"{user_id}.{expires}"
+    payload = f"{user_id}.{expires}.{stamp}"
     return f"{payload}.{_sign(secret, payload)}"
 
 
-def read_token(secret: str, token: str, now: float | None = None) -> int | None:
-    """The user id in a valid, unexpired token; None for anything else."""
+def read_token(secret: str, token: str, now: float | None = None) -> TokenClaims | None:
+    """The claims of a valid, unexpired token; None for anything else."""
     parts = token.split(".")
-    if len(parts) != 3 or len(token) > 200:
+    if len(parts) != 4 or len(token) > 200:
         return None
-    user_part, expires_part, signature = parts
-    if not hmac.compare_digest(_sign(secret, f"{user_part}.{expires_part}"), signature):
+    user_part, expires_part, stamp, signature = parts
+    if not hmac.compare_digest(_sign(secret, f"{user_part}.{expires_part}.{stamp}"), signature):
         return None
     try:
         user_id, expires = int(user_part), int(expires_part)
@@ -37,4 +53,4 @@ def read_token(secret: str, token: str, now: float | None = None) -> int | None:
         return None
     if expires < (now if now is not None else time.time()):
         return None
-    return user_id
+    return TokenClaims(user_id, stamp)

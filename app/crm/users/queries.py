@@ -9,6 +9,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.actor import Actor
+from app.crm.auth.tokens import TokenClaims, credential_stamp
 from app.crm.users.models import Team, TeamMember, User
 
 _users = User.__table__
@@ -18,6 +19,14 @@ _teams = Team.__table__
 async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
     """The acting user with their teams, or None if unknown or deactivated."""
     return (await load_actors(session, [user_id])).get(user_id)
+
+
+async def load_actor_for_token(session: AsyncSession, claims: TokenClaims) -> Actor | None:
+    """The token's user, unless deactivated or the password changed since it was issued."""
+    actor = await load_actor(session, claims.user_id)
+    if actor is None or actor.credential_stamp != claims.stamp:
+        return None
+    return actor
 
 
 async def users_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Row[Any]]:
@@ -81,8 +90,23 @@ async def load_actors(session: AsyncSession, user_ids: Sequence[int]) -> dict[in
     rows = (
         await session.execute(
             select(
-                _users.c.id, _users.c.name, _users.c.email, _users.c.role, team_ids.label("teams")
+                _users.c.id,
+                _users.c.name,
+                _users.c.email,
+                _users.c.role,
+                _users.c.password_hash,
+                team_ids.label("teams"),
             ).where(_users.c.id.in_(user_ids), _users.c.is_active)
         )
     ).all()
-    return {r.id: Actor(r.id, r.name, r.email, r.role, frozenset(r.teams or ())) for r in rows}
+    return {
+        r.id: Actor(
+            r.id,
+            r.name,
+            r.email,
+            r.role,
+            frozenset(r.teams or ()),
+            credential_stamp(r.password_hash),
+        )
+        for r in rows
+    }

@@ -7,7 +7,6 @@ import re
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.crm.actor import Actor
 from app.crm.auth.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
@@ -205,6 +204,3 @@ async def remove_team_member(unit: Unit, team_id: int, user_id: int) -> Team:
 async def count_users(unit: Unit) -> int:
     return int(await unit.session.scalar(select(func.count()).select_from(User)) or 0)
 
-
-def actor_for(user: User, team_ids: frozenset[int]) -> Actor:
-    return Actor(user.id, user.name, user.email, user.role, team_ids)

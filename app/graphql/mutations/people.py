@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import strawberry
 
-from app.crm.auth.tokens import issue_token
+from app.crm.auth.tokens import credential_stamp, issue_token
 from app.crm.errors import DomainError
 from app.crm.unit import Unit, unit_of_work
 from app.crm.users import services
@@ -83,7 +83,9 @@ class PeopleMutations:
             )
         ttl = runtime.settings.token_ttl_seconds
         return LoginPayload(
-            token=issue_token(runtime.settings.secret_key, user.id, ttl),
+            token=issue_token(
+                runtime.settings.secret_key, user.id, ttl, credential_stamp(user.password_hash)
+            ),
             expires_at=datetime.now(UTC) + timedelta(seconds=ttl),
             user=User.of(user),
             must_change_password=user.must_change_password,
