@@ -17,6 +17,7 @@ from app.crm.actor import Actor
 from app.crm.companies import queries as companies
 from app.crm.contacts import queries as contacts
 from app.crm.folders import queries as folders
+from app.crm.opportunities import audience
 from app.crm.opportunities import queries as opportunities
 from app.crm.stages import queries as stages
 from app.crm.users import queries as users
@@ -56,6 +57,7 @@ class Loaders:
             sessions, opportunities.lost_reason_ids_by_opportunity, []
         )
         self.lost_reason_by_id = _loader(sessions, opportunities.lost_reasons_by_id)
+        self.audience_by_opportunity = _loader(sessions, audience.audiences_by_id)
         if actor is not None:
             self.opportunity_by_id = _loader(
                 sessions, lambda s, ids: opportunities.visible_by_id(s, actor, ids)

@@ -105,9 +105,20 @@ class Subscription:
         subscription = runtime.hub.subscribe(accept, since_seq)
         try:
             async for event in subscription:
-                if directory.current(user_id) is None:
+                current = directory.current(user_id)
+                if current is None:
                     return  # deactivated while subscribed
-                yield OpportunityEvent.of(event, runtime.event_loaders.for_event(event.seq))
+                # The event admitted this user when it was committed; a replayed or queued
+                # one may be delivered after the opportunity became private, and its nested
+                # fields (participants, history) show the present. So it must admit them now
+                # too: one query per event per process, shared by all its subscribers.
+                loaders = runtime.event_loaders.for_event(event.seq)
+                now = await loaders.audience_by_opportunity.load(event.opportunity_id)
+                if now is None or not now.admits(
+                    current.user_id, current.team_ids, current.is_admin
+                ):
+                    continue
+                yield OpportunityEvent.of(event, loaders)
         finally:
             subscription.close()
             directory.release(user_id)
