@@ -598,3 +598,15 @@ async def test_a_stalled_subscriber_delays_nobody_and_later_gets_every_event_onc
     expected = list(range(5, 5 + produced))
     assert cursors(received) == expected
     assert stalled_cursors == expected
+
+
+async def test_event_cursor_then_subscribe_since_misses_nothing(api: Api, admin_token: str) -> None:
+    deal = await create(api, admin_token, "Deal")
+    cursor = (await api.ok("{ eventCursor }", token=admin_token))["eventCursor"]
+    # A change between reading the cursor and subscribing is not lost.
+    await update(api, admin_token, deal, nextStep="between")
+    async with api.subscriber(admin_token) as watcher:
+        await watcher.subscribe(EVENTS, {"since": cursor})
+        first = (await watcher.next())["opportunityEvents"]
+    assert int(first["cursor"]) == int(cursor) + 1
+    assert first["kind"] == "UPDATED"

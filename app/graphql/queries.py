@@ -70,6 +70,15 @@ class Query:
         actor = info.context.require_actor()
         return User.of(await info.context.loaders.user_by_id.load(actor.user_id))
 
+    @strawberry.field(
+        description="The cursor of the newest committed event. Read it before loading data, "
+        "then subscribe to opportunityEvents with since: this cursor, and no change made in "
+        "between is missed (an event may repeat what the data already shows: compare version)."
+    )
+    async def event_cursor(self, info: strawberry.Info) -> str:
+        info.context.require_actor()
+        return str(await info.context.runtime.hub.latest_committed())
+
     @strawberry.field
     async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
         info.context.require_actor()
