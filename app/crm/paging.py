@@ -15,7 +15,8 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Row, Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.errors import DomainError, ErrorCode
 
@@ -73,18 +74,21 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def encode_cursor(values: Sequence[Any]) -> str:
-    raw = orjson.dumps([_jsonable(v) for v in values])
+def encode_cursor(tag: str, values: Sequence[Any]) -> str:
+    raw = orjson.dumps([tag, *(_jsonable(v) for v in values)])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, keys: Sequence[SortKey]) -> list[Any]:
+def decode_cursor(cursor: str, keys: Sequence[SortKey], tag: str) -> list[Any]:
+    """The sort-key values in `cursor`. A cursor names the list and order it was made for
+    (`tag`): one from another order is refused rather than comparing, say, an amount with a
+    name."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(values, list) or len(values) != len(keys):
+        if not isinstance(values, list) or len(values) != len(keys) + 1 or values[0] != tag:
             raise ValueError
-        return [key.parse(v) for key, v in zip(keys, values, strict=True)]
+        return [key.parse(v) for key, v in zip(keys, values[1:], strict=True)]
     except (ValueError, TypeError, ArithmeticError, binascii.Error, orjson.JSONDecodeError):
         raise DomainError(
             ErrorCode.INVALID, "the cursor is not valid for this list and order", ["after"]
@@ -113,6 +117,31 @@ def check_page_size(first: int | None) -> int:
 def ordered(query: Select[Any], keys: Sequence[SortKey]) -> Select[Any]:
     return query.order_by(
         *(k.expression.desc() if k.descending else k.expression.asc() for k in keys)
+    )
+
+
+async def fetch_page(
+    session: AsyncSession,
+    columns: Sequence[Any],
+    where: Sequence[Any],
+    keys: Sequence[SortKey],
+    first: int | None,
+    after: str | None,
+    *,
+    tag: str,
+) -> Page[Row[Any]]:
+    """One page of `columns` matching `where`, in the order of `keys` (the last one unique)."""
+    size = check_page_size(first)
+    query = select(*columns, *(k.expression.label(f"k{i}") for i, k in enumerate(keys)))
+    query = query.where(*where)
+    if after:
+        query = query.where(after_position(keys, decode_cursor(after, keys, tag)))
+    rows = (await session.execute(ordered(query, keys).limit(size + 1))).all()
+    return Page(
+        list(rows[:size]),
+        [encode_cursor(tag, [getattr(r, f"k{i}") for i in range(len(keys))]) for r in rows[:size]],
+        has_next_page=len(rows) > size,
+        has_previous_page=after is not None,
     )
 
 

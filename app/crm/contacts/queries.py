@@ -6,19 +6,9 @@ from typing import Any
 from sqlalchemy import Row, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.crm.companies.queries import _escape
 from app.crm.contacts.models import Contact
-from app.crm.paging import (
-    Page,
-    SortKey,
-    after_position,
-    check_page_size,
-    decode_cursor,
-    encode_cursor,
-    ordered,
-    parse_int,
-    parse_text,
-)
+from app.crm.paging import Page, SortKey, fetch_page, parse_int, parse_text
+from app.crm.search import contains_pattern
 
 _table = Contact.__table__
 _KEYS = [
@@ -31,7 +21,7 @@ _KEYS = [
 def _where(search: str | None, company_id: int | None) -> list[Any]:
     clauses: list[Any] = []
     if search:
-        pattern = f"%{_escape(search)}%"
+        pattern = contains_pattern(search, ["search"])
         clauses.append(
             or_(
                 _table.c.first_name.ilike(pattern),
@@ -51,18 +41,8 @@ async def page(
     first: int | None,
     after: str | None,
 ) -> Page[Row[Any]]:
-    size = check_page_size(first)
-    query = select(_table, *(k.expression.label(f"k{i}") for i, k in enumerate(_KEYS)))
-    query = query.where(*_where(search, company_id))
-    if after:
-        query = query.where(after_position(_KEYS, decode_cursor(after, _KEYS)))
-    rows = (await session.execute(ordered(query, _KEYS).limit(size + 1))).all()
-    return Page(
-        list(rows[:size]),
-        [encode_cursor([r.k0, r.k1, r.k2]) for r in rows[:size]],
-        has_next_page=len(rows) > size,
-        has_previous_page=after is not None,
-    )
+    where = _where(search, company_id)
+    return await fetch_page(session, [_table], where, _KEYS, first, after, tag="contacts")
 
 
 async def count(session: AsyncSession, search: str | None, company_id: int | None) -> int:

@@ -27,13 +27,13 @@ async def history_page(
     size = check_page_size(first)
     query = select(EventRecord).where(EventRecord.opportunity_id == opportunity_id)
     if after:
-        (seq,) = decode_cursor(after, _KEYS)
+        (seq,) = decode_cursor(after, _KEYS, "history")
         query = query.where(EventRecord.seq < seq)
     records = (await session.scalars(query.order_by(EventRecord.seq.desc()).limit(size + 1))).all()
     events = [from_record(r) for r in records[:size]]
     return Page(
         events,
-        [encode_cursor([e.seq]) for e in events],
+        [encode_cursor("history", [e.seq]) for e in events],
         has_next_page=len(records) > size,
         has_previous_page=after is not None,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -24,17 +24,14 @@ from app.crm.opportunities.rows import COLUMNS, OpportunityRow
 from app.crm.paging import (
     Page,
     SortKey,
-    after_position,
-    check_page_size,
-    decode_cursor,
-    encode_cursor,
-    ordered,
+    fetch_page,
     parse_date,
     parse_datetime,
     parse_decimal,
     parse_int,
     parse_text,
 )
+from app.crm.search import contains_pattern
 
 _table = Opportunity.__table__
 _columns = [_table.c[name] for name in COLUMNS]
@@ -134,7 +131,7 @@ def _where(actor: Actor, f: OpportunityFilter) -> list[Any]:
                 Opportunity.id.in_(select(Participant.opportunity_id).where(column.in_(ids)))
             )
     if f.search:
-        pattern = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = contains_pattern(f.search, ["filter", "search"])
         clauses.append(Opportunity.name.ilike(pattern) | Opportunity.number.ilike(pattern))
     return clauses
 
@@ -143,30 +140,12 @@ def check_filter(f: OpportunityFilter) -> None:
     for status in f.statuses:
         if status not in STATUSES:
             raise DomainError(ErrorCode.INVALID, f"unknown status {status}", ["filter", "status"])
-    if f.search is not None and len(f.search) > 200:
-        raise DomainError(
-            ErrorCode.TOO_LONG, "search is longer than 200 characters", ["filter", "search"]
-        )
-    if f.search is not None and "\x00" in f.search:
-        # PostgreSQL text cannot hold NUL; passing it on is a driver error, i.e. a 500.
-        raise DomainError(
-            ErrorCode.INVALID, "search contains a NUL character", ["filter", "search"]
-        )
 
 
 def _order_tag(sorts: Sequence[Sort]) -> str:
     return ",".join(
         f"{s.field.value} {'DESC' if s.descending else 'ASC'}" for s in sorts or DEFAULT_SORT
     )
-
-
-def _same_tag(tag: str) -> Callable[[Any], str]:
-    def parse(value: Any) -> str:
-        if value != tag:
-            raise ValueError
-        return tag
-
-    return parse
 
 
 async def page(
@@ -178,22 +157,16 @@ async def page(
     after: str | None,
 ) -> Page[OpportunityRow]:
     check_filter(f)
-    size = check_page_size(first)
     keys = _sort_keys(sorts)
-    tag = _order_tag(sorts)
-    query = select(*_columns, *(k.expression.label(f"k{i}") for i, k in enumerate(keys)))
-    query = query.where(*_where(actor, f))
-    if after:
-        # A cursor starts with the order it was made for: one from another order is refused
-        # instead of silently comparing, say, an amount with a name.
-        tagged = [SortKey(Opportunity.id, False, _same_tag(tag)), *keys]
-        query = query.where(after_position(keys, decode_cursor(after, tagged)[1:]))
-    rows = (await session.execute(ordered(query, keys).limit(size + 1))).all()
-    items = [OpportunityRow.from_source(r) for r in rows[:size]]
-    cursors = [
-        encode_cursor([tag, *(getattr(r, f"k{i}") for i in range(len(keys)))]) for r in rows[:size]
-    ]
-    return Page(items, cursors, has_next_page=len(rows) > size, has_previous_page=after is not None)
+    rows = await fetch_page(
+        session, _columns, _where(actor, f), keys, first, after, tag=_order_tag(sorts)
+    )
+    return Page(
+        [OpportunityRow.from_source(r) for r in rows.items],
+        rows.cursors,
+        has_next_page=rows.has_next_page,
+        has_previous_page=rows.has_previous_page,
+    )
 
 
 async def count(session: AsyncSession, actor: Actor, f: OpportunityFilter) -> int:

@@ -203,4 +203,3 @@ async def remove_team_member(unit: Unit, team_id: int, user_id: int) -> Team:
 
 async def count_users(unit: Unit) -> int:
     return int(await unit.session.scalar(select(func.count()).select_from(User)) or 0)
-

@@ -1,0 +1,20 @@
+"""Turning client search text into a safe, literal LIKE pattern."""
+
+from __future__ import annotations
+
+from app.crm.errors import DomainError, ErrorCode
+
+MAX_SEARCH_LENGTH = 200
+
+
+def contains_pattern(text: str, field: list[str]) -> str:
+    """`%text%` with LIKE's wildcards escaped, after the checks any client text needs."""
+    if len(text) > MAX_SEARCH_LENGTH:
+        raise DomainError(
+            ErrorCode.TOO_LONG, f"search is longer than {MAX_SEARCH_LENGTH} characters", field
+        )
+    if "\x00" in text:
+        # PostgreSQL text cannot hold NUL; passed on, it is a driver error, i.e. a 500.
+        raise DomainError(ErrorCode.INVALID, "search contains a NUL character", field)
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
