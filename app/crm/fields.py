@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from app.crm.errors import DomainError, ErrorCode
-from app.crm.validation import clean_text, required_text
+from app.crm.validation import api_name, clean_text, required_text
 
 Rule = Callable[[str, Any], Any]
 
@@ -43,9 +43,7 @@ def apply_changes(
         if name not in rules:
             raise DomainError(ErrorCode.INVALID, f"{name} cannot be changed here", [name])
         attribute, rule = rules[name]
-        # Errors name the field as the client sent it (firstName), not by its key (first_name).
-        head, *rest = name.split("_")
-        new = rule(head + "".join(word.title() for word in rest), value)
+        new = rule(api_name(name), value)
         old = getattr(target, attribute)
         if old != new:
             setattr(target, attribute, new)

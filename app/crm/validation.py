@@ -5,6 +5,13 @@ from __future__ import annotations
 from app.crm.errors import DomainError, ErrorCode
 
 
+def api_name(key: str) -> str:
+    """The field as clients name it (stageId) for a domain key (stage_id): errors and change
+    records speak the API's language."""
+    head, *rest = key.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
 def clean_text(
     field: str, value: str | None, *, max_length: int, required: bool = False
 ) -> str | None:

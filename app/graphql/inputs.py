@@ -13,6 +13,7 @@ from strawberry import UNSET
 
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.opportunities.queries import OpportunityFilter, Sort, SortField
+from app.crm.validation import api_name
 from app.graphql.ids import decode_id
 from app.graphql.types.common import (
     ForecastCategory,
@@ -103,9 +104,7 @@ def required(values: dict[str, Any], *keys: str) -> dict[str, Any]:
     """An explicit null for a field that cannot be empty is an error, not a clear."""
     for key in keys:
         if key in values and values[key] is None:
-            # Name the field as the client sent it (stageId), not by its domain key (stage_id).
-            head, *rest = key.split("_")
-            field = head + "".join(word.title() for word in rest)
+            field = api_name(key)
             raise DomainError(ErrorCode.REQUIRED, f"{field} cannot be null", [field])
     return values
 

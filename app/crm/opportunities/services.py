@@ -26,7 +26,7 @@ from app.crm.stages.models import Stage
 from app.crm.stages.services import check_forecast_category, first_stage_of_kind, get_stage
 from app.crm.unit import Unit
 from app.crm.users.models import User
-from app.crm.validation import check_range
+from app.crm.validation import api_name, check_range
 from app.events.envelope import EventKind, FieldChange, PendingEvent
 
 VISIBILITIES = ("PUBLIC", "PRIVATE")
@@ -232,7 +232,7 @@ async def update_opportunity(
     changes = ChangeSet(opportunity)
     for field in ("name", "description", "next_step", "lead_source"):
         if field in values:
-            changes.set(field, _TEXT_RULES[field](_api_name(field), values[field]))
+            changes.set(field, _TEXT_RULES[field](api_name(field), values[field]))
     if "amount" in values or "currency" in values:
         money = check_money(
             values.get("amount", opportunity.amount),
@@ -292,11 +292,6 @@ async def update_opportunity(
             changes,
         )
     return opportunity
-
-
-def _api_name(field: str) -> str:
-    head, *rest = field.split("_")
-    return head + "".join(word.title() for word in rest)
 
 
 async def move_opportunity(

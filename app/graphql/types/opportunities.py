@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import strawberry
 
 from app.crm.opportunities.rows import OpportunityRow
+from app.crm.validation import api_name
 from app.events.envelope import ChangeEvent, EventKind, FieldChange
 from app.graphql.ids import encode_id
 from app.graphql.loaders import Loaders
@@ -261,11 +262,6 @@ _FIELD_NAMES: dict[str, tuple[str, str | None]] = {
 _TARGET_TYPES = {"COMPANY": "Company", "CONTACT": "Contact", "USER": "User", "TEAM": "Team"}
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(word.title() for word in rest)
-
-
 def _api_value(node_type: str | None, value: Any) -> Any:
     if value is None or node_type is None:
         return value
@@ -293,7 +289,7 @@ def api_change(change: FieldChange) -> FieldChangeType:
             old=_participant_value(change.old),
             new=_participant_value(change.new),
         )
-    name, node_type = _FIELD_NAMES.get(change.field, (_camel(change.field), None))
+    name, node_type = _FIELD_NAMES.get(change.field, (api_name(change.field), None))
     return FieldChangeType(
         field=name, old=_api_value(node_type, change.old), new=_api_value(node_type, change.new)
     )
