@@ -12,6 +12,7 @@ from app.crm.unit import Unit
 from app.graphql.errors import UserError
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 
 async def attempt(
@@ -24,3 +25,11 @@ async def attempt(
     except DomainError as error:
         return None, [UserError.of(error)], error
     return result, [], None
+
+
+async def presented(
+    info: strawberry.Info, work: Callable[[Unit], Awaitable[T]], present: Callable[[T], P]
+) -> tuple[P | None, list[UserError]]:
+    """`attempt`, with the result turned into its GraphQL type."""
+    result, errors, _ = await attempt(info, work)
+    return (present(result) if result is not None else None), errors

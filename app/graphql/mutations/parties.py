@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import strawberry
 
 from app.crm.companies import services as companies
@@ -22,7 +24,7 @@ from app.graphql.inputs import (
     given,
     required,
 )
-from app.graphql.mutations.base import attempt
+from app.graphql.mutations.base import attempt, presented
 from app.graphql.mutations.people import DeletePayload
 from app.graphql.types.parties import Company, Contact
 
@@ -39,18 +41,18 @@ class ContactPayload:
     user_errors: list[UserError]
 
 
-async def _company(info: strawberry.Info, work: object) -> CompanyPayload:
-    result, errors, _ = await attempt(info, work)  # type: ignore[arg-type]
-    return CompanyPayload(
-        company=Company.of(result) if result is not None else None, user_errors=errors
-    )
+async def _company(
+    info: strawberry.Info, work: Callable[[Unit], Awaitable[CompanyModel]]
+) -> CompanyPayload:
+    company, errors = await presented(info, work, Company.of)
+    return CompanyPayload(company=company, user_errors=errors)
 
 
-async def _contact(info: strawberry.Info, work: object) -> ContactPayload:
-    result, errors, _ = await attempt(info, work)  # type: ignore[arg-type]
-    return ContactPayload(
-        contact=Contact.of(result) if result is not None else None, user_errors=errors
-    )
+async def _contact(
+    info: strawberry.Info, work: Callable[[Unit], Awaitable[ContactModel]]
+) -> ContactPayload:
+    contact, errors = await presented(info, work, Contact.of)
+    return ContactPayload(contact=contact, user_errors=errors)
 
 
 @strawberry.type

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import strawberry
@@ -24,7 +25,7 @@ from app.graphql.inputs import (
     TeamMemberInput,
     UpdateUserInput,
 )
-from app.graphql.mutations.base import attempt
+from app.graphql.mutations.base import attempt, presented
 from app.graphql.types.people import Team, User
 
 
@@ -55,14 +56,14 @@ class DeletePayload:
     user_errors: list[UserError]
 
 
-async def _user(info: strawberry.Info, work: object) -> UserPayload:
-    result, errors, _ = await attempt(info, work)  # type: ignore[arg-type]
-    return UserPayload(user=User.of(result) if result is not None else None, user_errors=errors)
+async def _user(info: strawberry.Info, work: Callable[[Unit], Awaitable[UserModel]]) -> UserPayload:
+    user, errors = await presented(info, work, User.of)
+    return UserPayload(user=user, user_errors=errors)
 
 
-async def _team(info: strawberry.Info, work: object) -> TeamPayload:
-    result, errors, _ = await attempt(info, work)  # type: ignore[arg-type]
-    return TeamPayload(team=Team.of(result) if result is not None else None, user_errors=errors)
+async def _team(info: strawberry.Info, work: Callable[[Unit], Awaitable[TeamModel]]) -> TeamPayload:
+    team, errors = await presented(info, work, Team.of)
+    return TeamPayload(team=team, user_errors=errors)
 
 
 @strawberry.type

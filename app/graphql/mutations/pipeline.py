@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import strawberry
 
 from app.crm.folders import services as folders
@@ -20,7 +22,7 @@ from app.graphql.inputs import (
     RenameFolderInput,
     UpdateStageInput,
 )
-from app.graphql.mutations.base import attempt
+from app.graphql.mutations.base import attempt, presented
 from app.graphql.mutations.people import DeletePayload
 from app.graphql.types.pipeline import Folder, Stage
 
@@ -37,20 +39,24 @@ class StagePayload:
     user_errors: list[UserError]
 
 
-async def _folder(info: strawberry.Info, work: object) -> FolderPayload:
-    result, errors, _ = await attempt(info, work)  # type: ignore[arg-type]
-    return FolderPayload(
-        folder=Folder.of(result) if result is not None else None, user_errors=errors
-    )
+async def _folder(
+    info: strawberry.Info, work: Callable[[Unit], Awaitable[FolderModel]]
+) -> FolderPayload:
+    folder, errors = await presented(info, work, Folder.of)
+    return FolderPayload(folder=folder, user_errors=errors)
 
 
-async def _stage(info: strawberry.Info, work: object) -> StagePayload:
-    result, errors, _ = await attempt(info, work)  # type: ignore[arg-type]
-    return StagePayload(stage=Stage.of(result) if result is not None else None, user_errors=errors)
+async def _stage(
+    info: strawberry.Info, work: Callable[[Unit], Awaitable[StageModel]]
+) -> StagePayload:
+    stage, errors = await presented(info, work, Stage.of)
+    return StagePayload(stage=stage, user_errors=errors)
 
 
-async def _delete(info: strawberry.Info, work: object, deleted: strawberry.ID) -> DeletePayload:
-    _, errors, _ = await attempt(info, work)  # type: ignore[arg-type]
+async def _delete(
+    info: strawberry.Info, work: Callable[[Unit], Awaitable[None]], deleted: strawberry.ID
+) -> DeletePayload:
+    _, errors, _ = await attempt(info, work)
     return DeletePayload(deleted_id=deleted if not errors else None, user_errors=errors)
 
 
