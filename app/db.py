@@ -28,12 +28,14 @@ class Base(DeclarativeBase):
     __mapper_args__ = {"eager_defaults": True}
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # A dead pooled connection fails its next statement and is replaced; pinging before
+        # every checkout would cost a round trip on each of a request's many short reads.
+        pool_pre_ping=False,
         # Statements are short; a runaway one must not hold a pool slot forever.
         connect_args={"server_settings": {"statement_timeout": "30000"}},
     )
@@ -41,6 +43,13 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def create_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads only: in autocommit each SELECT is one round trip, without the
+    BEGIN and ROLLBACK around it (a page of results makes a dozen such reads)."""
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False)
 
 
 def import_models() -> None:

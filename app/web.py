@@ -26,7 +26,7 @@ from app.crm.auth import passwords
 from app.crm.auth.tokens import read_token
 from app.crm.users.directory import ActorDirectory
 from app.crm.users.queries import load_actor_for_token
-from app.db import create_engine, create_session_factory
+from app.db import create_engine, create_read_session_factory, create_session_factory
 from app.events.broker import BrokerLink
 from app.events.hub import EventHub
 from app.graphql.context import Context, Runtime
@@ -72,7 +72,7 @@ class TandemGraphQL(GraphQL[Context, None]):
         claims = read_token(self.runtime.settings.secret_key, token)
         if claims is None:
             return None
-        async with self.runtime.sessions() as session:
+        async with self.runtime.reads() as session:
             return await load_actor_for_token(session, claims)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
@@ -100,16 +100,18 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     passwords.configure(settings.password_hashing)
     engine = create_engine(database_url)
     sessions = create_session_factory(engine)
-    hub = EventHub(sessions)
+    reads = create_read_session_factory(engine)
+    hub = EventHub(reads)
     broker = BrokerLink(settings.broadcast_url, hub)
-    directory = ActorDirectory(sessions)
+    directory = ActorDirectory(reads)
     runtime = Runtime(
         settings=settings,
         sessions=sessions,
+        reads=reads,
         hub=hub,
         sink=broker,
         directory=directory,
-        event_loaders=EventLoaders(sessions),
+        event_loaders=EventLoaders(reads),
     )
     graphql_app = TandemGraphQL(runtime)
 
@@ -128,7 +130,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
 
     async def health(request: Request) -> Response:
         try:
-            async with sessions() as session:
+            async with reads() as session:
                 await session.execute(text("SELECT 1"))
             database = "ok"
         except Exception:

@@ -24,6 +24,9 @@ class Runtime:
 
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
+    """For units of work (writes)."""
+    reads: async_sessionmaker[AsyncSession]
+    """Autocommit sessions for reads."""
     hub: EventHub
     sink: EventSink
     directory: ActorDirectory
@@ -34,7 +37,7 @@ class Context:
     def __init__(self, runtime: Runtime, actor: Actor | None) -> None:
         self.runtime = runtime
         self.actor = actor
-        self.loaders = Loaders(runtime.sessions, actor)
+        self.loaders = Loaders(runtime.reads, actor)
         # Filled by Strawberry from a WebSocket's connection_init payload.
         self.connection_params: dict[str, Any] | None = None
 
@@ -45,15 +48,15 @@ class Context:
 
     def set_actor(self, actor: Actor) -> None:
         self.actor = actor
-        self.loaders = Loaders(self.runtime.sessions, actor)
+        self.loaders = Loaders(self.runtime.reads, actor)
 
     def fresh_loaders(self) -> None:
         """A new cache per operation: a WebSocket connection runs many over one context."""
-        self.loaders = Loaders(self.runtime.sessions, self.actor)
+        self.loaders = Loaders(self.runtime.reads, self.actor)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.runtime.sessions() as session:
+        async with self.runtime.reads() as session:
             yield session
 
     def unit(self) -> AbstractAsyncContextManager[Unit]:

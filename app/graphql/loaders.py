@@ -6,6 +6,8 @@ AsyncSession must not be shared between concurrent tasks.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -94,3 +96,42 @@ class EventLoaders:
             while len(self._by_seq) > self._keep:
                 self._by_seq.popitem(last=False)
         return loaders
+
+
+def _ready(future: Awaitable[Any]) -> bool:
+    return (
+        isinstance(future, asyncio.Future)
+        and future.done()
+        and not future.cancelled()
+        and future.exception() is None
+    )
+
+
+def now_or_later(future: Awaitable[V], present: Callable[[V], Any]) -> Any:
+    """The value at once when the loader already holds it, else an awaitable of it.
+
+    graphql-core completes a plain value in place, but every awaitable field costs a task
+    and a trip through the event loop (~60 µs against ~5 µs). Pages prefetch what their rows
+    need, so nested fields mostly take the fast path. `present` may itself return an
+    awaitable (a second load that depends on the first); the slow path awaits it too.
+    """
+    if _ready(future):
+        return present(future.result())  # type: ignore[attr-defined]
+
+    async def later() -> Any:
+        value = present(await future)
+        return await value if inspect.isawaitable(value) else value
+
+    return later()
+
+
+def all_now_or_later(futures: Sequence[Awaitable[V]], present: Callable[[list[V]], Any]) -> Any:
+    """`now_or_later` for several loads at once (load_many's gather is never done at once)."""
+    if all(_ready(f) for f in futures):
+        return present([f.result() for f in futures])  # type: ignore[attr-defined]
+
+    async def later() -> Any:
+        value = present(list(await asyncio.gather(*futures)))
+        return await value if inspect.isawaitable(value) else value
+
+    return later()

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
 import strawberry
 
 from app.crm.errors import DomainError
 from app.crm.opportunities import history, queries
 from app.crm.opportunities.queries import OpportunityFilter, Sort
+from app.crm.opportunities.rows import OpportunityRow
 from app.graphql.errors import bad_input
+from app.graphql.selection import node_selections, selects_below
 from app.graphql.types.common import Connection, connection
 from app.graphql.types.opportunities import Opportunity, OpportunityEvent
 
@@ -48,4 +54,49 @@ async def opportunity_connection(
         async with context.read() as session:
             return await queries.count(session, actor, f)
 
+    await prefetch_for_page(info, page.items)
     return connection(page, [Opportunity.of(row) for row in page.items], count)
+
+
+_TARGET_LOADERS = {
+    "COMPANY": ("company_by_id", "company_id"),
+    "CONTACT": ("contact_by_id", "contact_id"),
+    "USER": ("user_by_id", "user_id"),
+    "TEAM": ("team_by_id", "team_id"),
+}
+
+
+async def prefetch_for_page(info: strawberry.Info, rows: list[OpportunityRow]) -> None:
+    """Load what the page's selection needs for all its rows at once (a query per kind).
+
+    The nested fields then find their values in the loaders and resolve without awaiting.
+    """
+    selected = node_selections(info)
+    loaders = info.context.loaders
+    first: list[Awaitable[Any]] = []
+    if "owner" in selected:
+        first += [loaders.user_by_id.load(r.owner_id) for r in rows]
+    if "stage" in selected:
+        first += [loaders.stage_by_id.load(r.stage_id) for r in rows]
+    if "folder" in selected:
+        first += [loaders.folder_by_id.load(r.folder_id) for r in rows if r.folder_id]
+    related = {"participants", "companies", "contacts", "primaryContact"} & selected.keys()
+    if related:
+        first.append(loaders.participants_by_opportunity.load_many([r.id for r in rows]))
+    await asyncio.gather(*first)
+    if not related:
+        return
+    wanted = set()
+    if "companies" in selected:
+        wanted.add("COMPANY")
+    if {"contacts", "primaryContact"} & selected.keys():
+        wanted.add("CONTACT")
+    if "participants" in selected and selects_below(selected["participants"], "target"):
+        wanted |= set(_TARGET_LOADERS)
+    second: list[Awaitable[Any]] = []
+    for row in rows:
+        for participant in await loaders.participants_by_opportunity.load(row.id):
+            if participant.kind in wanted:
+                loader_name, column = _TARGET_LOADERS[participant.kind]
+                second.append(getattr(loaders, loader_name).load(getattr(participant, column)))
+    await asyncio.gather(*second)

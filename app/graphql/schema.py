@@ -10,6 +10,7 @@ import strawberry
 from graphql import GraphQLError
 from graphql.execution.executor import Executor
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -63,6 +64,21 @@ class MaskUnexpectedErrors(MaskErrors):
             path=error.path,
             extensions={"code": "INTERNAL_SERVER_ERROR"},
         )
+
+
+# The limiters' rule classes are built once: the validation cache keys on the rules, and
+# limiter instances made per request would each bring new classes (a cache that never hits).
+_LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=12).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=30).validation_rules,
+]
+
+
+class QueryLimits(AddValidationRules):
+    """Depth and alias limits; a fresh extension per operation, shared rule classes."""
+
+    def __init__(self) -> None:
+        super().__init__(_LIMIT_RULES)
 
 
 class FreshLoaders(SchemaExtension):
@@ -138,8 +154,7 @@ def build_schema() -> strawberry.Schema:
         extensions=[
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
-            lambda: QueryDepthLimiter(max_depth=12),
-            lambda: MaxAliasesLimiter(max_alias_count=30),
+            QueryLimits,
             lambda: MaxTokensLimiter(max_token_count=5000),
             MaskUnexpectedErrors,
             FreshLoaders,

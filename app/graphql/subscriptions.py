@@ -52,7 +52,7 @@ class Subscription:
         runtime = context.runtime
         # The socket was authenticated at connection_init, perhaps hours ago: subscribe with
         # the rights the user has now, so a deactivated user gets nothing, not even a replay.
-        async with runtime.sessions() as session:
+        async with runtime.reads() as session:
             current = await load_actor(session, context.require_actor().user_id)
         if current is None:
             raise unauthenticated()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -12,7 +13,7 @@ from app.crm.opportunities.rows import OpportunityRow
 from app.crm.validation import api_name
 from app.events.envelope import ChangeEvent, EventKind, FieldChange
 from app.graphql.ids import encode_id
-from app.graphql.loaders import Loaders
+from app.graphql.loaders import Loaders, all_now_or_later, now_or_later
 from app.graphql.scalars import JSON
 from app.graphql.types.common import (
     Connection,
@@ -61,6 +62,10 @@ ParticipantTarget = Annotated[
 ]
 
 
+def _maybe(present: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda row: present(row) if row is not None else None
+
+
 def _loaders(own: Loaders | None, info: strawberry.Info) -> Loaders:
     # Event payloads carry loaders shared by every subscriber of that event (one query per
     # event per process); everything else uses the request's own.
@@ -91,16 +96,16 @@ class Participant(Node):
             loaders=loaders,
         )
 
-    @strawberry.field
-    async def target(self, info: strawberry.Info) -> ParticipantTarget:
+    @strawberry.field(graphql_type=ParticipantTarget)
+    def target(self, info: strawberry.Info) -> Any:
         loaders = _loaders(self.loaders, info)
         if self.kind is ParticipantKind.COMPANY:
-            return Company.of(await loaders.company_by_id.load(self.target_pk))
+            return now_or_later(loaders.company_by_id.load(self.target_pk), Company.of)
         if self.kind is ParticipantKind.CONTACT:
-            return Contact.of(await loaders.contact_by_id.load(self.target_pk))
+            return now_or_later(loaders.contact_by_id.load(self.target_pk), Contact.of)
         if self.kind is ParticipantKind.USER:
-            return User.of(await loaders.user_by_id.load(self.target_pk))
-        return Team.of(await loaders.team_by_id.load(self.target_pk))
+            return now_or_later(loaders.user_by_id.load(self.target_pk), User.of)
+        return now_or_later(loaders.team_by_id.load(self.target_pk), Team.of)
 
 
 @strawberry.type(description="A potential sale.")
@@ -164,31 +169,45 @@ class Opportunity(Node):
             loaders=loaders,
         )
 
-    @strawberry.field
-    async def stage(self, info: strawberry.Info) -> Stage:
-        return Stage.of(await _loaders(self.loaders, info).stage_by_id.load(self.row.stage_id))
+    # Related objects come through the loaders, resolved synchronously when a page has
+    # prefetched them (see now_or_later), so a page of 50 does not cost 50 awaits a field.
 
-    @strawberry.field
-    async def folder(self, info: strawberry.Info) -> Folder | None:
+    @strawberry.field(graphql_type=Stage)
+    def stage(self, info: strawberry.Info) -> Any:
+        return now_or_later(
+            _loaders(self.loaders, info).stage_by_id.load(self.row.stage_id), Stage.of
+        )
+
+    @strawberry.field(graphql_type=Folder | None)
+    def folder(self, info: strawberry.Info) -> Any:
         if self.row.folder_id is None:
             return None
-        folder = await _loaders(self.loaders, info).folder_by_id.load(self.row.folder_id)
-        return Folder.of(folder) if folder is not None else None
+        return now_or_later(
+            _loaders(self.loaders, info).folder_by_id.load(self.row.folder_id), _maybe(Folder.of)
+        )
 
-    @strawberry.field
-    async def owner(self, info: strawberry.Info) -> User:
-        return User.of(await _loaders(self.loaders, info).user_by_id.load(self.row.owner_id))
+    @strawberry.field(graphql_type=User)
+    def owner(self, info: strawberry.Info) -> Any:
+        return now_or_later(
+            _loaders(self.loaders, info).user_by_id.load(self.row.owner_id), User.of
+        )
 
-    @strawberry.field
-    async def created_by(self, info: strawberry.Info) -> User:
-        return User.of(await _loaders(self.loaders, info).user_by_id.load(self.row.created_by_id))
+    @strawberry.field(graphql_type=User)
+    def created_by(self, info: strawberry.Info) -> Any:
+        return now_or_later(
+            _loaders(self.loaders, info).user_by_id.load(self.row.created_by_id), User.of
+        )
 
-    @strawberry.field(description="When lost: the company that won the business.")
-    async def awarded_to(self, info: strawberry.Info) -> Company | None:
+    @strawberry.field(
+        graphql_type=Company | None, description="When lost: the company that won the business."
+    )
+    def awarded_to(self, info: strawberry.Info) -> Any:
         if self.row.awarded_company_id is None:
             return None
-        row = await _loaders(self.loaders, info).company_by_id.load(self.row.awarded_company_id)
-        return Company.of(row) if row is not None else None
+        return now_or_later(
+            _loaders(self.loaders, info).company_by_id.load(self.row.awarded_company_id),
+            _maybe(Company.of),
+        )
 
     @strawberry.field
     async def lost_reasons(self, info: strawberry.Info) -> list[LostReason]:
@@ -196,39 +215,64 @@ class Opportunity(Node):
         ids = await loaders.lost_reason_ids_by_opportunity.load(self.row.id)
         return [LostReason.of(r) for r in await loaders.lost_reason_by_id.load_many(ids) if r]
 
-    @strawberry.field
-    async def participants(
-        self, info: strawberry.Info, kind: ParticipantKind | None = None
-    ) -> list[Participant]:
+    def _participant_rows(self, info: strawberry.Info, present: Callable[[list[Any]], Any]) -> Any:
         loaders = _loaders(self.loaders, info)
-        rows = await loaders.participants_by_opportunity.load(self.row.id)
-        return [
-            Participant.of(r, self.loaders) for r in rows if kind is None or r.kind == kind.value
-        ]
+        return now_or_later(loaders.participants_by_opportunity.load(self.row.id), present)
 
-    @strawberry.field(description="The linked companies (each once, whatever its roles).")
-    async def companies(self, info: strawberry.Info) -> list[Company]:
-        loaders = _loaders(self.loaders, info)
-        rows = await loaders.participants_by_opportunity.load(self.row.id)
-        ids = list(dict.fromkeys(r.company_id for r in rows if r.kind == "COMPANY"))
-        return [Company.of(c) for c in await loaders.company_by_id.load_many(ids) if c]
+    @strawberry.field(graphql_type=list[Participant])
+    def participants(self, info: strawberry.Info, kind: ParticipantKind | None = None) -> Any:
+        return self._participant_rows(
+            info,
+            lambda rows: [
+                Participant.of(r, self.loaders)
+                for r in rows
+                if kind is None or r.kind == kind.value
+            ],
+        )
 
-    @strawberry.field(description="The linked contacts (each once, whatever their roles).")
-    async def contacts(self, info: strawberry.Info) -> list[Contact]:
+    @strawberry.field(
+        graphql_type=list[Company],
+        description="The linked companies (each once, whatever its roles).",
+    )
+    def companies(self, info: strawberry.Info) -> Any:
         loaders = _loaders(self.loaders, info)
-        rows = await loaders.participants_by_opportunity.load(self.row.id)
-        ids = list(dict.fromkeys(r.contact_id for r in rows if r.kind == "CONTACT"))
-        return [Contact.of(c) for c in await loaders.contact_by_id.load_many(ids) if c]
 
-    @strawberry.field
-    async def primary_contact(self, info: strawberry.Info) -> Contact | None:
+        def present(rows: list[Any]) -> Any:
+            ids = dict.fromkeys(r.company_id for r in rows if r.kind == "COMPANY")
+            return all_now_or_later(
+                [loaders.company_by_id.load(i) for i in ids],
+                lambda found: [Company.of(c) for c in found if c is not None],
+            )
+
+        return self._participant_rows(info, present)
+
+    @strawberry.field(
+        graphql_type=list[Contact],
+        description="The linked contacts (each once, whatever their roles).",
+    )
+    def contacts(self, info: strawberry.Info) -> Any:
         loaders = _loaders(self.loaders, info)
-        rows = await loaders.participants_by_opportunity.load(self.row.id)
-        primary = next((r for r in rows if r.is_primary), None)
-        if primary is None:
-            return None
-        contact = await loaders.contact_by_id.load(primary.contact_id)
-        return Contact.of(contact) if contact is not None else None
+
+        def present(rows: list[Any]) -> Any:
+            ids = dict.fromkeys(r.contact_id for r in rows if r.kind == "CONTACT")
+            return all_now_or_later(
+                [loaders.contact_by_id.load(i) for i in ids],
+                lambda found: [Contact.of(c) for c in found if c is not None],
+            )
+
+        return self._participant_rows(info, present)
+
+    @strawberry.field(graphql_type=Contact | None)
+    def primary_contact(self, info: strawberry.Info) -> Any:
+        loaders = _loaders(self.loaders, info)
+
+        def present(rows: list[Any]) -> Any:
+            primary = next((r for r in rows if r.is_primary), None)
+            if primary is None:
+                return None
+            return now_or_later(loaders.contact_by_id.load(primary.contact_id), _maybe(Contact.of))
+
+        return self._participant_rows(info, present)
 
     @strawberry.field(description="Every change, field by field, newest first.")
     async def history(
