@@ -854,3 +854,33 @@ async def test_subscribing_with_an_id_of_another_type_is_an_error(floor: Floor) 
         garbage = await subscription_errors(sub, {"opportunityId": "not-an-id"})
     assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert garbage[0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_subscribers_with_different_selections_each_get_their_own_shape(
+    api: Api, admin_token: str
+) -> None:
+    # Subscribers with the same query share one execution per event; different queries
+    # must not be served each other's results.
+    narrow = "subscription { opportunityEvents { kind } }"
+    wide = "subscription { opportunityEvents { kind opportunity { name version } } }"
+    async with (
+        api.subscriber(admin_token) as first,
+        api.subscriber(admin_token) as second,
+        api.subscriber(admin_token) as third,
+    ):
+        await first.subscribe(narrow)
+        await second.subscribe(wide)
+        await third.subscribe(narrow)
+        await api.mutate(
+            "createOpportunity",
+            """mutation($i: CreateOpportunityInput!) { createOpportunity(input: $i) {
+                 opportunity { id } userErrors { code } } }""",
+            {"i": {"name": "Shared", "expectedValue": {"amount": "1.00", "currency": "EUR"}}},
+            admin_token,
+        )
+        got = [(await s.next())["opportunityEvents"] for s in (first, second, third)]
+    assert got == [
+        {"kind": "CREATED"},
+        {"kind": "CREATED", "opportunity": {"name": "Shared", "version": 1}},
+        {"kind": "CREATED"},
+    ]

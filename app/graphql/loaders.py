@@ -60,6 +60,8 @@ class Loaders:
         )
         self.lost_reason_by_id = _loader(sessions, opportunities.lost_reasons_by_id)
         self.audience_by_opportunity = _loader(sessions, audience.audiences_by_id)
+        # For an event's shared loaders: its GraphQL results by query (app/graphql/execution).
+        self.results: dict[tuple[int, str], tuple[object, Any]] = {}
         if actor is not None:
             self.opportunity_by_id = _loader(
                 sessions, lambda s, ids: opportunities.visible_by_id(s, actor, ids)

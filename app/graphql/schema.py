@@ -8,7 +8,6 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from graphql.execution.executor import Executor
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -20,11 +19,11 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from app.graphql.execution import EventExecutionContext
 from app.graphql.mutations.opportunities import OpportunityMutations
 from app.graphql.mutations.parties import PartyMutations
 from app.graphql.mutations.people import PeopleMutations
@@ -91,22 +90,6 @@ class FreshLoaders(SchemaExtension):
         yield
 
 
-class PerEventExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """Each subscription event gets its own sub-field memo.
-
-    graphql-core 3.3.2 copies the subscription's executor shallowly for every event, so all
-    events share one `_relevant_sub_fields` dict keyed by the id of per-event lists: it never
-    hits and grows with every event for the subscription's whole life (measured: 100
-    subscribers, 300 updates -> 2.8 million objects of cyclic garbage, +260 MiB RSS and a
-    3 s GC pause). Invariant 5 (bounded memory) needs it per event.
-    """
-
-    def build_per_event_executor(self, payload: Any) -> Executor[Any]:
-        executor = super().build_per_event_executor(payload)
-        executor._relevant_sub_fields = {}
-        return executor
-
-
 class TandemSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -149,7 +132,7 @@ def build_schema() -> strawberry.Schema:
         subscription=Subscription,
         types=[Opportunity, Participant, Company, Contact, User, Team, Folder, Stage, LostReason],
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALAR_MAP),
-        execution_context_class=PerEventExecutionContext,
+        execution_context_class=EventExecutionContext,
         # Classes or factories, never shared instances: extension state is per operation.
         extensions=[
             lambda: ParserCache(maxsize=512),
