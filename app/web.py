@@ -30,7 +30,7 @@ from app.db import create_engine, create_read_session_factory, create_session_fa
 from app.events.broker import BrokerLink
 from app.events.hub import EventHub
 from app.graphql.context import Context, Runtime
-from app.graphql.loaders import EventLoaders
+from app.graphql.execution import SharedEvents
 from app.graphql.schema import schema
 from app.settings import Settings
 
@@ -111,7 +111,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         hub=hub,
         sink=broker,
         directory=directory,
-        event_loaders=EventLoaders(reads),
+        shared_events=SharedEvents(reads),
     )
     graphql_app = TandemGraphQL(runtime)
 

@@ -14,7 +14,8 @@ from app.crm.unit import EventSink, Unit, unit_of_work
 from app.crm.users.directory import ActorDirectory
 from app.events.hub import EventHub
 from app.graphql.errors import unauthenticated
-from app.graphql.loaders import EventLoaders, Loaders
+from app.graphql.execution import SharedEvents
+from app.graphql.loaders import Loaders
 from app.settings import Settings
 
 
@@ -30,7 +31,7 @@ class Runtime:
     hub: EventHub
     sink: EventSink
     directory: ActorDirectory
-    event_loaders: EventLoaders
+    shared_events: SharedEvents
 
 
 class Context:

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections import OrderedDict
 from typing import Any
 
 from graphql.execution.executor import Executor
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from app.events.envelope import ChangeEvent
+from app.graphql.loaders import Loaders
 from app.graphql.types.opportunities import OpportunityEvent
 
 
@@ -38,11 +42,11 @@ class EventExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         event = self._event
-        if event is None or event.loaders is None:
+        if event is None:
             return super().execute_operation(serially)
-        # The event's shared loaders live exactly as long as the event is recent in this
-        # runtime, which is how long its results are worth keeping.
-        results = event.loaders.results
+        # The shared payload lives as long as the event is recent in this runtime, which is
+        # how long its results are worth keeping.
+        results = event.results
         key = (id(self.operation), repr(sorted(self.variable_values.coerced.items())))
         shared = results.get(key)
         if shared is None:
@@ -57,3 +61,25 @@ class EventExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if isinstance(result, asyncio.Future):
             return asyncio.shield(result)
         return result
+
+
+class SharedEvents:
+    """One payload per recent event, shared by all its subscribers in this process.
+
+    With it come loaders of its own, so the actor, owner or stage an event shows is read once
+    per process, however many sockets receive it, and the results cache above.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], keep: int = 64) -> None:
+        self._sessions = sessions
+        self._keep = keep
+        self._by_seq: OrderedDict[int, OpportunityEvent] = OrderedDict()
+
+    def payload(self, event: ChangeEvent) -> OpportunityEvent:
+        shared = self._by_seq.get(event.seq)
+        if shared is None:
+            shared = OpportunityEvent.of(event, Loaders(self._sessions, None))
+            self._by_seq[event.seq] = shared
+            while len(self._by_seq) > self._keep:
+                self._by_seq.popitem(last=False)
+        return shared

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -60,8 +59,6 @@ class Loaders:
         )
         self.lost_reason_by_id = _loader(sessions, opportunities.lost_reasons_by_id)
         self.audience_by_opportunity = _loader(sessions, audience.audiences_by_id)
-        # For an event's shared loaders: its GraphQL results by query (app/graphql/execution).
-        self.results: dict[tuple[int, str], tuple[object, Any]] = {}
         if actor is not None:
             self.opportunity_by_id = _loader(
                 sessions, lambda s, ids: opportunities.visible_by_id(s, actor, ids)
@@ -76,28 +73,6 @@ class Loaders:
                 lambda s, ids: folders.opportunity_counts(s, actor, ids, include_subfolders=True),
                 0,
             )
-
-
-class EventLoaders:
-    """Loaders shared by every subscriber of one event, for the last few events.
-
-    The actor, owner or stage an event shows is then read once per process, however many
-    sockets receive it (DESIGN.md §5, invariant 4).
-    """
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], keep: int = 64) -> None:
-        self._sessions = sessions
-        self._keep = keep
-        self._by_seq: OrderedDict[int, Loaders] = OrderedDict()
-
-    def for_event(self, seq: int) -> Loaders:
-        loaders = self._by_seq.get(seq)
-        if loaders is None:
-            loaders = Loaders(self._sessions, None)
-            self._by_seq[seq] = loaders
-            while len(self._by_seq) > self._keep:
-                self._by_seq.popitem(last=False)
-        return loaders
 
 
 def _ready(future: Awaitable[Any]) -> bool:

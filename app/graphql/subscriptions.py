@@ -112,13 +112,14 @@ class Subscription:
                 # one may be delivered after the opportunity became private, and its nested
                 # fields (participants, history) show the present. So it must admit them now
                 # too: one query per event per process, shared by all its subscribers.
-                loaders = runtime.event_loaders.for_event(event.seq)
-                now = await loaders.audience_by_opportunity.load(event.opportunity_id)
+                payload = runtime.shared_events.payload(event)
+                assert payload.loaders is not None
+                now = await payload.loaders.audience_by_opportunity.load(event.opportunity_id)
                 if now is None or not now.admits(
                     current.user_id, current.team_ids, current.is_admin
                 ):
                     continue
-                yield OpportunityEvent.of(event, loaders)
+                yield payload
         finally:
             subscription.close()
             directory.release(user_id)

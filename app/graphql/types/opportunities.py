@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
@@ -351,6 +352,11 @@ class OpportunityEvent:
     occurred_at: datetime
     event: strawberry.Private[ChangeEvent]
     loaders: strawberry.Private[Loaders | None]
+    # A live event is one object shared by all its subscribers in the process; it keeps their
+    # GraphQL results by query (app/graphql/execution.py).
+    results: strawberry.Private[dict[tuple[int, str], tuple[object, Any]]] = dataclasses.field(
+        default_factory=dict
+    )
 
     @classmethod
     def of(cls, event: ChangeEvent, loaders: Loaders | None = None) -> OpportunityEvent:
