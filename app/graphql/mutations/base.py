@@ -33,3 +33,16 @@ async def presented(
     """`attempt`, with the result turned into its GraphQL type."""
     result, errors, _ = await attempt(info, work)
     return (present(result) if result is not None else None), errors
+
+
+@strawberry.type
+class DeletePayload:
+    deleted_id: strawberry.ID | None
+    user_errors: list[UserError]
+
+
+async def deletion(
+    info: strawberry.Info, work: Callable[[Unit], Awaitable[None]], deleted: strawberry.ID
+) -> DeletePayload:
+    _, errors, _ = await attempt(info, work)
+    return DeletePayload(deleted_id=deleted if not errors else None, user_errors=errors)

@@ -24,8 +24,7 @@ from app.graphql.inputs import (
     given,
     required,
 )
-from app.graphql.mutations.base import attempt, presented
-from app.graphql.mutations.people import DeletePayload
+from app.graphql.mutations.base import DeletePayload, deletion, presented
 from app.graphql.types.parties import Company, Contact
 
 
@@ -78,12 +77,10 @@ class PartyMutations:
 
     @strawberry.mutation(description="Only a company with no contacts and no opportunity links.")
     async def delete_company(self, info: strawberry.Info, input: DeleteInput) -> DeletePayload:
-        async def work(unit: Unit) -> strawberry.ID:
+        async def work(unit: Unit) -> None:
             await companies.delete_company(unit, decode_id(input.id, "Company"))
-            return input.id
 
-        result, errors, _ = await attempt(info, work)
-        return DeletePayload(deleted_id=result, user_errors=errors)
+        return await deletion(info, work, input.id)
 
     @strawberry.mutation
     async def create_contact(
@@ -106,9 +103,7 @@ class PartyMutations:
 
     @strawberry.mutation(description="Only a contact not linked to any opportunity.")
     async def delete_contact(self, info: strawberry.Info, input: DeleteInput) -> DeletePayload:
-        async def work(unit: Unit) -> strawberry.ID:
+        async def work(unit: Unit) -> None:
             await contacts.delete_contact(unit, decode_id(input.id, "Contact"))
-            return input.id
 
-        result, errors, _ = await attempt(info, work)
-        return DeletePayload(deleted_id=result, user_errors=errors)
+        return await deletion(info, work, input.id)

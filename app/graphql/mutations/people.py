@@ -25,7 +25,7 @@ from app.graphql.inputs import (
     TeamMemberInput,
     UpdateUserInput,
 )
-from app.graphql.mutations.base import attempt, presented
+from app.graphql.mutations.base import DeletePayload, deletion, presented
 from app.graphql.types.people import Team, User
 
 
@@ -47,12 +47,6 @@ class UserPayload:
 @strawberry.type
 class TeamPayload:
     team: Team | None
-    user_errors: list[UserError]
-
-
-@strawberry.type
-class DeletePayload:
-    deleted_id: strawberry.ID | None
     user_errors: list[UserError]
 
 
@@ -146,12 +140,10 @@ class PeopleMutations:
 
     @strawberry.mutation(description="Admins only; a team linked to opportunities stays.")
     async def delete_team(self, info: strawberry.Info, input: DeleteInput) -> DeletePayload:
-        async def work(unit: Unit) -> strawberry.ID:
+        async def work(unit: Unit) -> None:
             await services.delete_team(unit, decode_id(input.id, "Team"))
-            return input.id
 
-        result, errors, _ = await attempt(info, work)
-        return DeletePayload(deleted_id=result, user_errors=errors)
+        return await deletion(info, work, input.id)
 
     @strawberry.mutation(description="Admins only.")
     async def add_team_member(self, info: strawberry.Info, input: TeamMemberInput) -> TeamPayload:

@@ -22,8 +22,7 @@ from app.graphql.inputs import (
     RenameFolderInput,
     UpdateStageInput,
 )
-from app.graphql.mutations.base import attempt, presented
-from app.graphql.mutations.people import DeletePayload
+from app.graphql.mutations.base import DeletePayload, deletion, presented
 from app.graphql.types.pipeline import Folder, Stage
 
 
@@ -51,13 +50,6 @@ async def _stage(
 ) -> StagePayload:
     stage, errors = await presented(info, work, Stage.of)
     return StagePayload(stage=stage, user_errors=errors)
-
-
-async def _delete(
-    info: strawberry.Info, work: Callable[[Unit], Awaitable[None]], deleted: strawberry.ID
-) -> DeletePayload:
-    _, errors, _ = await attempt(info, work)
-    return DeletePayload(deleted_id=deleted if not errors else None, user_errors=errors)
 
 
 @strawberry.type
@@ -96,7 +88,7 @@ class PipelineMutations:
         async def work(unit: Unit) -> None:
             await folders.delete_folder(unit, decode_id(input.id, "Folder"))
 
-        return await _delete(info, work, input.id)
+        return await deletion(info, work, input.id)
 
     @strawberry.mutation(description="Admins only.")
     async def create_stage(self, info: strawberry.Info, input: CreateStageInput) -> StagePayload:
@@ -135,4 +127,4 @@ class PipelineMutations:
         async def work(unit: Unit) -> None:
             await stages.delete_stage(unit, decode_id(input.id, "Stage"))
 
-        return await _delete(info, work, input.id)
+        return await deletion(info, work, input.id)

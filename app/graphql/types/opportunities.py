@@ -231,37 +231,36 @@ class Opportunity(Node):
             ],
         )
 
+    def _linked(
+        self, info: strawberry.Info, kind: str, loader: Any, present: Callable[[Any], Any]
+    ) -> Any:
+        """The distinct companies or contacts linked to this opportunity, whatever their roles."""
+        column = "company_id" if kind == "COMPANY" else "contact_id"
+
+        def linked(rows: list[Any]) -> Any:
+            ids = dict.fromkeys(getattr(r, column) for r in rows if r.kind == kind)
+            return all_now_or_later(
+                [loader.load(i) for i in ids],
+                lambda found: [present(row) for row in found if row is not None],
+            )
+
+        return self._participant_rows(info, linked)
+
     @strawberry.field(
         graphql_type=list[Company],
         description="The linked companies (each once, whatever its roles).",
     )
     def companies(self, info: strawberry.Info) -> Any:
-        loaders = _loaders(self.loaders, info)
-
-        def present(rows: list[Any]) -> Any:
-            ids = dict.fromkeys(r.company_id for r in rows if r.kind == "COMPANY")
-            return all_now_or_later(
-                [loaders.company_by_id.load(i) for i in ids],
-                lambda found: [Company.of(c) for c in found if c is not None],
-            )
-
-        return self._participant_rows(info, present)
+        loader = _loaders(self.loaders, info).company_by_id
+        return self._linked(info, "COMPANY", loader, Company.of)
 
     @strawberry.field(
         graphql_type=list[Contact],
         description="The linked contacts (each once, whatever their roles).",
     )
     def contacts(self, info: strawberry.Info) -> Any:
-        loaders = _loaders(self.loaders, info)
-
-        def present(rows: list[Any]) -> Any:
-            ids = dict.fromkeys(r.contact_id for r in rows if r.kind == "CONTACT")
-            return all_now_or_later(
-                [loaders.contact_by_id.load(i) for i in ids],
-                lambda found: [Contact.of(c) for c in found if c is not None],
-            )
-
-        return self._participant_rows(info, present)
+        loader = _loaders(self.loaders, info).contact_by_id
+        return self._linked(info, "CONTACT", loader, Contact.of)
 
     @strawberry.field(graphql_type=Contact | None)
     def primary_contact(self, info: strawberry.Info) -> Any:
