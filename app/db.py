@@ -54,6 +54,7 @@ def create_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[Async
 
 def import_models() -> None:
     """Import every model module so that Base.metadata knows all tables (Alembic, tests)."""
+    from app.crm.activities import models as _activities  # noqa: F401
     from app.crm.companies import models as _companies  # noqa: F401
     from app.crm.contacts import models as _contacts  # noqa: F401
     from app.crm.folders import models as _folders  # noqa: F401

@@ -1,0 +1,425 @@
+"""The verbs that change activities. Each records an event on its opportunity's stream.
+
+An activity is visible exactly when its opportunity is: every verb first finds the
+opportunity through the actor's visibility, so a hidden one looks like a missing one.
+Activity events do not bump the opportunity's version: adding a note must not turn a
+teammate's pending edit of the opportunity into a conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from app.crm.activities.models import Activity, ActivityLink, AppointmentAttendee
+from app.crm.actor import live_and_visible
+from app.crm.companies.models import Company
+from app.crm.contacts.models import Contact
+from app.crm.errors import DomainError, ErrorCode, not_found
+from app.crm.opportunities.audience import audience_of
+from app.crm.opportunities.models import Opportunity
+from app.crm.opportunities.rows import OpportunityRow
+from app.crm.unit import Unit
+from app.crm.users.models import User
+from app.crm.validation import clean_text, required_text
+from app.events.envelope import EventKind, FieldChange, PendingEvent
+
+BODY_FORMATS = ("PLAIN", "MARKDOWN")
+PRIORITIES = ("LOW", "NORMAL", "HIGH", "URGENT")
+TASK_STATUSES = ("OPEN", "DONE", "CANCELLED")
+DIRECTIONS = ("INBOUND", "OUTBOUND")
+MAX_RECIPIENTS = 100
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _choice(field: str, value: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise DomainError(
+            ErrorCode.INVALID, f"{field} must be one of {', '.join(choices)}", [field]
+        )
+    return value
+
+
+async def _visible_opportunity(unit: Unit, opportunity_id: int, field: str) -> Opportunity:
+    opportunity = (
+        await unit.session.execute(
+            select(Opportunity).where(
+                Opportunity.id == opportunity_id, live_and_visible(unit.require_actor())
+            )
+        )
+    ).scalar_one_or_none()
+    if opportunity is None:
+        raise not_found("opportunity", field)
+    return opportunity
+
+
+async def _visible_activity(
+    unit: Unit, activity_id: int, expected_version: int | None
+) -> tuple[Activity, Opportunity]:
+    found = (
+        await unit.session.execute(
+            select(Activity, Opportunity)
+            .join(Opportunity, Opportunity.id == Activity.opportunity_id)
+            .where(
+                Activity.id == activity_id,
+                Activity.deleted_at.is_(None),
+                live_and_visible(unit.require_actor()),
+            )
+            .with_for_update(of=Activity)
+        )
+    ).first()
+    if found is None:
+        raise not_found("activity", "id")
+    activity, opportunity = found
+    if expected_version is not None and activity.version != expected_version:
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            f"the activity was changed by someone else (version {activity.version}, "
+            f"you expected {expected_version}); nothing was changed",
+            ["expectedVersion"],
+            current=activity.id,
+        )
+    return activity, opportunity
+
+
+def describe(activity: Activity) -> dict[str, Any]:
+    return {
+        "id": activity.id,
+        "kind": activity.kind,
+        "title": activity.title,
+        "version": activity.version,
+    }
+
+
+async def _record(
+    unit: Unit, opportunity: Opportunity, kind: EventKind, changes: Sequence[FieldChange]
+) -> None:
+    await unit.session.flush()
+    unit.record(
+        PendingEvent(
+            kind=kind,
+            opportunity_id=opportunity.id,
+            version=opportunity.version,
+            changes=tuple(changes),
+            audience=await audience_of(unit.session, opportunity),
+            snapshot=OpportunityRow.from_source(opportunity).to_json(),
+        )
+    )
+
+
+async def _check_users(unit: Unit, ids: Sequence[int], field: str) -> list[int]:
+    unique = list(dict.fromkeys(ids))
+    found = (
+        await unit.session.scalars(select(User.id).where(User.id.in_(unique), User.is_active))
+    ).all()
+    if len(found) != len(unique):
+        raise not_found("user", field)
+    return unique
+
+
+async def _check_ids(
+    unit: Unit, model: type[Any], ids: Sequence[int], what: str, field: str
+) -> list[int]:
+    unique = list(dict.fromkeys(ids))
+    found = (await unit.session.scalars(select(model.id).where(model.id.in_(unique)))).all()
+    if len(found) != len(unique):
+        raise not_found(what, field)
+    return unique
+
+
+async def _link(
+    unit: Unit, activity: Activity, company_ids: Sequence[int], contact_ids: Sequence[int]
+) -> None:
+    companies = await _check_ids(unit, Company, company_ids, "company", "companyIds")
+    contacts = await _check_ids(unit, Contact, contact_ids, "contact", "contactIds")
+    unit.session.add_all(ActivityLink(activity_id=activity.id, company_id=c) for c in companies)
+    unit.session.add_all(ActivityLink(activity_id=activity.id, contact_id=c) for c in contacts)
+
+
+async def _add(
+    unit: Unit,
+    opportunity_id: int,
+    kind: str,
+    occurred_at: datetime | None,
+    fields: Mapping[str, Any],
+    company_ids: Sequence[int],
+    contact_ids: Sequence[int],
+) -> Activity:
+    actor = unit.require_actor()
+    opportunity = await _visible_opportunity(unit, opportunity_id, "opportunityId")
+    activity = Activity(
+        opportunity_id=opportunity.id,
+        kind=kind,
+        created_by_id=actor.user_id,
+        occurred_at=occurred_at or _now(),
+        version=1,
+        **fields,
+    )
+    unit.session.add(activity)
+    await unit.session.flush()
+    await _link(unit, activity, company_ids, contact_ids)
+    await _record(
+        unit,
+        opportunity,
+        EventKind.ACTIVITY_ADDED,
+        [FieldChange("activity", None, describe(activity))],
+    )
+    return activity
+
+
+async def add_journal(
+    unit: Unit,
+    opportunity_id: int,
+    *,
+    title: str | None,
+    body: str,
+    body_format: str,
+    occurred_at: datetime | None,
+    company_ids: Sequence[int] = (),
+    contact_ids: Sequence[int] = (),
+) -> Activity:
+    fields = {
+        "title": clean_text("title", title, max_length=200),
+        "body": required_text("body", body, max_length=100_000),
+        "body_format": _choice("bodyFormat", body_format, BODY_FORMATS),
+    }
+    return await _add(
+        unit, opportunity_id, "JOURNAL", occurred_at, fields, company_ids, contact_ids
+    )
+
+
+async def add_task(
+    unit: Unit,
+    opportunity_id: int,
+    *,
+    title: str,
+    description: str | None,
+    assignee_id: int | None,
+    due_at: datetime | None,
+    priority: str,
+    company_ids: Sequence[int] = (),
+    contact_ids: Sequence[int] = (),
+) -> Activity:
+    actor = unit.require_actor()
+    assignee = assignee_id if assignee_id is not None else actor.user_id
+    await _check_users(unit, [assignee], "assigneeId")
+    fields = {
+        "title": required_text("title", title, max_length=200),
+        "body": clean_text("description", description, max_length=100_000),
+        "assignee_id": assignee,
+        "due_at": due_at,
+        "priority": _choice("priority", priority, PRIORITIES),
+        "status": "OPEN",
+    }
+    return await _add(unit, opportunity_id, "TASK", None, fields, company_ids, contact_ids)
+
+
+def _check_times(starts_at: datetime, ends_at: datetime) -> None:
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        raise DomainError(ErrorCode.INVALID, "times must carry a time zone", ["startsAt"])
+    if ends_at <= starts_at:
+        raise DomainError(ErrorCode.INVALID, "endsAt must be after startsAt", ["endsAt"])
+
+
+async def add_appointment(
+    unit: Unit,
+    opportunity_id: int,
+    *,
+    subject: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    location: str | None,
+    notes: str | None,
+    attendee_user_ids: Sequence[int] = (),
+    attendee_contact_ids: Sequence[int] = (),
+    company_ids: Sequence[int] = (),
+    contact_ids: Sequence[int] = (),
+) -> Activity:
+    _check_times(starts_at, ends_at)
+    users = await _check_users(unit, attendee_user_ids, "attendeeUserIds")
+    contacts = await _check_ids(
+        unit, Contact, attendee_contact_ids, "contact", "attendeeContactIds"
+    )
+    fields = {
+        "title": required_text("subject", subject, max_length=200),
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "location": clean_text("location", location, max_length=500),
+        "body": clean_text("notes", notes, max_length=100_000),
+    }
+    activity = await _add(
+        unit, opportunity_id, "APPOINTMENT", starts_at, fields, company_ids, contact_ids
+    )
+    unit.session.add_all(AppointmentAttendee(activity_id=activity.id, user_id=u) for u in users)
+    unit.session.add_all(
+        AppointmentAttendee(activity_id=activity.id, contact_id=c) for c in contacts
+    )
+    return activity
+
+
+def _addresses(field: str, values: Sequence[str]) -> list[str]:
+    if len(values) > MAX_RECIPIENTS:
+        raise DomainError(ErrorCode.INVALID, f"at most {MAX_RECIPIENTS} addresses", [field])
+    return [required_text(field, v, max_length=320) for v in values]
+
+
+async def log_email(
+    unit: Unit,
+    opportunity_id: int,
+    *,
+    direction: str,
+    from_address: str,
+    to: Sequence[str],
+    cc: Sequence[str],
+    subject: str | None,
+    body: str | None,
+    sent_at: datetime,
+    message_id: str | None,
+    company_ids: Sequence[int] = (),
+    contact_ids: Sequence[int] = (),
+) -> tuple[Activity, bool]:
+    """(the e-mail, whether it was new): one logged twice by messageId is stored once."""
+    message_id = clean_text("messageId", message_id, max_length=998)
+    if message_id is not None:
+        existing = (
+            await unit.session.execute(select(Activity).where(Activity.message_id == message_id))
+        ).scalar_one_or_none()
+        if existing is not None:
+            await _visible_opportunity(unit, existing.opportunity_id, "opportunityId")
+            return existing, False
+    if not to:
+        raise DomainError(ErrorCode.REQUIRED, "an e-mail needs at least one recipient", ["to"])
+    fields = {
+        "direction": _choice("direction", direction, DIRECTIONS),
+        "from_address": required_text("from", from_address, max_length=320),
+        "to_addresses": _addresses("to", to),
+        "cc_addresses": _addresses("cc", cc),
+        "title": clean_text("subject", subject, max_length=998),
+        "body": clean_text("body", body, max_length=1_000_000),
+        "message_id": message_id,
+    }
+    activity = await _add(unit, opportunity_id, "EMAIL", sent_at, fields, company_ids, contact_ids)
+    return activity, True
+
+
+_EDITABLE: dict[str, dict[str, tuple[str, Any]]] = {
+    "JOURNAL": {
+        "title": ("title", lambda v: clean_text("title", v, max_length=200)),
+        "body": ("body", lambda v: required_text("body", v, max_length=100_000)),
+        "body_format": ("body_format", lambda v: _choice("bodyFormat", v, BODY_FORMATS)),
+        "occurred_at": ("occurred_at", lambda v: v),
+    },
+    "TASK": {
+        "title": ("title", lambda v: required_text("title", v, max_length=200)),
+        "description": ("body", lambda v: clean_text("description", v, max_length=100_000)),
+        "due_at": ("due_at", lambda v: v),
+        "priority": ("priority", lambda v: _choice("priority", v, PRIORITIES)),
+    },
+    "APPOINTMENT": {
+        "subject": ("title", lambda v: required_text("subject", v, max_length=200)),
+        "location": ("location", lambda v: clean_text("location", v, max_length=500)),
+        "notes": ("body", lambda v: clean_text("notes", v, max_length=100_000)),
+        "starts_at": ("starts_at", lambda v: v),
+        "ends_at": ("ends_at", lambda v: v),
+    },
+    "EMAIL": {
+        "subject": ("title", lambda v: clean_text("subject", v, max_length=998)),
+        "body": ("body", lambda v: clean_text("body", v, max_length=1_000_000)),
+    },
+    "DOCUMENT": {
+        "name": ("title", lambda v: required_text("name", v, max_length=200)),
+    },
+}
+
+
+_NOT_NULL = ("starts_at", "ends_at", "occurred_at", "body_format", "priority")
+
+
+async def update_activity(
+    unit: Unit, activity_id: int, expected_version: int, values: Mapping[str, Any]
+) -> Activity:
+    """Change the fields of its kind that `values` holds; others are refused."""
+    activity, opportunity = await _visible_activity(unit, activity_id, expected_version)
+    rules = _EDITABLE[activity.kind]
+    changes: list[FieldChange] = []
+    for name, value in values.items():
+        if name not in rules:
+            raise DomainError(
+                ErrorCode.INVALID, f"{name} is not a field of a {activity.kind.lower()}", [name]
+            )
+        attribute, rule = rules[name]
+        if value is None and attribute in (
+            "starts_at",
+            "ends_at",
+            "occurred_at",
+            "body_format",
+            "priority",
+        ):
+            raise DomainError(ErrorCode.REQUIRED, f"{name} cannot be null", [name])
+        new = rule(value) if value is not None else None
+        old = getattr(activity, attribute)
+        if old != new:
+            setattr(activity, attribute, new)
+            changes.append(FieldChange(name, _json(old), _json(new)))
+    if activity.kind == "APPOINTMENT":
+        assert activity.starts_at is not None and activity.ends_at is not None
+        _check_times(activity.starts_at, activity.ends_at)
+        activity.occurred_at = activity.starts_at
+    if changes:
+        activity.version += 1
+        activity.updated_at = _now()
+        changes.insert(0, FieldChange("activity", None, describe(activity)))
+        await _record(unit, opportunity, EventKind.ACTIVITY_UPDATED, changes)
+    return activity
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+async def set_task_status(
+    unit: Unit, activity_id: int, expected_version: int | None, status: str
+) -> Activity:
+    activity, opportunity = await _visible_activity(unit, activity_id, expected_version)
+    if activity.kind != "TASK":
+        raise DomainError(ErrorCode.INVALID, "only a task has a status", ["id"])
+    _choice("status", status, TASK_STATUSES)
+    if activity.status == status:
+        return activity
+    old = activity.status
+    activity.status = status
+    if status == "DONE":
+        activity.completed_at = _now()
+        activity.completed_by_id = unit.require_actor().user_id
+    else:
+        activity.completed_at = None
+        activity.completed_by_id = None
+    activity.version += 1
+    activity.updated_at = _now()
+    kind = EventKind.TASK_COMPLETED if status == "DONE" else EventKind.ACTIVITY_UPDATED
+    await _record(
+        unit,
+        opportunity,
+        kind,
+        [FieldChange("activity", None, describe(activity)), FieldChange("status", old, status)],
+    )
+    return activity
+
+
+async def delete_activity(unit: Unit, activity_id: int, expected_version: int | None) -> Activity:
+    activity, opportunity = await _visible_activity(unit, activity_id, expected_version)
+    activity.deleted_at = _now()
+    activity.version += 1
+    await _record(
+        unit,
+        opportunity,
+        EventKind.ACTIVITY_DELETED,
+        [FieldChange("activity", describe(activity), None)],
+    )
+    return activity
