@@ -17,6 +17,7 @@ NODE_TYPES = (
     "Stage",
     "Participant",
     "LostReason",
+    "Activity",
 )
 
 

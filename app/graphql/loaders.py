@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
+from app.crm.activities import queries as activities
 from app.crm.actor import Actor
 from app.crm.companies import queries as companies
 from app.crm.contacts import queries as contacts
@@ -59,9 +60,18 @@ class Loaders:
         )
         self.lost_reason_by_id = _loader(sessions, opportunities.lost_reasons_by_id)
         self.audience_by_opportunity = _loader(sessions, audience.audiences_by_id)
+        self.links_by_activity = _loader(sessions, activities.links_by_activity, [])
+        self.attendees_by_activity = _loader(sessions, activities.attendees_by_activity, [])
+        self.activity_summary_by_opportunity = _loader(sessions, activities.summaries)
+        # Activities of an opportunity already known to be visible (timelines, payloads).
+        self.activity_row_by_id = _loader(sessions, activities.rows_by_id)
+        self.event_by_seq = _loader(sessions, activities.events_by_seq)
         if actor is not None:
             self.opportunity_by_id = _loader(
                 sessions, lambda s, ids: opportunities.visible_by_id(s, actor, ids)
+            )
+            self.activity_by_id = _loader(
+                sessions, lambda s, ids: activities.visible_by_id(s, actor, ids)
             )
             self.opportunity_count_by_folder = _loader(
                 sessions,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 import strawberry
 
+from app.crm.activities import queries as activity_queries
 from app.crm.companies import queries as companies
 from app.crm.contacts import queries as contacts
 from app.crm.errors import DomainError, ErrorCode
@@ -18,6 +20,7 @@ from app.graphql.errors import bad_input
 from app.graphql.ids import decode_any, decode_id
 from app.graphql.inputs import OpportunityFilterInput, OpportunityOrder
 from app.graphql.reads import opportunity_connection
+from app.graphql.types.activities import Appointment, Task, TaskStatus, activity_of
 from app.graphql.types.common import Connection, Node, connection
 from app.graphql.types.opportunities import Opportunity, Participant
 from app.graphql.types.parties import Company, Contact
@@ -42,6 +45,9 @@ async def load_node(info: strawberry.Info, global_id: str) -> Node | None:
     if type_name == "Opportunity":
         row = await loaders.opportunity_by_id.load(pk)
         return Opportunity.of(row) if row is not None else None
+    if type_name == "Activity":
+        row = await loaders.activity_by_id.load(pk)
+        return activity_of(row) if row is not None else None
     if type_name == "Participant":
         async with info.context.read() as session:
             opportunity_id = await opportunities.participant_opportunity(session, pk)
@@ -188,6 +194,54 @@ class Query:
                 return await contacts.count(session, search, company)
 
         return connection(page, [Contact.of(r) for r in page.items], count)
+
+    @strawberry.field(
+        description="Your tasks across the opportunities you may see, soonest due first."
+    )
+    async def my_tasks(
+        self,
+        info: strawberry.Info,
+        status: list[TaskStatus] | None = None,
+        overdue: bool = False,
+        due_before: datetime | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> Connection[Task]:
+        actor = info.context.require_actor()
+        statuses = [s.value for s in status] if status else ["OPEN"]
+        try:
+            async with info.context.read() as session:
+                page = await activity_queries.my_tasks(
+                    session,
+                    actor,
+                    statuses=statuses,
+                    overdue_only=overdue,
+                    due_before=due_before,
+                    first=first,
+                    after=after,
+                )
+        except DomainError as error:
+            raise bad_input(error) from None
+
+        async def count() -> int:
+            raise bad_input(DomainError(ErrorCode.INVALID, "myTasks has no totalCount", []))
+
+        return connection(page, [activity_of(r) for r in page.items], count)  # type: ignore[misc]
+
+    @strawberry.field(description="Appointments overlapping [from, to), for a calendar.")
+    async def appointments(
+        self,
+        info: strawberry.Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+    ) -> list[Appointment]:
+        actor = info.context.require_actor()
+        try:
+            async with info.context.read() as session:
+                rows = await activity_queries.appointments_between(session, actor, from_, to)
+        except DomainError as error:
+            raise bad_input(error) from None
+        return [activity_of(r) for r in rows]  # type: ignore[misc]
 
     @strawberry.field
     async def users(self, info: strawberry.Info, include_inactive: bool = False) -> list[User]:

@@ -8,12 +8,14 @@ from typing import Any
 
 import strawberry
 
-from app.crm.errors import DomainError
+from app.crm.activities import queries as activity_queries
+from app.crm.errors import DomainError, ErrorCode
 from app.crm.opportunities import history, queries
 from app.crm.opportunities.queries import OpportunityFilter, Sort
 from app.crm.opportunities.rows import OpportunityRow
 from app.graphql.errors import bad_input
 from app.graphql.selection import node_selections, selects_below
+from app.graphql.types.activities import TimelineEntry, TimelineKind, activity_of
 from app.graphql.types.common import Connection, connection
 from app.graphql.types.opportunities import Opportunity, OpportunityEvent
 
@@ -100,3 +102,54 @@ async def prefetch_for_page(info: strawberry.Info, rows: list[OpportunityRow]) -
                 loader_name, column = _TARGET_LOADERS[participant.kind]
                 second.append(getattr(loaders, loader_name).load(getattr(participant, column)))
     await asyncio.gather(*second)
+
+
+async def timeline_connection(
+    info: strawberry.Info,
+    opportunity_id: int,
+    kinds: list[str],
+    first: int | None,
+    after: str | None,
+) -> Connection[TimelineEntry]:
+    """Callers have checked that the opportunity is visible."""
+    context = info.context
+    try:
+        async with context.read() as session:
+            page = await activity_queries.timeline_page(
+                session, opportunity_id, kinds, first, after
+            )
+    except DomainError as error:
+        raise bad_input(error) from None
+    loaders = context.loaders
+    activity_ids = [r.id for r in page.items if r.source == "A"]
+    seqs = [r.id for r in page.items if r.source == "H"]
+    activities = dict(
+        zip(activity_ids, await loaders.activity_row_by_id.load_many(activity_ids), strict=True)
+    )
+    events = dict(zip(seqs, await loaders.event_by_seq.load_many(seqs), strict=True))
+    entries = []
+    for item in page.items:
+        if item.source == "A":
+            activity = activity_of(activities[item.id])
+            entries.append(
+                TimelineEntry(
+                    kind=TimelineKind(activity.kind.value),
+                    occurred_at=item.occurred_at,
+                    activity=activity,
+                    change=None,
+                )
+            )
+        else:
+            entries.append(
+                TimelineEntry(
+                    kind=TimelineKind.HISTORY,
+                    occurred_at=item.occurred_at,
+                    activity=None,
+                    change=OpportunityEvent.of(events[item.id]),
+                )
+            )
+
+    async def count() -> int:
+        raise bad_input(DomainError(ErrorCode.INVALID, "the timeline has no totalCount", []))
+
+    return connection(page, entries, count)

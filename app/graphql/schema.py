@@ -24,6 +24,7 @@ from strawberry.types.execution import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.graphql.execution import EventExecutionContext
+from app.graphql.mutations.activities import ActivityMutations
 from app.graphql.mutations.opportunities import OpportunityMutations
 from app.graphql.mutations.parties import PartyMutations
 from app.graphql.mutations.people import PeopleMutations
@@ -31,6 +32,7 @@ from app.graphql.mutations.pipeline import PipelineMutations
 from app.graphql.queries import Query
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
+from app.graphql.types.activities import ACTIVITY_TYPES
 from app.graphql.types.opportunities import Opportunity, Participant
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import Team, User
@@ -39,7 +41,14 @@ from app.graphql.types.pipeline import Folder, LostReason, Stage
 log = logging.getLogger(__name__)
 
 Mutation = merge_types(
-    "Mutation", (PeopleMutations, OpportunityMutations, PipelineMutations, PartyMutations)
+    "Mutation",
+    (
+        PeopleMutations,
+        OpportunityMutations,
+        PipelineMutations,
+        PartyMutations,
+        ActivityMutations,
+    ),
 )
 
 
@@ -130,7 +139,18 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Opportunity, Participant, Company, Contact, User, Team, Folder, Stage, LostReason],
+        types=[
+            Opportunity,
+            Participant,
+            Company,
+            Contact,
+            User,
+            Team,
+            Folder,
+            Stage,
+            LostReason,
+            *ACTIVITY_TYPES,
+        ],
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALAR_MAP),
         execution_context_class=EventExecutionContext,
         # Classes or factories, never shared instances: extension state is per operation.

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -27,6 +27,9 @@ from app.graphql.types.common import (
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import Team, User
 from app.graphql.types.pipeline import Folder, LostReason, Stage
+
+if TYPE_CHECKING:
+    from app.graphql.types.activities import Appointment, TimelineEntry, TimelineKind
 
 
 @strawberry.enum
@@ -273,6 +276,52 @@ class Opportunity(Node):
             return now_or_later(loaders.contact_by_id.load(primary.contact_id), _maybe(Contact.of))
 
         return self._participant_rows(info, present)
+
+    def _summary(self, info: strawberry.Info, present: Callable[[Any], Any]) -> Any:
+        loader = _loaders(self.loaders, info).activity_summary_by_opportunity
+        return now_or_later(loader.load(self.row.id), present)
+
+    @strawberry.field(graphql_type=datetime | None)
+    def last_activity_at(self, info: strawberry.Info) -> Any:
+        return self._summary(info, lambda s: s.last_activity_at if s else None)
+
+    @strawberry.field(graphql_type=int)
+    def open_task_count(self, info: strawberry.Info) -> Any:
+        return self._summary(info, lambda s: s.open_task_count if s else 0)
+
+    @strawberry.field(
+        graphql_type=Annotated["Appointment", strawberry.lazy("app.graphql.types.activities")]
+        | None,
+        description="The first appointment that has not started yet.",
+    )
+    def next_appointment(self, info: strawberry.Info) -> Any:
+        from app.graphql.types.activities import activity_of
+
+        loaders = _loaders(self.loaders, info)
+
+        def present(summary: Any) -> Any:
+            if summary is None or summary.next_appointment_id is None:
+                return None
+            return now_or_later(
+                loaders.activity_row_by_id.load(summary.next_appointment_id), activity_of
+            )
+
+        return self._summary(info, present)
+
+    @strawberry.field(description="Activities and changes merged, newest first.")
+    async def timeline(
+        self,
+        info: strawberry.Info,
+        first: int | None = 20,
+        after: str | None = None,
+        kinds: list[Annotated[TimelineKind, strawberry.lazy("app.graphql.types.activities")]]
+        | None = None,
+    ) -> Connection[Annotated[TimelineEntry, strawberry.lazy("app.graphql.types.activities")]]:
+        from app.graphql.reads import timeline_connection
+
+        return await timeline_connection(
+            info, self.row.id, [k.value for k in kinds or []], first, after
+        )
 
     @strawberry.field(description="Every change, field by field, newest first.")
     async def history(

@@ -1,0 +1,261 @@
+"""Reads of activities and the opportunity timeline, visibility applied in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row, func, literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.crm.activities.models import KINDS, Activity, ActivityLink, AppointmentAttendee
+from app.crm.actor import Actor, live_and_visible
+from app.crm.errors import DomainError, ErrorCode
+from app.crm.opportunities.models import Opportunity
+from app.crm.paging import Page, SortKey, fetch_page, parse_datetime, parse_int, parse_text
+from app.events.envelope import ChangeEvent, EventKind
+from app.events.models import EventRecord
+from app.events.outbox import from_record
+
+_activities = Activity.__table__
+
+# The opportunity's own history on the timeline: what changed it, not what its activities did
+# (those are on the timeline as the activities themselves).
+HISTORY_KINDS = tuple(
+    k.value
+    for k in EventKind
+    if k
+    not in (
+        EventKind.ACTIVITY_ADDED,
+        EventKind.ACTIVITY_UPDATED,
+        EventKind.ACTIVITY_DELETED,
+        EventKind.TASK_COMPLETED,
+    )
+)
+MAX_RANGE_DAYS = 370
+
+
+def _visible_join(actor: Actor) -> Any:
+    return (
+        select(_activities)
+        .join(Opportunity, Opportunity.id == _activities.c.opportunity_id)
+        .where(_activities.c.deleted_at.is_(None), live_and_visible(actor))
+    )
+
+
+async def visible_by_id(
+    session: AsyncSession, actor: Actor, ids: Sequence[int]
+) -> dict[int, Row[Any]]:
+    rows = (await session.execute(_visible_join(actor).where(_activities.c.id.in_(ids)))).all()
+    return {r.id: r for r in rows}
+
+
+async def links_by_activity(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+    table = ActivityLink.__table__
+    rows = (await session.execute(select(table).where(table.c.activity_id.in_(ids)))).all()
+    result: dict[int, list[Row[Any]]] = {i: [] for i in ids}
+    for row in rows:
+        result[row.activity_id].append(row)
+    return result
+
+
+async def attendees_by_activity(
+    session: AsyncSession, ids: Sequence[int]
+) -> dict[int, list[Row[Any]]]:
+    table = AppointmentAttendee.__table__
+    rows = (
+        await session.execute(
+            select(table).where(table.c.activity_id.in_(ids)).order_by(table.c.id)
+        )
+    ).all()
+    result: dict[int, list[Row[Any]]] = {i: [] for i in ids}
+    for row in rows:
+        result[row.activity_id].append(row)
+    return result
+
+
+_TIMELINE_KEYS_SPEC = (("occurred_at", parse_datetime), ("source", parse_text), ("id", parse_int))
+
+
+async def timeline_page(
+    session: AsyncSession,
+    opportunity_id: int,
+    kinds: Sequence[str],
+    first: int | None,
+    after: str | None,
+) -> Page[Row[Any]]:
+    """Activities and history entries, newest first: rows of (source, id, occurred_at) where
+    source is 'A' (an activity id) or 'H' (an outbox seq). Callers check visibility."""
+    wanted = set(kinds)
+    parts = []
+    activity_kinds = [k for k in KINDS if not wanted or k in wanted]
+    if activity_kinds:
+        parts.append(
+            select(
+                literal("A").label("source"),
+                _activities.c.id.label("id"),
+                _activities.c.occurred_at.label("occurred_at"),
+            ).where(
+                _activities.c.opportunity_id == opportunity_id,
+                _activities.c.deleted_at.is_(None),
+                _activities.c.kind.in_(activity_kinds),
+            )
+        )
+    if not wanted or "HISTORY" in wanted:
+        parts.append(
+            select(
+                literal("H").label("source"),
+                EventRecord.seq.label("id"),
+                EventRecord.occurred_at.label("occurred_at"),
+            ).where(
+                EventRecord.opportunity_id == opportunity_id,
+                EventRecord.kind.in_(HISTORY_KINDS),
+            )
+        )
+    if not parts:
+        raise DomainError(ErrorCode.INVALID, "kinds selects nothing", ["kinds"])
+    merged = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("timeline")
+    keys = [SortKey(merged.c[name], True, parse) for name, parse in _TIMELINE_KEYS_SPEC]
+    tag = "timeline:" + ",".join(sorted(wanted))
+    return await fetch_page(
+        session,
+        [merged.c.source, merged.c.id, merged.c.occurred_at],
+        [],
+        keys,
+        first,
+        after,
+        tag=tag,
+    )
+
+
+async def events_by_seq(session: AsyncSession, seqs: Sequence[int]) -> dict[int, ChangeEvent]:
+    records = (await session.scalars(select(EventRecord).where(EventRecord.seq.in_(seqs)))).all()
+    return {r.seq: from_record(r) for r in records}
+
+
+async def rows_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Row[Any]]:
+    rows = (await session.execute(select(_activities).where(_activities.c.id.in_(ids)))).all()
+    return {r.id: r for r in rows}
+
+
+async def my_tasks(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    statuses: Sequence[str],
+    overdue_only: bool,
+    due_before: datetime | None,
+    first: int | None,
+    after: str | None,
+) -> Page[Row[Any]]:
+    """The actor's tasks across the opportunities they may see, soonest due first."""
+    far = datetime(9999, 12, 31, tzinfo=UTC)
+    due = func.coalesce(_activities.c.due_at, literal(far))
+    where: list[Any] = [
+        _activities.c.kind == "TASK",
+        _activities.c.assignee_id == actor.user_id,
+        _activities.c.deleted_at.is_(None),
+        Opportunity.id == _activities.c.opportunity_id,
+        live_and_visible(actor),
+    ]
+    if statuses:
+        where.append(_activities.c.status.in_(statuses))
+    if overdue_only:
+        where += [_activities.c.status == "OPEN", _activities.c.due_at < func.now()]
+    if due_before is not None:
+        where.append(_activities.c.due_at < due_before)
+    keys = [SortKey(due, False, parse_datetime), SortKey(_activities.c.id, False, parse_int)]
+    return await fetch_page(session, [_activities], where, keys, first, after, tag="myTasks")
+
+
+async def appointments_between(
+    session: AsyncSession, actor: Actor, start: datetime, end: datetime
+) -> Sequence[Row[Any]]:
+    """Appointments overlapping [start, end) on opportunities the actor may see."""
+    if end <= start:
+        raise DomainError(ErrorCode.INVALID, "to must be after from", ["to"])
+    if (end - start).days > MAX_RANGE_DAYS:
+        raise DomainError(
+            ErrorCode.OUT_OF_RANGE, f"a range spans at most {MAX_RANGE_DAYS} days", ["to"]
+        )
+    query = (
+        _visible_join(actor)
+        .where(
+            _activities.c.kind == "APPOINTMENT",
+            _activities.c.starts_at < end,
+            _activities.c.ends_at > start,
+        )
+        .order_by(_activities.c.starts_at, _activities.c.id)
+        .limit(1000)
+    )
+    return (await session.execute(query)).all()
+
+
+async def summaries(session: AsyncSession, opportunity_ids: Sequence[int]) -> dict[int, Row[Any]]:
+    """Per opportunity: last activity time, open task count, next appointment id."""
+    live = _activities.c.deleted_at.is_(None)
+    last = (
+        select(func.max(_activities.c.occurred_at))
+        .where(_activities.c.opportunity_id == Opportunity.id, live)
+        .scalar_subquery()
+    )
+    open_tasks = (
+        select(func.count())
+        .where(
+            _activities.c.opportunity_id == Opportunity.id,
+            live,
+            _activities.c.kind == "TASK",
+            _activities.c.status == "OPEN",
+        )
+        .scalar_subquery()
+    )
+    next_appointment = (
+        select(_activities.c.id)
+        .where(
+            _activities.c.opportunity_id == Opportunity.id,
+            live,
+            _activities.c.kind == "APPOINTMENT",
+            _activities.c.starts_at >= func.now(),
+        )
+        .order_by(_activities.c.starts_at, _activities.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = (
+        await session.execute(
+            select(
+                Opportunity.id,
+                last.label("last_activity_at"),
+                open_tasks.label("open_task_count"),
+                next_appointment.label("next_appointment_id"),
+            ).where(Opportunity.id.in_(opportunity_ids))
+        )
+    ).all()
+    return {r.id: r for r in rows}
+
+
+async def for_party(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    company_id: int | None,
+    contact_id: int | None,
+    first: int | None,
+    after: str | None,
+) -> Page[Row[Any]]:
+    """Activities filed under a company or contact, newest first, as the actor may see them."""
+    links = ActivityLink.__table__
+    column = links.c.company_id if company_id is not None else links.c.contact_id
+    target = company_id if company_id is not None else contact_id
+    where = [
+        _activities.c.deleted_at.is_(None),
+        Opportunity.id == _activities.c.opportunity_id,
+        live_and_visible(actor),
+        _activities.c.id.in_(select(links.c.activity_id).where(column == target)),
+    ]
+    keys = [
+        SortKey(_activities.c.occurred_at, True, parse_datetime),
+        SortKey(_activities.c.id, True, parse_int),
+    ]
+    return await fetch_page(session, [_activities], where, keys, first, after, tag="party")
