@@ -34,6 +34,7 @@ class Settings:
     auto_migrate: bool
     token_ttl_seconds: int
     password_hashing: str
+    max_upload_bytes: int
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -131,4 +132,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         auto_migrate=_bool(env, "TANDEM_AUTO_MIGRATE", True),
         token_ttl_seconds=_int(env, "TANDEM_TOKEN_TTL_SECONDS", 7 * 24 * 3600, 60, 365 * 24 * 3600),
         password_hashing=_choice(env, "TANDEM_PASSWORD_HASHING", ("standard", "fast"), "standard"),
+        max_upload_bytes=_int(env, "TANDEM_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, 1024, 1024**3),
     )

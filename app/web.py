@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -21,6 +22,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
+from app.crm.activities import documents
 from app.crm.actor import Actor
 from app.crm.auth import passwords
 from app.crm.auth.tokens import read_token
@@ -51,6 +53,7 @@ class TandemGraphQL(GraphQL[Context, None]):
             graphql_ide="graphiql",
             allow_queries_via_get=False,
             max_subscriptions_per_connection=50,
+            multipart_uploads_enabled=True,
         )
         self.runtime = runtime
 
@@ -142,6 +145,34 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         }
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
+    async def document(request: Request) -> Response:
+        """Download a document: the same bearer token as the API, the same visibility."""
+        actor = await graphql_app.authenticate(bearer_token(request.headers.get("authorization")))
+        if actor is None:
+            return JSONResponse(
+                {"error": "authentication required"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        raw_id = request.path_params["document_id"]
+        found = None
+        if raw_id.isdigit() and len(raw_id) <= 18:
+            async with reads() as session:
+                found = await documents.download(session, actor, int(raw_id))
+        if found is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        name, content_type, content = found
+        return Response(
+            content,
+            media_type=documents.served_as(content_type),
+            headers={
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "sandbox; default-src 'none'",
+                "Cache-Control": "private, no-store",
+            },
+        )
+
     async def metrics(request: Request) -> Response:
         lines = [
             "# TYPE tandem_event_position gauge",
@@ -163,6 +194,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         routes=[
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_app),
+            Route("/documents/{document_id}", document),
             Route("/health", health),
             Route("/metrics", metrics),
         ],

@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_CURRENCY = "UNKNOWN_CURRENCY"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     INVALID_ID = "INVALID_ID"
+    TOO_LARGE = "TOO_LARGE"
 
 
 class DomainError(Exception):

@@ -142,7 +142,7 @@ async def _link(
     unit.session.add_all(ActivityLink(activity_id=activity.id, contact_id=c) for c in contacts)
 
 
-async def _add(
+async def add_activity(
     unit: Unit,
     opportunity_id: int,
     kind: str,
@@ -189,7 +189,7 @@ async def add_journal(
         "body": required_text("body", body, max_length=100_000),
         "body_format": _choice("bodyFormat", body_format, BODY_FORMATS),
     }
-    return await _add(
+    return await add_activity(
         unit, opportunity_id, "JOURNAL", occurred_at, fields, company_ids, contact_ids
     )
 
@@ -217,7 +217,7 @@ async def add_task(
         "priority": _choice("priority", priority, PRIORITIES),
         "status": "OPEN",
     }
-    return await _add(unit, opportunity_id, "TASK", None, fields, company_ids, contact_ids)
+    return await add_activity(unit, opportunity_id, "TASK", None, fields, company_ids, contact_ids)
 
 
 def _check_times(starts_at: datetime, ends_at: datetime) -> None:
@@ -253,7 +253,7 @@ async def add_appointment(
         "location": clean_text("location", location, max_length=500),
         "body": clean_text("notes", notes, max_length=100_000),
     }
-    activity = await _add(
+    activity = await add_activity(
         unit, opportunity_id, "APPOINTMENT", starts_at, fields, company_ids, contact_ids
     )
     unit.session.add_all(AppointmentAttendee(activity_id=activity.id, user_id=u) for u in users)
@@ -304,7 +304,9 @@ async def log_email(
         "body": clean_text("body", body, max_length=1_000_000),
         "message_id": message_id,
     }
-    activity = await _add(unit, opportunity_id, "EMAIL", sent_at, fields, company_ids, contact_ids)
+    activity = await add_activity(
+        unit, opportunity_id, "EMAIL", sent_at, fields, company_ids, contact_ids
+    )
     return activity, True
 
 

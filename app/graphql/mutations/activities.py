@@ -8,8 +8,9 @@ from typing import Any
 
 import strawberry
 from strawberry import UNSET
+from strawberry.file_uploads import Upload
 
-from app.crm.activities import services
+from app.crm.activities import documents, services
 from app.crm.activities.models import Activity as ActivityModel
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.unit import Unit
@@ -106,6 +107,14 @@ class LogEmailInput:
     message_id: str | None = strawberry.field(
         default=None, description="The same e-mail logged twice with it is stored once."
     )
+    links: ActivityLinks | None = None
+
+
+@strawberry.input
+class UploadDocumentInput:
+    opportunity_id: strawberry.ID
+    file: Upload = strawberry.field(description="Sent as in the GraphQL multipart request spec.")
+    name: str | None = strawberry.field(default=None, description="Defaults to the file's name.")
     links: ActivityLinks | None = None
 
 
@@ -279,6 +288,35 @@ class ActivityMutations:
         if result is None:
             return LogEmailPayload(activity=None, created=False, user_errors=errors)
         return LogEmailPayload(activity=result[0], created=result[1], user_errors=[])
+
+    @strawberry.mutation(
+        description="Attach a file (multipart request); larger than the server's limit "
+        "(TANDEM_MAX_UPLOAD_BYTES, 25 MiB by default) is refused with TOO_LARGE."
+    )
+    async def upload_document(
+        self, info: strawberry.Info, input: UploadDocumentInput
+    ) -> ActivityPayload:
+        limit = info.context.runtime.settings.max_upload_bytes
+        upload: Any = input.file
+        # Read one byte past the limit: enough to refuse, never the whole of a huge file.
+        # The spooled temporary file is ours to close (the form parser leaves it open).
+        try:
+            content = await upload.read(limit + 1)
+        finally:
+            await upload.close()
+
+        async def work(unit: Unit) -> ActivityModel:
+            return await documents.add_document(
+                unit,
+                _opportunity(input.opportunity_id),
+                name=input.name or upload.filename or "document",
+                content_type=upload.content_type,
+                content=content,
+                max_bytes=limit,
+                **_links(input.links),
+            )
+
+        return await _activity(info, work)
 
     @strawberry.mutation(description="Fails with CONFLICT on a stale version.")
     async def update_activity(
