@@ -15,7 +15,7 @@ from app.crm.opportunities.queries import OpportunityFilter, Sort
 from app.crm.opportunities.rows import OpportunityRow
 from app.graphql.errors import bad_input
 from app.graphql.selection import node_selections, selects_below
-from app.graphql.types.activities import TimelineEntry, TimelineKind, activity_of
+from app.graphql.types.activities import Activity, TimelineEntry, TimelineKind, activity_of
 from app.graphql.types.common import Connection, connection
 from app.graphql.types.opportunities import Opportunity, OpportunityEvent
 
@@ -153,3 +153,33 @@ async def timeline_connection(
         raise bad_input(DomainError(ErrorCode.INVALID, "the timeline has no totalCount", []))
 
     return connection(page, entries, count)
+
+
+async def party_activities(
+    info: strawberry.Info,
+    *,
+    company_id: int | None = None,
+    contact_id: int | None = None,
+    first: int | None,
+    after: str | None,
+) -> Connection[Activity]:
+    """Activities filed under a company or contact, newest first, as the asker may see them."""
+    context = info.context
+    actor = context.require_actor()
+    try:
+        async with context.read() as session:
+            page = await activity_queries.for_party(
+                session,
+                actor,
+                company_id=company_id,
+                contact_id=contact_id,
+                first=first,
+                after=after,
+            )
+    except DomainError as error:
+        raise bad_input(error) from None
+
+    async def count() -> int:
+        raise bad_input(DomainError(ErrorCode.INVALID, "activities have no totalCount", []))
+
+    return connection(page, [activity_of(r) for r in page.items], count)

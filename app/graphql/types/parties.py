@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from app.graphql.ids import encode_id
-from app.graphql.types.common import Node
+from app.graphql.types.common import Connection, Node
+
+if TYPE_CHECKING:
+    from app.graphql.types.activities import Activity
 
 
 @strawberry.type
@@ -42,6 +45,14 @@ class Company(Node):
             updated_at=row.updated_at,
             pk=row.id,
         )
+
+    @strawberry.field(description="Activities filed under it, newest first.")
+    async def activities(
+        self, info: strawberry.Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[Annotated[Activity, strawberry.lazy("app.graphql.types.activities")]]:
+        from app.graphql.reads import party_activities
+
+        return await party_activities(info, company_id=self.pk, first=first, after=after)
 
 
 @strawberry.type
@@ -84,3 +95,11 @@ class Contact(Node):
             return None
         row = await info.context.loaders.company_by_id.load(self.company_pk)
         return Company.of(row) if row is not None else None
+
+    @strawberry.field(description="Activities filed under it, newest first.")
+    async def activities(
+        self, info: strawberry.Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[Annotated[Activity, strawberry.lazy("app.graphql.types.activities")]]:
+        from app.graphql.reads import party_activities
+
+        return await party_activities(info, contact_id=self.pk, first=first, after=after)
