@@ -127,6 +127,10 @@ async def timeline_connection(
         zip(activity_ids, await loaders.activity_row_by_id.load_many(activity_ids), strict=True)
     )
     events = dict(zip(seqs, await loaders.event_by_seq.load_many(seqs), strict=True))
+    # The actors of the whole page in one batch, so each entry's `actor` resolves at once.
+    actor_ids = {row.created_by_id for row in activities.values() if row is not None}
+    actor_ids |= {e.actor_id for e in events.values() if e is not None and e.actor_id is not None}
+    await loaders.user_by_id.load_many(sorted(actor_ids))
     entries = []
     for item in page.items:
         if item.source == "A":
