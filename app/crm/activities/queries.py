@@ -36,6 +36,12 @@ HISTORY_KINDS = tuple(
 MAX_RANGE_DAYS = 370
 
 
+def _require_offset(field: str, value: datetime) -> None:
+    # A naive time is ambiguous, and mixing it with an aware one cannot even be compared.
+    if value.tzinfo is None:
+        raise DomainError(ErrorCode.INVALID, f"{field} must carry a time zone offset", [field])
+
+
 def _visible_join(actor: Actor) -> Any:
     return (
         select(_activities)
@@ -164,6 +170,7 @@ async def my_tasks(
     if overdue_only:
         where += [_activities.c.status == "OPEN", _activities.c.due_at < func.now()]
     if due_before is not None:
+        _require_offset("dueBefore", due_before)
         where.append(_activities.c.due_at < due_before)
     keys = [SortKey(due, False, parse_datetime), SortKey(_activities.c.id, False, parse_int)]
     return await fetch_page(session, [_activities], where, keys, first, after, tag="myTasks")
@@ -173,6 +180,8 @@ async def appointments_between(
     session: AsyncSession, actor: Actor, start: datetime, end: datetime
 ) -> Sequence[Row[Any]]:
     """Appointments overlapping [start, end) on opportunities the actor may see."""
+    _require_offset("from", start)
+    _require_offset("to", end)
     if end <= start:
         raise DomainError(ErrorCode.INVALID, "to must be after from", ["to"])
     if (end - start).days > MAX_RANGE_DAYS:

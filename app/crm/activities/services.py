@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.crm.activities.models import Activity, ActivityLink, AppointmentAttendee
 from app.crm.actor import live_and_visible
@@ -24,7 +24,7 @@ from app.crm.opportunities.models import Opportunity
 from app.crm.opportunities.rows import OpportunityRow
 from app.crm.unit import Unit
 from app.crm.users.models import User
-from app.crm.validation import clean_text, required_text
+from app.crm.validation import api_name, clean_text, required_text
 from app.events.envelope import EventKind, FieldChange, PendingEvent
 
 BODY_FORMATS = ("PLAIN", "MARKDOWN")
@@ -173,6 +173,11 @@ async def add_activity(
     return activity
 
 
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0].strip()
+    return line if len(line) <= 200 else line[:199] + "…"
+
+
 async def add_journal(
     unit: Unit,
     opportunity_id: int,
@@ -184,13 +189,21 @@ async def add_journal(
     company_ids: Sequence[int] = (),
     contact_ids: Sequence[int] = (),
 ) -> Activity:
+    body = required_text("body", body, max_length=100_000)
     fields = {
-        "title": clean_text("title", title, max_length=200),
-        "body": required_text("body", body, max_length=100_000),
+        # Untitled notes are titled by their first line, so every journal entry has a title.
+        "title": clean_text("title", title, max_length=200) or _first_line(body),
+        "body": body,
         "body_format": _choice("bodyFormat", body_format, BODY_FORMATS),
     }
     return await add_activity(
-        unit, opportunity_id, "JOURNAL", occurred_at, fields, company_ids, contact_ids
+        unit,
+        opportunity_id,
+        "JOURNAL",
+        _aware("occurredAt", occurred_at),
+        fields,
+        company_ids,
+        contact_ids,
     )
 
 
@@ -213,11 +226,18 @@ async def add_task(
         "title": required_text("title", title, max_length=200),
         "body": clean_text("description", description, max_length=100_000),
         "assignee_id": assignee,
-        "due_at": due_at,
+        "due_at": _aware("dueAt", due_at),
         "priority": _choice("priority", priority, PRIORITIES),
         "status": "OPEN",
     }
     return await add_activity(unit, opportunity_id, "TASK", None, fields, company_ids, contact_ids)
+
+
+def _aware(field: str, value: datetime | None) -> datetime | None:
+    """A time without an offset is ambiguous: refused rather than guessed."""
+    if value is not None and value.tzinfo is None:
+        raise DomainError(ErrorCode.INVALID, f"{field} must carry a time zone offset", [field])
+    return value
 
 
 def _check_times(starts_at: datetime, ends_at: datetime) -> None:
@@ -287,12 +307,20 @@ async def log_email(
     """(the e-mail, whether it was new): one logged twice by messageId is stored once."""
     message_id = clean_text("messageId", message_id, max_length=998)
     if message_id is not None:
+        # Loggers of the same message wait for each other, so the later one finds the
+        # earlier one's row instead of failing on the unique index.
+        await unit.session.execute(
+            select(
+                func.pg_advisory_xact_lock(func.hashtext("tandem.email"), func.hashtext(message_id))
+            )
+        )
         existing = (
             await unit.session.execute(select(Activity).where(Activity.message_id == message_id))
         ).scalar_one_or_none()
         if existing is not None:
             await _visible_opportunity(unit, existing.opportunity_id, "opportunityId")
             return existing, False
+    _aware("sentAt", sent_at)
     if not to:
         raise DomainError(ErrorCode.REQUIRED, "an e-mail needs at least one recipient", ["to"])
     fields = {
@@ -312,23 +340,23 @@ async def log_email(
 
 _EDITABLE: dict[str, dict[str, tuple[str, Any]]] = {
     "JOURNAL": {
-        "title": ("title", lambda v: clean_text("title", v, max_length=200)),
+        "title": ("title", lambda v: required_text("title", v, max_length=200)),
         "body": ("body", lambda v: required_text("body", v, max_length=100_000)),
         "body_format": ("body_format", lambda v: _choice("bodyFormat", v, BODY_FORMATS)),
-        "occurred_at": ("occurred_at", lambda v: v),
+        "occurred_at": ("occurred_at", lambda v: _aware("occurredAt", v)),
     },
     "TASK": {
         "title": ("title", lambda v: required_text("title", v, max_length=200)),
         "description": ("body", lambda v: clean_text("description", v, max_length=100_000)),
-        "due_at": ("due_at", lambda v: v),
+        "due_at": ("due_at", lambda v: _aware("dueAt", v)),
         "priority": ("priority", lambda v: _choice("priority", v, PRIORITIES)),
     },
     "APPOINTMENT": {
         "subject": ("title", lambda v: required_text("subject", v, max_length=200)),
         "location": ("location", lambda v: clean_text("location", v, max_length=500)),
         "notes": ("body", lambda v: clean_text("notes", v, max_length=100_000)),
-        "starts_at": ("starts_at", lambda v: v),
-        "ends_at": ("ends_at", lambda v: v),
+        "starts_at": ("starts_at", lambda v: _aware("startsAt", v)),
+        "ends_at": ("ends_at", lambda v: _aware("endsAt", v)),
     },
     "EMAIL": {
         "subject": ("title", lambda v: clean_text("subject", v, max_length=998)),
@@ -351,20 +379,16 @@ async def update_activity(
     rules = _EDITABLE[activity.kind]
     changes: list[FieldChange] = []
     for name, value in values.items():
+        field = api_name(name)
         if name not in rules:
             raise DomainError(
-                ErrorCode.INVALID, f"{name} is not a field of a {activity.kind.lower()}", [name]
+                ErrorCode.INVALID, f"{field} is not a field of a {activity.kind.lower()}", [field]
             )
         attribute, rule = rules[name]
-        if value is None and attribute in (
-            "starts_at",
-            "ends_at",
-            "occurred_at",
-            "body_format",
-            "priority",
-        ):
-            raise DomainError(ErrorCode.REQUIRED, f"{name} cannot be null", [name])
-        new = rule(value) if value is not None else None
+        if value is None and attribute in _NOT_NULL:
+            raise DomainError(ErrorCode.REQUIRED, f"{field} cannot be null", [field])
+        # Text rules see null too, so a required text (body, title, subject) refuses it.
+        new = rule(value)
         old = getattr(activity, attribute)
         if old != new:
             setattr(activity, attribute, new)
@@ -417,6 +441,9 @@ async def set_task_status(
 async def delete_activity(unit: Unit, activity_id: int, expected_version: int | None) -> Activity:
     activity, opportunity = await _visible_activity(unit, activity_id, expected_version)
     activity.deleted_at = _now()
+    # A deleted e-mail frees its messageId: logging it again stores it again, instead of
+    # answering with a deleted activity nobody can read.
+    activity.message_id = None
     activity.version += 1
     await _record(
         unit,

@@ -61,7 +61,9 @@ class ActivityLinks:
 class AddJournalInput:
     opportunity_id: strawberry.ID
     body: str
-    title: str | None = None
+    title: str | None = strawberry.field(
+        default=None, description="Defaults to the body's first line."
+    )
     body_format: BodyFormat = BodyFormat.PLAIN
     occurred_at: datetime | None = strawberry.field(default=None, description="Defaults to now.")
     links: ActivityLinks | None = None

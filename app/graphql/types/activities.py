@@ -113,7 +113,7 @@ def _common(row: Any) -> dict[str, Any]:
 
 @strawberry.type(description="A note in the opportunity's journal.")
 class Journal(Activity):
-    title: str | None
+    title: str = strawberry.field(description="Given, or else the body's first line.")
     body: str
     body_format: BodyFormat
 
@@ -183,7 +183,7 @@ class Email(Activity):
     from_address: str = strawberry.field(name="from")
     to: list[str]
     cc: list[str]
-    subject: str | None
+    subject: str = strawberry.field(description='"" when the e-mail has none.')
     body: str | None
     sent_at: datetime
     message_id: str | None
@@ -233,7 +233,7 @@ def activity_of(row: Any) -> Activity:
             from_address=row.from_address,
             to=list(row.to_addresses or []),
             cc=list(row.cc_addresses or []),
-            subject=row.title,
+            subject=row.title or "",
             body=row.body,
             sent_at=row.occurred_at,
             message_id=row.message_id,

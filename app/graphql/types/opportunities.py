@@ -375,7 +375,17 @@ def _participant_value(value: Any) -> Any:
     }
 
 
+def _activity_value(value: Any) -> Any:
+    if value is None:
+        return None
+    return {**value, "id": encode_id("Activity", value["id"])}
+
+
 def api_change(change: FieldChange) -> FieldChangeType:
+    if change.field == "activity":
+        return FieldChangeType(
+            field="activity", old=_activity_value(change.old), new=_activity_value(change.new)
+        )
     if change.field == "participants":
         return FieldChangeType(
             field="participants",
