@@ -13,7 +13,19 @@ from app.crm.activities.models import KINDS, Activity, ActivityLink, Appointment
 from app.crm.actor import Actor, live_and_visible
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.opportunities.models import Opportunity
-from app.crm.paging import Page, SortKey, fetch_page, parse_datetime, parse_int, parse_text
+from app.crm.paging import (
+    Page,
+    SortKey,
+    after_position,
+    check_page_size,
+    decode_cursor,
+    encode_cursor,
+    fetch_page,
+    ordered,
+    parse_datetime,
+    parse_int,
+    parse_text,
+)
 from app.events.envelope import ChangeEvent, EventKind
 from app.events.models import EventRecord
 from app.events.outbox import from_record
@@ -81,9 +93,6 @@ async def attendees_by_activity(
     return result
 
 
-_TIMELINE_KEYS_SPEC = (("occurred_at", parse_datetime), ("source", parse_text), ("id", parse_int))
-
-
 async def timeline_page(
     session: AsyncSession,
     opportunity_id: int,
@@ -92,46 +101,70 @@ async def timeline_page(
     after: str | None,
 ) -> Page[Row[Any]]:
     """Activities and history entries, newest first: rows of (source, id, occurred_at) where
-    source is 'A' (an activity id) or 'H' (an outbox seq). Callers check visibility."""
+    source is 'A' (an activity id) or 'H' (an outbox seq). Callers check visibility.
+
+    Each source is cut to the page (keyset and limit) on its own index before the two are
+    merged, so a page costs the same with ten activities or ten thousand.
+    """
     wanted = set(kinds)
-    parts = []
+    size = check_page_size(first)
+    tag = "timeline:" + ",".join(sorted(wanted))
+    sources: list[tuple[str, Any, Any, list[Any]]] = []
     activity_kinds = [k for k in KINDS if not wanted or k in wanted]
     if activity_kinds:
-        parts.append(
-            select(
-                literal("A").label("source"),
-                _activities.c.id.label("id"),
-                _activities.c.occurred_at.label("occurred_at"),
-            ).where(
-                _activities.c.opportunity_id == opportunity_id,
-                _activities.c.deleted_at.is_(None),
-                _activities.c.kind.in_(activity_kinds),
+        sources.append(
+            (
+                "A",
+                _activities.c.id,
+                _activities.c.occurred_at,
+                [
+                    _activities.c.opportunity_id == opportunity_id,
+                    _activities.c.deleted_at.is_(None),
+                    _activities.c.kind.in_(activity_kinds),
+                ],
             )
         )
     if not wanted or "HISTORY" in wanted:
-        parts.append(
-            select(
-                literal("H").label("source"),
-                EventRecord.seq.label("id"),
-                EventRecord.occurred_at.label("occurred_at"),
-            ).where(
-                EventRecord.opportunity_id == opportunity_id,
-                EventRecord.kind.in_(HISTORY_KINDS),
+        sources.append(
+            (
+                "H",
+                EventRecord.seq,
+                EventRecord.occurred_at,
+                [EventRecord.opportunity_id == opportunity_id, EventRecord.kind.in_(HISTORY_KINDS)],
             )
         )
-    if not parts:
+    if not sources:
         raise DomainError(ErrorCode.INVALID, "kinds selects nothing", ["kinds"])
+    parse = [parse_datetime, parse_text, parse_int]
+    position = None
+    if after:
+        probe = [SortKey(literal(0), True, p) for p in parse]
+        position = decode_cursor(after, probe, tag)
+    parts = []
+    for source, id_column, at_column, where in sources:
+        keys = [
+            SortKey(at_column, True, parse[0]),
+            SortKey(literal(source), True, parse[1]),
+            SortKey(id_column, True, parse[2]),
+        ]
+        part = select(
+            literal(source).label("source"), id_column.label("id"), at_column.label("occurred_at")
+        ).where(*where)
+        if position is not None:
+            part = part.where(after_position(keys, position))
+        # Within one source the constant `source` key orders nothing; the index does the rest.
+        parts.append(ordered(part, [keys[0], keys[2]]).limit(size + 1))
     merged = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("timeline")
-    keys = [SortKey(merged.c[name], True, parse) for name, parse in _TIMELINE_KEYS_SPEC]
-    tag = "timeline:" + ",".join(sorted(wanted))
-    return await fetch_page(
-        session,
-        [merged.c.source, merged.c.id, merged.c.occurred_at],
-        [],
-        keys,
-        first,
-        after,
-        tag=tag,
+    keys = [
+        SortKey(merged.c[name], True, p)
+        for name, p in zip(("occurred_at", "source", "id"), parse, strict=True)
+    ]
+    rows = (await session.execute(ordered(select(merged), keys).limit(size + 1))).all()
+    return Page(
+        list(rows[:size]),
+        [encode_cursor(tag, [r.occurred_at, r.source, r.id]) for r in rows[:size]],
+        has_next_page=len(rows) > size,
+        has_previous_page=after is not None,
     )
 
 
