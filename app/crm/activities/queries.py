@@ -237,9 +237,14 @@ async def appointments_between(
 async def summaries(session: AsyncSession, opportunity_ids: Sequence[int]) -> dict[int, Row[Any]]:
     """Per opportunity: last activity time, open task count, next appointment id."""
     live = _activities.c.deleted_at.is_(None)
+    # What has happened: a future appointment or a post-dated note is not activity yet.
     last = (
         select(func.max(_activities.c.occurred_at))
-        .where(_activities.c.opportunity_id == Opportunity.id, live)
+        .where(
+            _activities.c.opportunity_id == Opportunity.id,
+            live,
+            _activities.c.occurred_at <= func.now(),
+        )
         .scalar_subquery()
     )
     open_tasks = (

@@ -24,6 +24,7 @@ from app.crm.opportunities.models import Opportunity
 from app.crm.opportunities.rows import OpportunityRow
 from app.crm.unit import Unit
 from app.crm.users.models import User
+from app.crm.users.queries import load_actor
 from app.crm.validation import api_name, clean_text, required_text
 from app.events.envelope import EventKind, FieldChange, PendingEvent
 
@@ -150,9 +151,11 @@ async def add_activity(
     fields: Mapping[str, Any],
     company_ids: Sequence[int],
     contact_ids: Sequence[int],
+    opportunity: Opportunity | None = None,
 ) -> Activity:
     actor = unit.require_actor()
-    opportunity = await _visible_opportunity(unit, opportunity_id, "opportunityId")
+    if opportunity is None:
+        opportunity = await _visible_opportunity(unit, opportunity_id, "opportunityId")
     activity = Activity(
         opportunity_id=opportunity.id,
         kind=kind,
@@ -222,6 +225,18 @@ async def add_task(
     actor = unit.require_actor()
     assignee = assignee_id if assignee_id is not None else actor.user_id
     await _check_users(unit, [assignee], "assigneeId")
+    # A task for someone who cannot see its opportunity would be invisible to them.
+    opportunity = await _visible_opportunity(unit, opportunity_id, "opportunityId")
+    assignee_actor = await load_actor(unit.session, assignee)
+    audience = await audience_of(unit.session, opportunity)
+    if assignee_actor is None or not audience.admits(
+        assignee_actor.user_id, assignee_actor.team_ids, assignee_actor.is_admin
+    ):
+        raise DomainError(
+            ErrorCode.INVALID,
+            "the assignee cannot see this opportunity: link them to it first",
+            ["assigneeId"],
+        )
     fields = {
         "title": required_text("title", title, max_length=200),
         "body": clean_text("description", description, max_length=100_000),
@@ -230,7 +245,9 @@ async def add_task(
         "priority": _choice("priority", priority, PRIORITIES),
         "status": "OPEN",
     }
-    return await add_activity(unit, opportunity_id, "TASK", None, fields, company_ids, contact_ids)
+    return await add_activity(
+        unit, opportunity_id, "TASK", None, fields, company_ids, contact_ids, opportunity
+    )
 
 
 def _aware(field: str, value: datetime | None) -> datetime | None:
