@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Row, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.errors import DomainError, ErrorCode
+from app.crm.jsonable import jsonable
 
 T = TypeVar("T")
 
@@ -66,16 +67,8 @@ def parse_datetime(value: Any) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return value
-
-
 def encode_cursor(tag: str, values: Sequence[Any]) -> str:
-    raw = orjson.dumps([tag, *(_jsonable(v) for v in values)])
+    raw = orjson.dumps([tag, *(jsonable(v) for v in values)])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -19,6 +19,7 @@ from app.crm.actor import live_and_visible
 from app.crm.companies.models import Company
 from app.crm.contacts.models import Contact
 from app.crm.errors import DomainError, ErrorCode, not_found
+from app.crm.jsonable import jsonable
 from app.crm.opportunities.audience import audience_of
 from app.crm.opportunities.models import Opportunity
 from app.crm.opportunities.rows import OpportunityRow
@@ -409,7 +410,7 @@ async def update_activity(
         old = getattr(activity, attribute)
         if old != new:
             setattr(activity, attribute, new)
-            changes.append(FieldChange(name, _json(old), _json(new)))
+            changes.append(FieldChange(name, jsonable(old), jsonable(new)))
     if activity.kind == "APPOINTMENT":
         assert activity.starts_at is not None and activity.ends_at is not None
         _check_times(activity.starts_at, activity.ends_at)
@@ -420,10 +421,6 @@ async def update_activity(
         changes.insert(0, FieldChange("activity", None, describe(activity)))
         await _record(unit, opportunity, EventKind.ACTIVITY_UPDATED, changes)
     return activity
-
-
-def _json(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 async def set_task_status(

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from app.crm.jsonable import jsonable
 from app.crm.money import quantum, weighted
 
 
@@ -58,7 +59,7 @@ class OpportunityRow:
         return row
 
     def to_json(self) -> dict[str, Any]:
-        return {name: _to_json(getattr(self, name)) for name in COLUMNS}
+        return {name: jsonable(getattr(self, name)) for name in COLUMNS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OpportunityRow:
@@ -76,11 +77,3 @@ class OpportunityRow:
 
 
 COLUMNS = tuple(f.name for f in fields(OpportunityRow))
-
-
-def _to_json(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return value

@@ -18,6 +18,7 @@ from app.crm.companies.services import get_company
 from app.crm.errors import DomainError, ErrorCode, forbidden, not_found
 from app.crm.fields import text_rule
 from app.crm.folders.services import get_folder
+from app.crm.jsonable import jsonable
 from app.crm.money import Money, check_money, quantum
 from app.crm.opportunities.audience import audience_of
 from app.crm.opportunities.models import LostReason, Opportunity, OpportunityLostReason
@@ -44,14 +45,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
 def _money_json(amount: Decimal | None, currency: str) -> dict[str, str] | None:
     # Stored with 4 decimals; a change shows it in the currency's minor unit, as reads do.
     if amount is None:
@@ -70,7 +63,7 @@ class ChangeSet:
         old = getattr(self.opportunity, attribute)
         if old != value:
             setattr(self.opportunity, attribute, value)
-            self.items.append(FieldChange(field or attribute, _json(old), _json(value)))
+            self.items.append(FieldChange(field or attribute, jsonable(old), jsonable(value)))
 
     def set_money(self, amount: Decimal | None, currency: str, field: str, attribute: str) -> None:
         opportunity = self.opportunity
