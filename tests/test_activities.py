@@ -75,6 +75,7 @@ MY_TASKS = (
   myTasks(status: $status, overdue: $overdue, dueBefore: $dueBefore, first: $first,
           after: $after) {
     pageInfo { hasNextPage endCursor }
+    totalCount
     edges { cursor node { ...A } }
   } }"""
 )
@@ -883,6 +884,8 @@ async def test_my_tasks_overdue_and_due_before(api: Api, admin_token: str) -> No
     past_done = await task(api, admin_token, opportunity_id, dueAt=iso(now - timedelta(days=2)))
     await set_status(api, admin_token, past_done["id"], "DONE")
     assert await my_task_ids(api, admin_token, overdue=True) == [overdue["id"]]
+    counted = await api.ok(MY_TASKS, {"overdue": True}, admin_token)
+    assert counted["myTasks"]["totalCount"] == 1
     node = (await api.ok(NODE, {"id": overdue["id"]}, admin_token))["node"]
     assert node["isOverdue"] is True
     before = iso(now + timedelta(days=4))
@@ -906,6 +909,7 @@ async def test_my_tasks_pages_without_gaps_or_repeats(api: Api, admin_token: str
         seen += [e["node"]["id"] for e in data["edges"]]
         if not data["pageInfo"]["hasNextPage"]:
             break
+        assert data["totalCount"] == len(expected)
         after = data["pageInfo"]["endCursor"]
     assert seen == expected
 

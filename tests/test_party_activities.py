@@ -22,8 +22,12 @@ mutation($i: AddJournalInput!) {
 }"""
 ACTIVITIES = """
 query($company: ID!, $contact: ID!) {
-  company: node(id: $company) { ... on Company { activities { nodes { id kind } } } }
-  contact: node(id: $contact) { ... on Contact { activities { nodes { id kind } } } }
+  company: node(id: $company) {
+    ... on Company { activities { totalCount nodes { id kind } } }
+  }
+  contact: node(id: $contact) {
+    ... on Contact { activities { totalCount nodes { id kind } } }
+  }
 }"""
 
 
@@ -64,6 +68,8 @@ async def test_an_activity_is_listed_under_its_company_and_contact(
     data = await api.ok(ACTIVITIES, {"company": company, "contact": contact}, admin_token)
     assert data["company"]["activities"]["nodes"] == [{"id": journal, "kind": "JOURNAL"}]
     assert data["contact"]["activities"]["nodes"] == [{"id": journal, "kind": "JOURNAL"}]
+    assert data["company"]["activities"]["totalCount"] == 1
+    assert data["contact"]["activities"]["totalCount"] == 1
 
 
 async def test_activities_of_a_private_opportunity_stay_hidden_there_too(
@@ -75,8 +81,8 @@ async def test_activities_of_a_private_opportunity_stay_hidden_there_too(
     seen = await api.ok(ACTIVITIES, {"company": company, "contact": contact}, owner)
     assert [n["id"] for n in seen["company"]["activities"]["nodes"]] == [journal]
     hidden = await api.ok(ACTIVITIES, {"company": company, "contact": contact}, outsider)
-    assert hidden["company"]["activities"]["nodes"] == []
-    assert hidden["contact"]["activities"]["nodes"] == []
+    assert hidden["company"]["activities"] == {"totalCount": 0, "nodes": []}
+    assert hidden["contact"]["activities"] == {"totalCount": 0, "nodes": []}
 
 
 async def test_linking_an_unknown_company_changes_nothing(api: Api, admin_token: str) -> None:

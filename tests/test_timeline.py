@@ -40,6 +40,7 @@ TIMELINE = """query($id: ID!, $first: Int, $after: String, $kinds: [TimelineKind
   opportunity(id: $id) {
     timeline(first: $first, after: $after, kinds: $kinds) {
       pageInfo { hasNextPage endCursor }
+      totalCount
       edges { cursor node {
         kind occurredAt
         actor { id }
@@ -197,6 +198,18 @@ async def test_kinds_filter_keeps_only_those_kinds(api: Api, admin_token: str) -
     assert got[0]["activity"]["id"] == todo["id"]
     journals = await entries(api, admin_token, opportunity_id, kinds=["JOURNAL"])
     assert [label(e) for e in journals] == ["JOURNAL", "JOURNAL"]
+    counts = {
+        None: 4,
+        ("TASK", "HISTORY"): 2,
+        ("JOURNAL",): 2,
+        ("HISTORY",): 1,
+        ("EMAIL",): 0,
+    }
+    for kinds, expected in counts.items():
+        page = await timeline(
+            api, admin_token, opportunity_id, first=1, kinds=list(kinds) if kinds else None
+        )
+        assert page["totalCount"] == expected, kinds
 
 
 async def test_activity_events_are_not_history_entries(api: Api, admin_token: str) -> None:

@@ -224,7 +224,14 @@ class Query:
             raise bad_input(error) from None
 
         async def count() -> int:
-            raise bad_input(DomainError(ErrorCode.INVALID, "myTasks has no totalCount", []))
+            async with info.context.read() as session:
+                return await activity_queries.my_tasks_count(
+                    session,
+                    actor,
+                    statuses=statuses,
+                    overdue_only=overdue,
+                    due_before=due_before,
+                )
 
         return connection(page, [activity_of(r) for r in page.items], count)  # type: ignore[misc]
 

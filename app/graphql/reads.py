@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 
 from app.crm.activities import queries as activity_queries
-from app.crm.errors import DomainError, ErrorCode
+from app.crm.errors import DomainError
 from app.crm.opportunities import history, queries
 from app.crm.opportunities.queries import OpportunityFilter, Sort
 from app.crm.opportunities.rows import OpportunityRow
@@ -154,7 +154,8 @@ async def timeline_connection(
             )
 
     async def count() -> int:
-        raise bad_input(DomainError(ErrorCode.INVALID, "the timeline has no totalCount", []))
+        async with context.read() as session:
+            return await activity_queries.timeline_count(session, opportunity_id, kinds)
 
     return connection(page, entries, count)
 
@@ -184,6 +185,9 @@ async def party_activities(
         raise bad_input(error) from None
 
     async def count() -> int:
-        raise bad_input(DomainError(ErrorCode.INVALID, "activities have no totalCount", []))
+        async with context.read() as session:
+            return await activity_queries.for_party_count(
+                session, actor, company_id=company_id, contact_id=contact_id
+            )
 
     return connection(page, [activity_of(r) for r in page.items], count)

@@ -93,22 +93,11 @@ async def attendees_by_activity(
     return result
 
 
-async def timeline_page(
-    session: AsyncSession,
-    opportunity_id: int,
-    kinds: Sequence[str],
-    first: int | None,
-    after: str | None,
-) -> Page[Row[Any]]:
-    """Activities and history entries, newest first: rows of (source, id, occurred_at) where
-    source is 'A' (an activity id) or 'H' (an outbox seq). Callers check visibility.
-
-    Each source is cut to the page (keyset and limit) on its own index before the two are
-    merged, so a page costs the same with ten activities or ten thousand.
-    """
+def _timeline_sources(
+    opportunity_id: int, kinds: Sequence[str]
+) -> list[tuple[str, Any, Any, list[Any]]]:
+    """The timeline's two sources, as (source, id column, time column, conditions)."""
     wanted = set(kinds)
-    size = check_page_size(first)
-    tag = "timeline:" + ",".join(sorted(wanted))
     sources: list[tuple[str, Any, Any, list[Any]]] = []
     activity_kinds = [k for k in KINDS if not wanted or k in wanted]
     if activity_kinds:
@@ -135,6 +124,34 @@ async def timeline_page(
         )
     if not sources:
         raise DomainError(ErrorCode.INVALID, "kinds selects nothing", ["kinds"])
+    return sources
+
+
+async def timeline_count(session: AsyncSession, opportunity_id: int, kinds: Sequence[str]) -> int:
+    counts = [
+        select(func.count(id_column)).where(*where).scalar_subquery()
+        for _, id_column, _, where in _timeline_sources(opportunity_id, kinds)
+    ]
+    total = counts[0] if len(counts) == 1 else counts[0] + counts[1]
+    return int((await session.execute(select(total))).scalar_one())
+
+
+async def timeline_page(
+    session: AsyncSession,
+    opportunity_id: int,
+    kinds: Sequence[str],
+    first: int | None,
+    after: str | None,
+) -> Page[Row[Any]]:
+    """Activities and history entries, newest first: rows of (source, id, occurred_at) where
+    source is 'A' (an activity id) or 'H' (an outbox seq). Callers check visibility.
+
+    Each source is cut to the page (keyset and limit) on its own index before the two are
+    merged, so a page costs the same with ten activities or ten thousand.
+    """
+    size = check_page_size(first)
+    tag = "timeline:" + ",".join(sorted(set(kinds)))
+    sources = _timeline_sources(opportunity_id, kinds)
     parse = [parse_datetime, parse_text, parse_int]
     position = None
     if after:
@@ -178,19 +195,9 @@ async def rows_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Row
     return {r.id: r for r in rows}
 
 
-async def my_tasks(
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    statuses: Sequence[str],
-    overdue_only: bool,
-    due_before: datetime | None,
-    first: int | None,
-    after: str | None,
-) -> Page[Row[Any]]:
-    """The actor's tasks across the opportunities they may see, soonest due first."""
-    far = datetime(9999, 12, 31, tzinfo=UTC)
-    due = func.coalesce(_activities.c.due_at, literal(far))
+def _my_tasks_where(
+    actor: Actor, statuses: Sequence[str], overdue_only: bool, due_before: datetime | None
+) -> list[Any]:
     where: list[Any] = [
         _activities.c.kind == "TASK",
         _activities.c.assignee_id == actor.user_id,
@@ -205,8 +212,42 @@ async def my_tasks(
     if due_before is not None:
         _require_offset("dueBefore", due_before)
         where.append(_activities.c.due_at < due_before)
+    return where
+
+
+async def my_tasks(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    statuses: Sequence[str],
+    overdue_only: bool,
+    due_before: datetime | None,
+    first: int | None,
+    after: str | None,
+) -> Page[Row[Any]]:
+    """The actor's tasks across the opportunities they may see, soonest due first."""
+    far = datetime(9999, 12, 31, tzinfo=UTC)
+    due = func.coalesce(_activities.c.due_at, literal(far))
+    where = _my_tasks_where(actor, statuses, overdue_only, due_before)
     keys = [SortKey(due, False, parse_datetime), SortKey(_activities.c.id, False, parse_int)]
     return await fetch_page(session, [_activities], where, keys, first, after, tag="myTasks")
+
+
+async def my_tasks_count(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    statuses: Sequence[str],
+    overdue_only: bool,
+    due_before: datetime | None,
+) -> int:
+    where = _my_tasks_where(actor, statuses, overdue_only, due_before)
+    return await _count(session, where)
+
+
+async def _count(session: AsyncSession, where: Sequence[Any]) -> int:
+    query = select(func.count()).select_from(_activities).where(*where)
+    return int((await session.execute(query)).scalar_one())
 
 
 async def appointments_between(
@@ -282,6 +323,18 @@ async def summaries(session: AsyncSession, opportunity_ids: Sequence[int]) -> di
     return {r.id: r for r in rows}
 
 
+def _party_where(actor: Actor, company_id: int | None, contact_id: int | None) -> list[Any]:
+    links = ActivityLink.__table__
+    column = links.c.company_id if company_id is not None else links.c.contact_id
+    target = company_id if company_id is not None else contact_id
+    return [
+        _activities.c.deleted_at.is_(None),
+        Opportunity.id == _activities.c.opportunity_id,
+        live_and_visible(actor),
+        _activities.c.id.in_(select(links.c.activity_id).where(column == target)),
+    ]
+
+
 async def for_party(
     session: AsyncSession,
     actor: Actor,
@@ -292,17 +345,15 @@ async def for_party(
     after: str | None,
 ) -> Page[Row[Any]]:
     """Activities filed under a company or contact, newest first, as the actor may see them."""
-    links = ActivityLink.__table__
-    column = links.c.company_id if company_id is not None else links.c.contact_id
-    target = company_id if company_id is not None else contact_id
-    where = [
-        _activities.c.deleted_at.is_(None),
-        Opportunity.id == _activities.c.opportunity_id,
-        live_and_visible(actor),
-        _activities.c.id.in_(select(links.c.activity_id).where(column == target)),
-    ]
     keys = [
         SortKey(_activities.c.occurred_at, True, parse_datetime),
         SortKey(_activities.c.id, True, parse_int),
     ]
+    where = _party_where(actor, company_id, contact_id)
     return await fetch_page(session, [_activities], where, keys, first, after, tag="party")
+
+
+async def for_party_count(
+    session: AsyncSession, actor: Actor, *, company_id: int | None, contact_id: int | None
+) -> int:
+    return await _count(session, _party_where(actor, company_id, contact_id))
