@@ -550,6 +550,33 @@ async def test_a_deleted_email_can_be_logged_again(api: Api, admin_token: str) -
     assert await timeline_ids(api, admin_token, opportunity_id) == [again["activity"]["id"]]
 
 
+async def test_one_message_on_two_opportunities_is_stored_on_each(
+    api: Api, admin_token: str
+) -> None:
+    """One e-mail may concern two deals; dedupe is per opportunity, and an outsider's copy
+    on a private deal neither blocks nor reveals anything."""
+    _, owner = await api.create_user(admin_token, "owner@example.com")
+    _, other = await api.create_user(admin_token, "other@example.com")
+    private_id = await create_opportunity(api, owner, visibility="PRIVATE")
+    public_id = await create_opportunity(api, other)
+    message = "<shared@customer.test>"
+    hidden = await api.mutate(
+        "logEmail", LOG_EMAIL, {"i": email_input(private_id, messageId=message)}, owner
+    )
+    first = await api.mutate(
+        "logEmail", LOG_EMAIL, {"i": email_input(public_id, messageId=message)}, other
+    )
+    again = await api.mutate(
+        "logEmail", LOG_EMAIL, {"i": email_input(public_id, messageId=message)}, other
+    )
+    assert (hidden["created"], first["created"], again["created"]) == (True, True, False)
+    assert first["activity"]["id"] != hidden["activity"]["id"]
+    assert again["activity"]["id"] == first["activity"]["id"]
+    assert first["activity"]["opportunityId"] == public_id
+    assert await timeline_ids(api, other, public_id) == [first["activity"]["id"]]
+    assert await timeline_ids(api, owner, private_id) == [hidden["activity"]["id"]]
+
+
 async def test_the_same_message_id_logged_concurrently_is_stored_once(
     api: Api, admin_token: str
 ) -> None:

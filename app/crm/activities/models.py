@@ -62,12 +62,14 @@ class Activity(Base):
             "starts_at",
             postgresql_where=text("kind = 'APPOINTMENT' AND deleted_at IS NULL"),
         ),
-        # The same e-mail logged twice is stored once.
+        # The same e-mail logged twice on an opportunity is stored once there. One e-mail
+        # may concern several deals, so each opportunity may hold its own copy.
         Index(
             "uq_activities_message_id",
+            "opportunity_id",
             "message_id",
             unique=True,
-            postgresql_where=text("message_id IS NOT NULL"),
+            postgresql_where=text("message_id IS NOT NULL AND deleted_at IS NULL"),
         ),
     )
 

@@ -9,6 +9,7 @@ teammate's pending edit of the opportunity into a conflict.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -225,19 +226,8 @@ async def add_task(
 ) -> Activity:
     actor = unit.require_actor()
     assignee = assignee_id if assignee_id is not None else actor.user_id
-    await _check_users(unit, [assignee], "assigneeId")
-    # A task for someone who cannot see its opportunity would be invisible to them.
     opportunity = await _visible_opportunity(unit, opportunity_id, "opportunityId")
-    assignee_actor = await load_actor(unit.session, assignee)
-    audience = await audience_of(unit.session, opportunity)
-    if assignee_actor is None or not audience.admits(
-        assignee_actor.user_id, assignee_actor.team_ids, assignee_actor.is_admin
-    ):
-        raise DomainError(
-            ErrorCode.INVALID,
-            "the assignee cannot see this opportunity: link them to it first",
-            ["assigneeId"],
-        )
+    await _check_assignee(unit, opportunity, assignee)
     fields = {
         "title": required_text("title", title, max_length=200),
         "body": clean_text("description", description, max_length=100_000),
@@ -249,6 +239,21 @@ async def add_task(
     return await add_activity(
         unit, opportunity_id, "TASK", None, fields, company_ids, contact_ids, opportunity
     )
+
+
+async def _check_assignee(unit: Unit, opportunity: Opportunity, assignee_id: int) -> None:
+    await _check_users(unit, [assignee_id], "assigneeId")
+    # A task for someone who cannot see its opportunity would be invisible to them.
+    assignee = await load_actor(unit.session, assignee_id)
+    audience = await audience_of(unit.session, opportunity)
+    if assignee is None or not audience.admits(
+        assignee.user_id, assignee.team_ids, assignee.is_admin
+    ):
+        raise DomainError(
+            ErrorCode.INVALID,
+            "the assignee cannot see this opportunity: link them to it first",
+            ["assigneeId"],
+        )
 
 
 def _aware(field: str, value: datetime | None) -> datetime | None:
@@ -322,8 +327,10 @@ async def log_email(
     company_ids: Sequence[int] = (),
     contact_ids: Sequence[int] = (),
 ) -> tuple[Activity, bool]:
-    """(the e-mail, whether it was new): one logged twice by messageId is stored once."""
+    """(the e-mail, whether it was new): one logged twice on the opportunity by messageId is
+    stored once. A deleted copy does not count: logging it again stores it again."""
     message_id = clean_text("messageId", message_id, max_length=998)
+    opportunity = await _visible_opportunity(unit, opportunity_id, "opportunityId")
     if message_id is not None:
         # Loggers of the same message wait for each other, so the later one finds the
         # earlier one's row instead of failing on the unique index.
@@ -333,10 +340,15 @@ async def log_email(
             )
         )
         existing = (
-            await unit.session.execute(select(Activity).where(Activity.message_id == message_id))
+            await unit.session.execute(
+                select(Activity).where(
+                    Activity.opportunity_id == opportunity.id,
+                    Activity.message_id == message_id,
+                    Activity.deleted_at.is_(None),
+                )
+            )
         ).scalar_one_or_none()
         if existing is not None:
-            await _visible_opportunity(unit, existing.opportunity_id, "opportunityId")
             return existing, False
     _aware("sentAt", sent_at)
     if not to:
@@ -351,7 +363,7 @@ async def log_email(
         "message_id": message_id,
     }
     activity = await add_activity(
-        unit, opportunity_id, "EMAIL", sent_at, fields, company_ids, contact_ids
+        unit, opportunity_id, "EMAIL", sent_at, fields, company_ids, contact_ids, opportunity
     )
     return activity, True
 
@@ -365,6 +377,7 @@ _EDITABLE: dict[str, dict[str, tuple[str, Any]]] = {
     },
     "TASK": {
         "title": ("title", lambda v: required_text("title", v, max_length=200)),
+        "assignee_id": ("assignee_id", lambda v: v),
         "description": ("body", lambda v: clean_text("description", v, max_length=100_000)),
         "due_at": ("due_at", lambda v: _aware("dueAt", v)),
         "priority": ("priority", lambda v: _choice("priority", v, PRIORITIES)),
@@ -386,13 +399,28 @@ _EDITABLE: dict[str, dict[str, tuple[str, Any]]] = {
 }
 
 
-_NOT_NULL = ("starts_at", "ends_at", "occurred_at", "body_format", "priority")
+_NOT_NULL = ("starts_at", "ends_at", "occurred_at", "body_format", "priority", "assignee_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """New sets of related records for `update_activity`; None leaves a set as it is."""
+
+    attendee_user_ids: Sequence[int] | None = None
+    attendee_contact_ids: Sequence[int] | None = None
+    company_ids: Sequence[int] | None = None
+    contact_ids: Sequence[int] | None = None
 
 
 async def update_activity(
-    unit: Unit, activity_id: int, expected_version: int, values: Mapping[str, Any]
+    unit: Unit,
+    activity_id: int,
+    expected_version: int,
+    values: Mapping[str, Any],
+    related: Related = Related(),
 ) -> Activity:
-    """Change the fields of its kind that `values` holds; others are refused."""
+    """Change the fields of its kind that `values` holds (others are refused) and replace
+    the related sets `related` names."""
     activity, opportunity = await _visible_activity(unit, activity_id, expected_version)
     rules = _EDITABLE[activity.kind]
     changes: list[FieldChange] = []
@@ -409,18 +437,88 @@ async def update_activity(
         new = rule(value)
         old = getattr(activity, attribute)
         if old != new:
+            if attribute == "assignee_id":
+                await _check_assignee(unit, opportunity, new)
             setattr(activity, attribute, new)
             changes.append(FieldChange(name, jsonable(old), jsonable(new)))
     if activity.kind == "APPOINTMENT":
         assert activity.starts_at is not None and activity.ends_at is not None
         _check_times(activity.starts_at, activity.ends_at)
         activity.occurred_at = activity.starts_at
+    changes += await _replace_related(unit, activity, related)
     if changes:
         activity.version += 1
         activity.updated_at = _now()
         changes.insert(0, FieldChange("activity", None, describe(activity)))
         await _record(unit, opportunity, EventKind.ACTIVITY_UPDATED, changes)
     return activity
+
+
+async def _replace_related(unit: Unit, activity: Activity, related: Related) -> list[FieldChange]:
+    """Validate and store the new sets; one change per set that differs."""
+    changes: list[FieldChange] = []
+    if related.attendee_user_ids is not None or related.attendee_contact_ids is not None:
+        if activity.kind != "APPOINTMENT":
+            raise DomainError(
+                ErrorCode.INVALID,
+                f"attendeeIds is not a field of a {activity.kind.lower()}",
+                ["attendeeIds"],
+            )
+        users = await _check_users(unit, related.attendee_user_ids or (), "attendeeIds")
+        contacts = await _check_ids(
+            unit, Contact, related.attendee_contact_ids or (), "contact", "attendeeIds"
+        )
+        wanted = [("USER", u) for u in users] + [("CONTACT", c) for c in contacts]
+        changes += await _replace_set(unit, AppointmentAttendee, activity, "attendees", wanted)
+    if related.company_ids is not None:
+        companies = await _check_ids(unit, Company, related.company_ids, "company", "companyIds")
+        wanted = [("COMPANY", c) for c in companies]
+        changes += await _replace_set(unit, ActivityLink, activity, "company_ids", wanted)
+    if related.contact_ids is not None:
+        contacts = await _check_ids(unit, Contact, related.contact_ids, "contact", "contactIds")
+        wanted = [("CONTACT", c) for c in contacts]
+        changes += await _replace_set(unit, ActivityLink, activity, "contact_ids", wanted)
+    return changes
+
+
+_TARGET_COLUMNS = {"USER": "user_id", "CONTACT": "contact_id", "COMPANY": "company_id"}
+
+
+async def _replace_set(
+    unit: Unit,
+    model: type[ActivityLink] | type[AppointmentAttendee],
+    activity: Activity,
+    name: str,
+    wanted: list[tuple[str, int]],
+) -> list[FieldChange]:
+    """Make the activity's rows of `model` of the kinds in play exactly `wanted`."""
+    kinds = {"attendees": ("USER", "CONTACT"), "company_ids": ("COMPANY",)}.get(name, ("CONTACT",))
+    rows = (
+        await unit.session.scalars(
+            select(model).where(model.activity_id == activity.id).order_by(model.id)
+        )
+    ).all()
+    current: dict[tuple[str, int], Any] = {}
+    for row in rows:
+        for kind in kinds:
+            target = getattr(row, _TARGET_COLUMNS[kind], None)
+            if target is not None:
+                current[(kind, target)] = row
+    if set(current) == set(wanted):
+        return []
+    for key, row in current.items():
+        if key not in wanted:
+            await unit.session.delete(row)
+    unit.session.add_all(
+        model(activity_id=activity.id, **{_TARGET_COLUMNS[kind]: target})
+        for kind, target in wanted
+        if (kind, target) not in current
+    )
+    old = list(current)
+    new = [key for key in old if key in wanted] + [key for key in wanted if key not in current]
+    if name == "attendees":
+        return [FieldChange(name, [list(k) for k in old], [list(k) for k in new])]
+    return [FieldChange(name, [k[1] for k in old], [k[1] for k in new])]
 
 
 async def set_task_status(
@@ -455,9 +553,6 @@ async def set_task_status(
 async def delete_activity(unit: Unit, activity_id: int, expected_version: int | None) -> Activity:
     activity, opportunity = await _visible_activity(unit, activity_id, expected_version)
     activity.deleted_at = _now()
-    # A deleted e-mail frees its messageId: logging it again stores it again, instead of
-    # answering with a deleted activity nobody can read.
-    activity.message_id = None
     activity.version += 1
     await _record(
         unit,

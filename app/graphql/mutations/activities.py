@@ -16,7 +16,7 @@ from app.crm.errors import DomainError, ErrorCode
 from app.crm.unit import Unit
 from app.graphql.errors import UserError
 from app.graphql.ids import decode_any, decode_id
-from app.graphql.inputs import given
+from app.graphql.inputs import given, id_of
 from app.graphql.mutations.base import presented
 from app.graphql.types.activities import (
     Activity,
@@ -137,6 +137,16 @@ class UpdateActivityInput:
     starts_at: datetime | None = UNSET
     ends_at: datetime | None = UNSET
     name: str | None = UNSET
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=UNSET, description="Reassign a task (to someone who can see its opportunity)."
+    )
+    attendee_ids: list[strawberry.ID] | None = strawberry.field(
+        default=UNSET, description="An appointment's attendees (users, contacts): the new set."
+    )
+    links: ActivityLinks | None = strawberry.field(
+        default=UNSET,
+        description="The new companies and contacts it is filed under; a list left out stays.",
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -144,6 +154,8 @@ def _plain(value: Any) -> Any:
 
 
 _UPDATE_SPEC: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "assignee_id": ("assignee_id", id_of("User", "assigneeId")),
+} | {
     name: (name, _plain)
     for name in (
         "title",
@@ -203,6 +215,27 @@ def _attendees(values: list[strawberry.ID]) -> tuple[list[int], list[int]]:
             )
         (users if type_name == "User" else contacts).append(pk)
     return users, contacts
+
+
+def _related(input: UpdateActivityInput) -> services.Related:
+    users = contacts = None
+    if input.attendee_ids is not UNSET:
+        users, contacts = _attendees(input.attendee_ids or [])
+    links = input.links if input.links is not UNSET else None
+    return services.Related(
+        attendee_user_ids=users,
+        attendee_contact_ids=contacts,
+        company_ids=(
+            _ids(links.company_ids, "Company", "companyIds")
+            if links and links.company_ids is not None
+            else None
+        ),
+        contact_ids=(
+            _ids(links.contact_ids, "Contact", "contactIds")
+            if links and links.contact_ids is not None
+            else None
+        ),
+    )
 
 
 def _opportunity(value: strawberry.ID) -> int:
@@ -330,6 +363,7 @@ class ActivityMutations:
                 decode_id(input.id, "Activity"),
                 input.expected_version,
                 given(input, _UPDATE_SPEC),
+                _related(input),
             )
 
         return await _activity(info, work)

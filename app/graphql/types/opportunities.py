@@ -351,6 +351,9 @@ _FIELD_NAMES: dict[str, tuple[str, str | None]] = {
     "owner_id": ("owner", "User"),
     "awarded_company_id": ("awardedTo", "Company"),
     "lost_reason_ids": ("lostReasons", "LostReason"),
+    "assignee_id": ("assignee", "User"),
+    "company_ids": ("companies", "Company"),
+    "contact_ids": ("contacts", "Contact"),
 }
 _TARGET_TYPES = {"COMPANY": "Company", "CONTACT": "Contact", "USER": "User", "TEAM": "Team"}
 
@@ -375,6 +378,12 @@ def _participant_value(value: Any) -> Any:
     }
 
 
+def _attendee_ids(value: Any) -> Any:
+    if value is None:
+        return None
+    return [encode_id(_TARGET_TYPES[kind], pk) for kind, pk in value]
+
+
 def _activity_value(value: Any) -> Any:
     if value is None:
         return None
@@ -385,6 +394,10 @@ def api_change(change: FieldChange) -> FieldChangeType:
     if change.field == "activity":
         return FieldChangeType(
             field="activity", old=_activity_value(change.old), new=_activity_value(change.new)
+        )
+    if change.field == "attendees":
+        return FieldChangeType(
+            field="attendees", old=_attendee_ids(change.old), new=_attendee_ids(change.new)
         )
     if change.field == "participants":
         return FieldChangeType(
