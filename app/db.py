@@ -59,6 +59,8 @@ def import_models() -> None:
     from app.crm.contacts import models as _contacts  # noqa: F401
     from app.crm.folders import models as _folders  # noqa: F401
     from app.crm.opportunities import models as _opportunities  # noqa: F401
+    from app.crm.orders import models as _orders  # noqa: F401
+    from app.crm.products import models as _products  # noqa: F401
     from app.crm.stages import models as _stages  # noqa: F401
     from app.crm.users import models as _users  # noqa: F401
     from app.events import models as _events  # noqa: F401

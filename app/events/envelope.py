@@ -29,6 +29,16 @@ class EventKind(StrEnum):
     ACTIVITY_UPDATED = "ACTIVITY_UPDATED"
     ACTIVITY_DELETED = "ACTIVITY_DELETED"
     TASK_COMPLETED = "TASK_COMPLETED"
+    ORDER_CREATED = "ORDER_CREATED"
+    ORDER_UPDATED = "ORDER_UPDATED"
+    ORDER_STATUS_CHANGED = "ORDER_STATUS_CHANGED"
+    ORDER_LINE_ADDED = "ORDER_LINE_ADDED"
+    ORDER_LINE_UPDATED = "ORDER_LINE_UPDATED"
+    ORDER_LINE_REMOVED = "ORDER_LINE_REMOVED"
+    ORDER_LINES_REORDERED = "ORDER_LINES_REORDERED"
+
+
+ORDER_KINDS = frozenset(k for k in EventKind if k.value.startswith("ORDER_"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,24 +89,31 @@ class PendingEvent:
     """An event recorded by a service, waiting for the transaction to give it a sequence."""
 
     kind: EventKind
-    opportunity_id: int
+    # None only for an order without an opportunity.
+    opportunity_id: int | None
+    # The opportunity's version (an order's own version is in its snapshot).
     version: int
     changes: tuple[FieldChange, ...]
     audience: Audience
+    # The opportunity as the change left it ({} for an order without one).
     snapshot: dict[str, Any]
+    order_id: int | None = None
+    order_snapshot: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ChangeEvent:
     seq: int
     kind: EventKind
-    opportunity_id: int
+    opportunity_id: int | None
     version: int
     actor_id: int | None
     occurred_at: datetime
     changes: tuple[FieldChange, ...]
     audience: Audience
     snapshot: dict[str, Any] = field(repr=False)
+    order_id: int | None = None
+    order_snapshot: dict[str, Any] | None = field(default=None, repr=False)
 
     def to_json(self) -> bytes:
         return orjson.dumps(
@@ -110,6 +127,8 @@ class ChangeEvent:
                 "changes": changes_to_json(self.changes),
                 "audience": self.audience.to_json(),
                 "snapshot": self.snapshot,
+                "order_id": self.order_id,
+                "order_snapshot": self.order_snapshot,
             }
         )
 
@@ -126,6 +145,8 @@ class ChangeEvent:
             changes=changes_from_json(data["changes"]),
             audience=Audience.from_json(data["audience"]),
             snapshot=data["snapshot"],
+            order_id=data.get("order_id"),
+            order_snapshot=data.get("order_snapshot"),
         )
 
 

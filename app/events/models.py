@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,14 +28,30 @@ from app.db import Base
 
 class EventRecord(Base):
     __tablename__ = "opportunity_events"
-    __table_args__ = (Index("ix_opportunity_events_opportunity", "opportunity_id", "seq"),)
+    __table_args__ = (
+        Index("ix_opportunity_events_opportunity", "opportunity_id", "seq"),
+        Index(
+            "ix_opportunity_events_order",
+            "order_id",
+            "seq",
+            postgresql_where=text("order_id IS NOT NULL"),
+        ),
+        CheckConstraint(
+            "opportunity_id IS NOT NULL OR order_id IS NOT NULL", name="about_something"
+        ),
+    )
 
     # Allocated from event_counter while its row lock is held until commit, so the sequence is
     # gap-free and in commit order (see app/events/outbox.py).
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(String(32))
-    opportunity_id: Mapped[int] = mapped_column(
+    # An order's events are on its opportunity's stream too; an order without one has only its
+    # own (order_id).
+    opportunity_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("opportunities.id", ondelete="CASCADE")
+    )
+    order_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("orders.id", ondelete="CASCADE")
     )
     version: Mapped[int] = mapped_column(Integer)
     actor_id: Mapped[int | None] = mapped_column(
@@ -37,6 +63,8 @@ class EventRecord(Base):
     audience: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # The opportunity as this change left it, so delivering an event needs no query.
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The order as this change left it (order events only).
+    order_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class EventCounter(Base):

@@ -50,6 +50,8 @@ async def append(
             changes=p.changes,
             audience=p.audience,
             snapshot=p.snapshot,
+            order_id=p.order_id,
+            order_snapshot=p.order_snapshot,
         )
         for i, p in enumerate(pending)
     ]
@@ -66,6 +68,8 @@ async def append(
                 "changes": changes_to_json(e.changes),
                 "audience": e.audience.to_json(),
                 "snapshot": e.snapshot,
+                "order_id": e.order_id,
+                "order_snapshot": e.order_snapshot,
             }
             for e in events
         ],
@@ -84,6 +88,8 @@ def from_record(row: EventRecord) -> ChangeEvent:
         changes=changes_from_json(row.changes),
         audience=Audience.from_json(row.audience),
         snapshot=row.snapshot,
+        order_id=row.order_id,
+        order_snapshot=row.order_snapshot,
     )
 
 

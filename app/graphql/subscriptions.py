@@ -89,6 +89,8 @@ class Subscription:
         user_id = actor.user_id
 
         def accept(event: ChangeEvent) -> bool:
+            if event.opportunity_id is None:
+                return False  # an order without an opportunity: orderEvents carries it
             if only_id is not None and event.opportunity_id != only_id:
                 return False
             if kinds is not None and event.kind not in kinds:

@@ -12,18 +12,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Numeric,
     String,
     Text,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.crm.columns import BigId, CreatedAt, UpdatedAt
+from app.crm.columns import MONEY, BigId, CreatedAt, UpdatedAt
 from app.db import Base
-
-# Enough for any real deal in any currency, with room for 3-decimal currencies.
-MONEY = Numeric(20, 4)
 
 
 class Opportunity(Base):

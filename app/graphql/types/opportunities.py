@@ -431,6 +431,8 @@ class OpportunityEvent:
 
     @classmethod
     def of(cls, event: ChangeEvent, loaders: Loaders | None = None) -> OpportunityEvent:
+        # Only events on an opportunity's stream get here (an order's without one do not).
+        assert event.opportunity_id is not None
         return cls(
             cursor=str(event.seq),
             kind=event.kind,
