@@ -20,10 +20,13 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from app.events.envelope import ChangeEvent
 from app.graphql.loaders import Loaders
 from app.graphql.types.opportunities import OpportunityEvent
+from app.graphql.types.orders import OrderEvent
+
+SharedPayload = OpportunityEvent | OrderEvent
 
 
 class EventExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    _event: OpportunityEvent | None = None
+    _event: SharedPayload | None = None
 
     def build_per_event_executor(self, payload: Any) -> Executor[Any]:
         executor = super().build_per_event_executor(payload)
@@ -34,7 +37,7 @@ class EventExecutionContext(StrawberryGraphQLCoreExecutionContext):
         executor._relevant_sub_fields = {}
         if (
             isinstance(executor, EventExecutionContext)
-            and isinstance(payload, OpportunityEvent)
+            and isinstance(payload, OpportunityEvent | OrderEvent)
             and payload.loaders is not None
         ):
             executor._event = payload
@@ -73,13 +76,26 @@ class SharedEvents:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], keep: int = 64) -> None:
         self._sessions = sessions
         self._keep = keep
-        self._by_seq: OrderedDict[int, OpportunityEvent] = OrderedDict()
+        self._by_seq: OrderedDict[tuple[int, type], SharedPayload] = OrderedDict()
 
     def payload(self, event: ChangeEvent) -> OpportunityEvent:
-        shared = self._by_seq.get(event.seq)
+        shared = self._shared(event, OpportunityEvent)
+        assert isinstance(shared, OpportunityEvent)
+        return shared
+
+    def order_payload(self, event: ChangeEvent) -> OrderEvent:
+        shared = self._shared(event, OrderEvent)
+        assert isinstance(shared, OrderEvent)
+        return shared
+
+    def _shared(
+        self, event: ChangeEvent, kind: type[OpportunityEvent] | type[OrderEvent]
+    ) -> SharedPayload:
+        key = (event.seq, kind)
+        shared = self._by_seq.get(key)
         if shared is None:
-            shared = OpportunityEvent.of(event, Loaders(self._sessions, None))
-            self._by_seq[event.seq] = shared
+            shared = kind.of(event, Loaders(self._sessions, None))
+            self._by_seq[key] = shared
             while len(self._by_seq) > self._keep:
                 self._by_seq.popitem(last=False)
         return shared

@@ -18,6 +18,9 @@ NODE_TYPES = (
     "Participant",
     "LostReason",
     "Activity",
+    "Product",
+    "Order",
+    "OrderLine",
 )
 
 

@@ -21,6 +21,8 @@ from app.crm.contacts import queries as contacts
 from app.crm.folders import queries as folders
 from app.crm.opportunities import audience
 from app.crm.opportunities import queries as opportunities
+from app.crm.orders import queries as orders
+from app.crm.products import queries as products
 from app.crm.stages import queries as stages
 from app.crm.users import queries as users
 
@@ -66,6 +68,10 @@ class Loaders:
         # Activities of an opportunity already known to be visible (timelines, payloads).
         self.activity_row_by_id = _loader(sessions, activities.rows_by_id)
         self.event_by_seq = _loader(sessions, activities.events_by_seq)
+        self.product_by_id = _loader(sessions, products.by_id)
+        # Lines and orders of orders/opportunities already known to be visible.
+        self.lines_by_order = _loader(sessions, orders.lines_by_order, [])
+        self.orders_by_opportunity = _loader(sessions, orders.by_opportunity, [])
         if actor is not None:
             self.opportunity_by_id = _loader(
                 sessions, lambda s, ids: opportunities.visible_by_id(s, actor, ids)
@@ -73,6 +79,7 @@ class Loaders:
             self.activity_by_id = _loader(
                 sessions, lambda s, ids: activities.visible_by_id(s, actor, ids)
             )
+            self.order_by_id = _loader(sessions, lambda s, ids: orders.visible_by_id(s, actor, ids))
             self.opportunity_count_by_folder = _loader(
                 sessions,
                 lambda s, ids: folders.opportunity_counts(s, actor, ids, include_subfolders=False),

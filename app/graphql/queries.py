@@ -14,6 +14,7 @@ from app.crm.errors import DomainError, ErrorCode
 from app.crm.folders import queries as folders
 from app.crm.opportunities import queries as opportunities
 from app.crm.opportunities.queries import OpportunityFilter
+from app.crm.orders import queries as order_queries
 from app.crm.stages import queries as stages
 from app.crm.users import queries as users
 from app.graphql.errors import bad_input
@@ -23,6 +24,7 @@ from app.graphql.reads import opportunity_connection
 from app.graphql.types.activities import Appointment, Task, TaskStatus, activity_of
 from app.graphql.types.common import Connection, Node, connection
 from app.graphql.types.opportunities import Opportunity, Participant
+from app.graphql.types.orders import Order, OrderLine, Product
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import Team, User
 from app.graphql.types.pipeline import Folder, LostReason, Stage
@@ -48,6 +50,8 @@ async def load_node(info: strawberry.Info, global_id: str) -> Node | None:
     if type_name == "Activity":
         row = await loaders.activity_by_id.load(pk)
         return activity_of(row) if row is not None else None
+    if type_name in ("Order", "OrderLine"):
+        return await _order_node(info, type_name, pk)
     if type_name == "Participant":
         async with info.context.read() as session:
             opportunity_id = await opportunities.participant_opportunity(session, pk)
@@ -63,10 +67,29 @@ async def load_node(info: strawberry.Info, global_id: str) -> Node | None:
         "Folder": (loaders.folder_by_id, Folder),
         "Stage": (loaders.stage_by_id, Stage),
         "LostReason": (loaders.lost_reason_by_id, LostReason),
+        "Product": (loaders.product_by_id, Product),
     }
     loader, node_type = simple[type_name]
     row = await loader.load(pk)
     return node_type.of(row) if row is not None else None
+
+
+async def _order_node(info: strawberry.Info, type_name: str, pk: int) -> Node | None:
+    loaders = info.context.loaders
+    order_id = pk
+    if type_name == "OrderLine":
+        async with info.context.read() as session:
+            found = await order_queries.line_order_ids(session, [pk])
+        if pk not in found:
+            return None
+        order_id = found[pk]
+    order = await loaders.order_by_id.load(order_id)
+    if order is None:
+        return None
+    if type_name == "Order":
+        return Order.of(order)
+    lines = await loaders.lines_by_order.load(order_id)
+    return next((OrderLine.of(r, order.currency) for r in lines if r.id == pk), None)
 
 
 @strawberry.type

@@ -26,9 +26,11 @@ from strawberry.types.graphql import OperationType
 from app.graphql.execution import EventExecutionContext
 from app.graphql.mutations.activities import ActivityMutations
 from app.graphql.mutations.opportunities import OpportunityMutations
+from app.graphql.mutations.orders import OrderMutations
 from app.graphql.mutations.parties import PartyMutations
 from app.graphql.mutations.people import PeopleMutations
 from app.graphql.mutations.pipeline import PipelineMutations
+from app.graphql.order_queries import OrderQueries
 from app.graphql.queries import Query
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
@@ -40,6 +42,7 @@ from app.graphql.types.pipeline import Folder, LostReason, Stage
 
 log = logging.getLogger(__name__)
 
+Queries = merge_types("Query", (Query, OrderQueries))
 Mutation = merge_types(
     "Mutation",
     (
@@ -48,6 +51,7 @@ Mutation = merge_types(
         PipelineMutations,
         PartyMutations,
         ActivityMutations,
+        OrderMutations,
     ),
 )
 
@@ -136,7 +140,7 @@ class TandemSchema(strawberry.Schema):
 
 def build_schema() -> strawberry.Schema:
     return TandemSchema(
-        query=Query,
+        query=Queries,
         mutation=Mutation,
         subscription=Subscription,
         types=[

@@ -11,12 +11,14 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
+from app.crm.actor import Actor
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.users.queries import load_actor
 from app.events.envelope import ChangeEvent, EventKind
 from app.graphql.errors import bad_input, unauthenticated
 from app.graphql.ids import decode_id
 from app.graphql.types.opportunities import OpportunityEvent
+from app.graphql.types.orders import OrderEvent
 
 
 @strawberry.input
@@ -32,6 +34,37 @@ def _parse_since(since: str) -> int:
     if not since.isdigit() or len(since) > 18:
         raise bad_input(DomainError(ErrorCode.INVALID, "since is not a valid cursor", ["since"]))
     return int(since)
+
+
+async def _current_actor(info: strawberry.Info) -> Actor:
+    # The socket was authenticated at connection_init, perhaps hours ago: subscribe with
+    # the rights the user has now, so a deactivated user gets nothing, not even a replay.
+    async with info.context.runtime.reads() as session:
+        current = await load_actor(session, info.context.require_actor().user_id)
+    if current is None:
+        raise unauthenticated()
+    return current
+
+
+async def _since(info: strawberry.Info, since: str | None) -> int | None:
+    since_seq = _parse_since(since) if since is not None else None
+    if since_seq is not None and since_seq > await info.context.runtime.hub.latest_committed():
+        raise bad_input(DomainError(ErrorCode.INVALID, "since is from the future", ["since"]))
+    return since_seq
+
+
+async def _admitted_now(payload: OpportunityEvent | OrderEvent, actor: Actor) -> bool:
+    """Whether the event's opportunity admits the actor now, not only when it was committed.
+
+    A replayed or queued event may be delivered after the opportunity became private, and its
+    nested fields show the present: one query per event per process, shared by all its
+    subscribers. An order without an opportunity is everyone's.
+    """
+    if payload.event.opportunity_id is None:
+        return True
+    assert payload.loaders is not None
+    now = await payload.loaders.audience_by_opportunity.load(payload.event.opportunity_id)
+    return now is not None and now.admits(actor.user_id, actor.team_ids, actor.is_admin)
 
 
 @strawberry.type
@@ -50,13 +83,7 @@ class Subscription:
     ) -> AsyncGenerator[OpportunityEvent, None]:
         context = info.context
         runtime = context.runtime
-        # The socket was authenticated at connection_init, perhaps hours ago: subscribe with
-        # the rights the user has now, so a deactivated user gets nothing, not even a replay.
-        async with runtime.reads() as session:
-            current = await load_actor(session, context.require_actor().user_id)
-        if current is None:
-            raise unauthenticated()
-        actor = current
+        actor = await _current_actor(info)
         try:
             only_id = (
                 decode_id(opportunity_id, "Opportunity", "opportunityId")
@@ -76,9 +103,7 @@ class Subscription:
         except DomainError as error:
             raise bad_input(error) from None
         kinds = frozenset(filter.kinds) if filter and filter.kinds else None
-        since_seq = _parse_since(since) if since is not None else None
-        if since_seq is not None and since_seq > await runtime.hub.latest_committed():
-            raise bad_input(DomainError(ErrorCode.INVALID, "since is from the future", ["since"]))
+        since_seq = await _since(info, since)
         if only_id is not None and await context.loaders.opportunity_by_id.load(only_id) is None:
             raise bad_input(
                 DomainError(ErrorCode.NOT_FOUND, "opportunity not found", ["opportunityId"])
@@ -110,18 +135,50 @@ class Subscription:
                 current = directory.current(user_id)
                 if current is None:
                     return  # deactivated while subscribed
-                # The event admitted this user when it was committed; a replayed or queued
-                # one may be delivered after the opportunity became private, and its nested
-                # fields (participants, history) show the present. So it must admit them now
-                # too: one query per event per process, shared by all its subscribers.
                 payload = runtime.shared_events.payload(event)
-                assert payload.loaders is not None
-                now = await payload.loaders.audience_by_opportunity.load(event.opportunity_id)
-                if now is None or not now.admits(
-                    current.user_id, current.team_ids, current.is_admin
-                ):
-                    continue
-                yield payload
+                if await _admitted_now(payload, current):
+                    yield payload
+        finally:
+            subscription.close()
+            directory.release(user_id)
+
+    @strawberry.subscription(
+        description="Every change to one order, in commit order; resume with `since` as for "
+        "opportunityEvents (the cursors are the same sequence)."
+    )
+    async def order_events(
+        self, info: strawberry.Info, order_id: strawberry.ID, since: str | None = None
+    ) -> AsyncGenerator[OrderEvent, None]:
+        runtime = info.context.runtime
+        actor = await _current_actor(info)
+        try:
+            only_id = decode_id(order_id, "Order", "orderId")
+        except DomainError as error:
+            raise bad_input(error) from None
+        since_seq = await _since(info, since)
+        if await info.context.loaders.order_by_id.load(only_id) is None:
+            raise bad_input(DomainError(ErrorCode.NOT_FOUND, "order not found", ["orderId"]))
+        directory = runtime.directory
+        directory.hold(actor)
+        user_id = actor.user_id
+
+        def accept(event: ChangeEvent) -> bool:
+            if event.order_id != only_id:
+                return False
+            current = directory.current(user_id)
+            return current is not None and event.audience.admits(
+                current.user_id, current.team_ids, current.is_admin
+            )
+
+        subscription = runtime.hub.subscribe(accept, since_seq)
+        try:
+            async for event in subscription:
+                current = directory.current(user_id)
+                if current is None:
+                    return  # deactivated while subscribed
+                payload = runtime.shared_events.order_payload(event)
+                if await _admitted_now(payload, current):
+                    yield payload
         finally:
             subscription.close()
             directory.release(user_id)

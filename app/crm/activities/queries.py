@@ -26,7 +26,7 @@ from app.crm.paging import (
     parse_int,
     parse_text,
 )
-from app.events.envelope import ChangeEvent, EventKind
+from app.events.envelope import ORDER_KINDS, ChangeEvent, EventKind
 from app.events.models import EventRecord
 from app.events.outbox import from_record
 
@@ -44,6 +44,9 @@ HISTORY_KINDS = tuple(
         EventKind.ACTIVITY_DELETED,
         EventKind.TASK_COMPLETED,
     )
+    # An order's making and its status changes belong on the deal's timeline; its line edits
+    # are the order's business.
+    and (k not in ORDER_KINDS or k in (EventKind.ORDER_CREATED, EventKind.ORDER_STATUS_CHANGED))
 )
 MAX_RANGE_DAYS = 370
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from app.crm.opportunities.rows import OpportunityRow
+from app.crm.orders.rows import OrderRow
 from app.crm.validation import api_name
 from app.events.envelope import ChangeEvent, EventKind, FieldChange
 from app.graphql.ids import encode_id
@@ -30,6 +31,7 @@ from app.graphql.types.pipeline import Folder, LostReason, Stage
 
 if TYPE_CHECKING:
     from app.graphql.types.activities import Appointment, TimelineEntry, TimelineKind
+    from app.graphql.types.orders import Order
 
 
 @strawberry.enum
@@ -323,6 +325,15 @@ class Opportunity(Node):
             info, self.row.id, [k.value for k in kinds or []], first, after
         )
 
+    @strawberry.field(description="Orders made from this opportunity, oldest first.")
+    async def orders(
+        self, info: strawberry.Info
+    ) -> list[Annotated[Order, strawberry.lazy("app.graphql.types.orders")]]:
+        from app.graphql.types.orders import Order
+
+        rows = await _loaders(self.loaders, info).orders_by_opportunity.load(self.row.id)
+        return [Order.of(r) for r in rows]
+
     @strawberry.field(description="Every change, field by field, newest first.")
     async def history(
         self, info: strawberry.Info, first: int | None = 20, after: str | None = None
@@ -390,6 +401,14 @@ def _activity_value(value: Any) -> Any:
     return {**value, "id": encode_id("Activity", value["id"])}
 
 
+def _changes(event: ChangeEvent) -> list[FieldChangeType]:
+    if event.order_id is not None:
+        from app.graphql.types.orders import order_change
+
+        return [order_change(c) for c in event.changes]
+    return [api_change(c) for c in event.changes]
+
+
 def api_change(change: FieldChange) -> FieldChangeType:
     if change.field == "activity":
         return FieldChangeType(
@@ -438,11 +457,21 @@ class OpportunityEvent:
             kind=event.kind,
             opportunity_id=strawberry.ID(encode_id("Opportunity", event.opportunity_id)),
             version=event.version,
-            changes=[api_change(c) for c in event.changes],
+            changes=_changes(event),
             occurred_at=event.occurred_at,
             event=event,
             loaders=loaders,
         )
+
+    @strawberry.field(
+        description="The order an ORDER_* event is about (as the change left it), else null."
+    )
+    def order(self) -> Annotated[Order, strawberry.lazy("app.graphql.types.orders")] | None:
+        from app.graphql.types.orders import Order as OrderType
+
+        if self.event.order_snapshot is None:
+            return None
+        return OrderType.of(OrderRow.from_json(self.event.order_snapshot), self.loaders)
 
     @strawberry.field(description="The opportunity as this change left it.")
     def opportunity(self) -> Opportunity:
