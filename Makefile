@@ -30,6 +30,8 @@ test: venv
 
 bench: venv
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/timeline.py
+	$(BIN)/python bench/orders.py
 
 # Through a temporary file, so that a failing export does not leave an empty schema behind.
 schema: venv
