@@ -260,7 +260,7 @@ async def _recompute(
             FieldChange(
                 "allocations",
                 None,
-                [_line_json(line, order.currency) for line in allocations],
+                [_allocation_json(line, order.currency) for line in allocations],
             )
         )
     return changes
@@ -268,6 +268,18 @@ async def _recompute(
 
 def _line_json(line: OrderLine, currency: str) -> dict[str, Any]:
     return LineRow.from_source(line, currency).to_json()
+
+
+def _allocation_json(line: OrderLine, currency: str) -> dict[str, Any]:
+    # Only what spreading moves: a 2,000-line order must not make a megabyte event.
+    row = LineRow.from_source(line, currency)
+    return {
+        "id": row.id,
+        "order_discount_amount": jsonable(row.order_discount_amount),
+        "net_amount": jsonable(row.net_amount),
+        "tax_amount": jsonable(row.tax_amount),
+        "gross_amount": jsonable(row.gross_amount),
+    }
 
 
 async def _record(
@@ -329,6 +341,12 @@ async def create_order(
         ).scalar_one_or_none()
         if opportunity is None:
             raise not_found("opportunity", "opportunityId")
+        if opportunity.status == "LOST":
+            raise DomainError(
+                ErrorCode.INVALID_STATE,
+                "a lost opportunity cannot become an order",
+                ["opportunityId"],
+            )
     if currency is None:
         if opportunity is None:
             raise DomainError(ErrorCode.REQUIRED, "currency is required", ["currency"])
@@ -383,10 +401,6 @@ async def create_order_from_opportunity(unit: Unit, opportunity_id: int) -> Orde
     ).scalar_one_or_none()
     if opportunity is None:
         raise not_found("opportunity", "opportunityId")
-    if opportunity.status == "LOST":
-        raise DomainError(
-            ErrorCode.INVALID_STATE, "a lost opportunity cannot become an order", ["opportunityId"]
-        )
     participants = (
         await unit.session.scalars(
             select(Participant)
