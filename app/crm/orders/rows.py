@@ -22,7 +22,7 @@ LINE_MONEY = (
 )
 
 
-def _discount_value(kind: str | None, value: Decimal | None, currency: str) -> Decimal | None:
+def discount_value(kind: str | None, value: Decimal | None, currency: str) -> Decimal | None:
     if value is None:
         return None
     return value.quantize(quantum(currency)) if kind == "AMOUNT" else trimmed(value)
@@ -63,7 +63,7 @@ class OrderRow:
         unit = quantum(row.currency)
         for name in (*ORDER_MONEY, "grand_total"):
             setattr(row, name, getattr(row, name).quantize(unit))
-        row.discount_value = _discount_value(row.discount_kind, row.discount_value, row.currency)
+        row.discount_value = discount_value(row.discount_kind, row.discount_value, row.currency)
         return row
 
     def totals(self) -> dict[str, Any]:
@@ -114,7 +114,7 @@ class LineRow:
         row.quantity = trimmed(row.quantity)
         row.unit_price = at_least_places(row.unit_price, minor_units(currency))
         row.tax_rate = trimmed(row.tax_rate)
-        row.discount_value = _discount_value(row.discount_kind, row.discount_value, currency)
+        row.discount_value = discount_value(row.discount_kind, row.discount_value, currency)
         return row
 
     def to_json(self) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from app.crm.opportunities.models import Opportunity, Participant
 from app.crm.opportunities.rows import OpportunityRow
 from app.crm.orders import pricing
 from app.crm.orders.models import Order, OrderLine
-from app.crm.orders.rows import LineRow, OrderRow
+from app.crm.orders.rows import LineRow, OrderRow, discount_value
 from app.crm.products.models import Product
 from app.crm.products.services import check_unit_price, get_product
 from app.crm.unit import Unit
@@ -496,13 +496,12 @@ async def update_order(
     return order
 
 
-def _discount_json(owner: Order | OrderLine) -> dict[str, Any] | None:
-    if owner.discount_kind is None:
+def _discount_json(order: Order) -> dict[str, Any] | None:
+    """The order discount as the order shows it: "1.00" EUR, "12.5" percent."""
+    if order.discount_kind is None:
         return None
-    value = {"kind": owner.discount_kind, "value": jsonable(owner.discount_value)}
-    if isinstance(owner, Order):
-        value["reason"] = owner.discount_reason
-    return value
+    value = discount_value(order.discount_kind, order.discount_value, order.currency)
+    return {"kind": order.discount_kind, "value": jsonable(value), "reason": order.discount_reason}
 
 
 async def change_status(
@@ -760,6 +759,7 @@ async def reorder_lines(
     by_id = {line.id: line for line in lines}
     for position, line_id in enumerate(line_ids, start=1):
         by_id[line_id].position = position
+    await unit.session.flush()
     # Positions do not enter the totals, but spreading breaks ties by position.
     changes = [FieldChange("lineOrder", old, list(line_ids))]
     changes += await _recompute(unit, order)
