@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -89,6 +90,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             _migrate(url)
         asyncio.run(_bootstrap_admin(url))
         app = create_app(settings, url)
+        # The modules, schema and caches loaded so far live as long as the process: keep them
+        # out of every full collection. Measured (bench/orders.py): p99 of reading a 500-line
+        # order 132 -> 67 ms, of updating one of its lines 94 -> 32 ms; small requests alike.
+        gc.freeze()
         uvicorn.run(
             app,
             host=settings.host,

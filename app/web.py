@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -56,6 +57,14 @@ class TandemGraphQL(GraphQL[Context, None]):
             multipart_uploads_enabled=True,
         )
         self.runtime = runtime
+
+    def encode_json(self, data: object) -> str | bytes:
+        # A large response (an order of 500 lines) spends a tenth of its time in the standard
+        # library's encoder; orjson writes the same JSON several times faster.
+        try:
+            return orjson.dumps(data)
+        except TypeError:  # something orjson refuses (an integer beyond 64 bits): be exact
+            return json.dumps(data, separators=(",", ":"))
 
     def decode_json(self, data: str | bytes) -> object:
         # Strawberry turns only a JSONDecodeError into a 400 (HTTP) or a 4400 close

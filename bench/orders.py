@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.migrate import upgrade
 from bench.run import (
+    Profiler,
     RawHttp,
     Row,
     bench_database,
@@ -108,6 +110,8 @@ async def main(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory() as work_dir:
             async with running_server(database_url, Path(work_dir)) as server:
                 token = await login(server, ADMIN_EMAIL)
+                py_spy = shutil.which("py-spy") if args.profile else None
+                profiler = Profiler(py_spy, args.profile, server)
                 created = await query(
                     server,
                     token,
@@ -130,13 +134,16 @@ async def main(args: argparse.Namespace) -> None:
                         await timed(http, read_request)
                     reads = []
                     cpu_before = server.cpu_seconds()
-                    for _ in range(args.requests):
-                        elapsed, _body = await timed(http, read_request)
-                        reads.append(elapsed)
+                    async with profiler.phase("read"):
+                        for _ in range(args.requests):
+                            elapsed, _body = await timed(http, read_request)
+                            reads.append(elapsed)
                     read_cpu = (server.cpu_seconds() - cpu_before) * 1000 / args.requests
                     updates = []
                     version = line["version"]
                     cpu_before = server.cpu_seconds()
+                    update_phase = profiler.phase("update")
+                    await update_phase.__aenter__()
                     for i in range(args.requests):
                         request = graphql_request(
                             server.port,
@@ -153,6 +160,7 @@ async def main(args: argparse.Namespace) -> None:
                         elapsed, body = await timed(http, request)
                         version = orjson.loads(body)["data"]["updateOrderLine"]["line"]["version"]
                         updates.append(elapsed)
+                    await update_phase.__aexit__(None, None, None)
                     update_cpu = (server.cpu_seconds() - cpu_before) * 1000 / args.requests
                 for what, latencies, cpu in (
                     (f"read an order with {args.lines} lines", reads, read_cpu),
@@ -173,10 +181,18 @@ async def main(args: argparse.Namespace) -> None:
                         )
                     )
                 print_table(rows)
+                for report in profiler.reports:
+                    print(report)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=500)
     parser.add_argument("--requests", type=int, default=200)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="sample the server with py-spy into this dir"
+    )
+    arguments = parser.parse_args()
+    if arguments.profile:
+        arguments.profile.mkdir(parents=True, exist_ok=True)
+    asyncio.run(main(arguments))
