@@ -861,16 +861,20 @@ async def test_subscribers_with_different_selections_each_get_their_own_shape(
 ) -> None:
     # Subscribers with the same query share one execution per event; different queries
     # must not be served each other's results.
-    narrow = "subscription { opportunityEvents { kind } }"
-    wide = "subscription { opportunityEvents { kind opportunity { name version } } }"
+    narrow = "subscription($s: String) { opportunityEvents(since: $s) { kind } }"
+    wide = """subscription($s: String) {
+      opportunityEvents(since: $s) { kind opportunity { name version } } }"""
+    # Subscribing from the cursor read first: the event reaches each subscriber however soon
+    # after the subscribe message the mutation commits.
+    since = {"s": (await api.ok("{ eventCursor }", token=admin_token))["eventCursor"]}
     async with (
         api.subscriber(admin_token) as first,
         api.subscriber(admin_token) as second,
         api.subscriber(admin_token) as third,
     ):
-        await first.subscribe(narrow)
-        await second.subscribe(wide)
-        await third.subscribe(narrow)
+        await first.subscribe(narrow, since)
+        await second.subscribe(wide, since)
+        await third.subscribe(narrow, since)
         await api.mutate(
             "createOpportunity",
             """mutation($i: CreateOpportunityInput!) { createOpportunity(input: $i) {

@@ -312,7 +312,8 @@ def plan(
     if not lines:
         return "", {}, lines, discount
     if kind == "reorder":
-        permutation = [i for i in args[0] if i < len(lines)]
+        # The drawn permutation covers the first 8 lines; later ones keep their places.
+        permutation = [i for i in args[0] if i < len(lines)] + list(range(8, len(lines)))
         ids = [order["lines"][i]["id"] for i in permutation]
         values = {"orderId": order["id"], "expectedVersion": order["version"], "lineIds": ids}
         return "reorderOrderLines", values, [lines[i] for i in permutation], discount

@@ -57,3 +57,17 @@ def not_found(what: str, field: str | None = None) -> DomainError:
 
 def forbidden(message: str) -> DomainError:
     return DomainError(ErrorCode.FORBIDDEN, message)
+
+
+def check_version(what: str, version: int, expected: int | None, current: Any = None) -> None:
+    """A stale `expected` version is a CONFLICT: someone else changed the record since the
+    caller read it, and nothing may be overwritten. `current` lets the API return the record
+    as it stands."""
+    if expected is not None and version != expected:
+        raise DomainError(
+            ErrorCode.CONFLICT,
+            f"the {what} was changed by someone else (version {version}, you expected "
+            f"{expected}); nothing was changed",
+            ["expectedVersion"],
+            current=current,
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -96,6 +96,23 @@ def after_position(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElem
         beyond = key.expression < values[i] if key.descending else key.expression > values[i]
         alternatives.append(and_(*equal_prefix, beyond))
     return or_(*alternatives)
+
+
+def sort_keys(
+    sorts: Sequence[tuple[Any, bool]],
+    expressions: Mapping[Any, tuple[Any, Callable[[Any], Any]]],
+    id_column: Any,
+) -> list[SortKey]:
+    """Keys for (field, descending) pairs, each field once, with the id last to break ties
+    (in the direction of the last key) so the order is total and cursors are exact."""
+    if len({field for field, _ in sorts}) != len(sorts):
+        raise DomainError(ErrorCode.INVALID, "each field may appear once in orderBy", ["orderBy"])
+    keys = [
+        SortKey(expressions[field][0], descending, expressions[field][1])
+        for field, descending in sorts
+    ]
+    keys.append(SortKey(id_column, keys[-1].descending, parse_int))
+    return keys
 
 
 def check_page_size(first: int | None) -> int:

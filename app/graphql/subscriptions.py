@@ -7,7 +7,9 @@ work per socket and no query per subscriber (DESIGN.md §5, invariant 4).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from typing import TypeVar
 
 import strawberry
 
@@ -67,6 +69,49 @@ async def _admitted_now(payload: OpportunityEvent | OrderEvent, actor: Actor) ->
     return now is not None and now.admits(actor.user_id, actor.team_ids, actor.is_admin)
 
 
+P = TypeVar("P", OpportunityEvent, OrderEvent)
+
+
+async def _deliver(
+    info: strawberry.Info,
+    actor: Actor,
+    wanted: Callable[[ChangeEvent], bool],
+    since: int | None,
+    present: Callable[[ChangeEvent], P],
+) -> AsyncGenerator[P, None]:
+    """The events `wanted` picks that the user may see, in commit order, as shared payloads.
+
+    Deciding is an in-memory check against the audience the event carries; the user's rights
+    are followed through the process's actor directory, so a team change or a deactivation
+    takes effect on open subscriptions too.
+    """
+    runtime = info.context.runtime
+    directory = runtime.directory
+    directory.hold(actor)
+    user_id = actor.user_id
+
+    def accept(event: ChangeEvent) -> bool:
+        if not wanted(event):
+            return False
+        current = directory.current(user_id)
+        return current is not None and event.audience.admits(
+            current.user_id, current.team_ids, current.is_admin
+        )
+
+    subscription = runtime.hub.subscribe(accept, since)
+    try:
+        async for event in subscription:
+            current = directory.current(user_id)
+            if current is None:
+                return  # deactivated while subscribed
+            payload = present(event)
+            if await _admitted_now(payload, current):
+                yield payload
+    finally:
+        subscription.close()
+        directory.release(user_id)
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -109,11 +154,7 @@ class Subscription:
                 DomainError(ErrorCode.NOT_FOUND, "opportunity not found", ["opportunityId"])
             )
 
-        directory = runtime.directory
-        directory.hold(actor)
-        user_id = actor.user_id
-
-        def accept(event: ChangeEvent) -> bool:
+        def wanted(event: ChangeEvent) -> bool:
             if event.opportunity_id is None:
                 return False  # an order without an opportunity: orderEvents carries it
             if only_id is not None and event.opportunity_id != only_id:
@@ -122,25 +163,13 @@ class Subscription:
                 return False
             if folder_id is not None and event.snapshot["folder_id"] != folder_id:
                 return False
-            if owner_id is not None and event.snapshot["owner_id"] != owner_id:
-                return False
-            current = directory.current(user_id)
-            return current is not None and event.audience.admits(
-                current.user_id, current.team_ids, current.is_admin
-            )
+            return owner_id is None or event.snapshot["owner_id"] == owner_id
 
-        subscription = runtime.hub.subscribe(accept, since_seq)
-        try:
-            async for event in subscription:
-                current = directory.current(user_id)
-                if current is None:
-                    return  # deactivated while subscribed
-                payload = runtime.shared_events.payload(event)
-                if await _admitted_now(payload, current):
-                    yield payload
-        finally:
-            subscription.close()
-            directory.release(user_id)
+        # aclosing: when the client stops, the hub subscription must end now, not at GC.
+        deliveries = _deliver(info, actor, wanted, since_seq, runtime.shared_events.payload)
+        async with aclosing(deliveries) as payloads:
+            async for payload in payloads:
+                yield payload
 
     @strawberry.subscription(
         description="Every change to one order, in commit order; resume with `since` as for "
@@ -158,27 +187,13 @@ class Subscription:
         since_seq = await _since(info, since)
         if await info.context.loaders.order_by_id.load(only_id) is None:
             raise bad_input(DomainError(ErrorCode.NOT_FOUND, "order not found", ["orderId"]))
-        directory = runtime.directory
-        directory.hold(actor)
-        user_id = actor.user_id
-
-        def accept(event: ChangeEvent) -> bool:
-            if event.order_id != only_id:
-                return False
-            current = directory.current(user_id)
-            return current is not None and event.audience.admits(
-                current.user_id, current.team_ids, current.is_admin
-            )
-
-        subscription = runtime.hub.subscribe(accept, since_seq)
-        try:
-            async for event in subscription:
-                current = directory.current(user_id)
-                if current is None:
-                    return  # deactivated while subscribed
-                payload = runtime.shared_events.order_payload(event)
-                if await _admitted_now(payload, current):
-                    yield payload
-        finally:
-            subscription.close()
-            directory.release(user_id)
+        deliveries = _deliver(
+            info,
+            actor,
+            lambda event: event.order_id == only_id,
+            since_seq,
+            runtime.shared_events.order_payload,
+        )
+        async with aclosing(deliveries) as payloads:
+            async for payload in payloads:
+                yield payload

@@ -19,7 +19,7 @@ from app.crm.activities.models import Activity, ActivityLink, AppointmentAttende
 from app.crm.actor import live_and_visible
 from app.crm.companies.models import Company
 from app.crm.contacts.models import Contact
-from app.crm.errors import DomainError, ErrorCode, not_found
+from app.crm.errors import DomainError, ErrorCode, check_version, not_found
 from app.crm.jsonable import jsonable
 from app.crm.opportunities.audience import audience_of
 from app.crm.opportunities.models import Opportunity
@@ -80,14 +80,7 @@ async def _visible_activity(
     if found is None:
         raise not_found("activity", "id")
     activity, opportunity = found
-    if expected_version is not None and activity.version != expected_version:
-        raise DomainError(
-            ErrorCode.CONFLICT,
-            f"the activity was changed by someone else (version {activity.version}, "
-            f"you expected {expected_version}); nothing was changed",
-            ["expectedVersion"],
-            current=activity.id,
-        )
+    check_version("activity", activity.version, expected_version, activity.id)
     return activity, opportunity
 
 

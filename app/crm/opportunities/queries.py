@@ -30,6 +30,7 @@ from app.crm.paging import (
     parse_decimal,
     parse_int,
     parse_text,
+    sort_keys,
 )
 from app.crm.search import contains_pattern
 
@@ -91,15 +92,8 @@ class OpportunityFilter:
 
 
 def _sort_keys(sorts: Sequence[Sort]) -> list[SortKey]:
-    if len({s.field for s in sorts}) != len(sorts):
-        raise DomainError(ErrorCode.INVALID, "each field may appear once in orderBy", ["orderBy"])
-    keys = [
-        SortKey(_SORT_EXPRESSIONS[s.field][0], s.descending, _SORT_EXPRESSIONS[s.field][1])
-        for s in (sorts or DEFAULT_SORT)
-    ]
-    # The id breaks ties, in the direction of the last key, so the order is total.
-    keys.append(SortKey(Opportunity.id, keys[-1].descending, parse_int))
-    return keys
+    pairs = [(s.field, s.descending) for s in sorts or DEFAULT_SORT]
+    return sort_keys(pairs, _SORT_EXPRESSIONS, Opportunity.id)
 
 
 def _where(actor: Actor, f: OpportunityFilter) -> list[Any]:

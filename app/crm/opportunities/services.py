@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, text
 
 from app.crm.actor import live_and_visible
 from app.crm.companies.services import get_company
-from app.crm.errors import DomainError, ErrorCode, forbidden, not_found
+from app.crm.errors import DomainError, ErrorCode, check_version, forbidden, not_found
 from app.crm.fields import text_rule
 from app.crm.folders.services import get_folder
 from app.crm.jsonable import jsonable
@@ -113,14 +113,7 @@ async def load_for_change(
     ).scalar_one_or_none()
     if opportunity is None:
         raise not_found("opportunity", "id")
-    if expected_version is not None and opportunity.version != expected_version:
-        raise DomainError(
-            ErrorCode.CONFLICT,
-            f"the opportunity was changed by someone else (version {opportunity.version}, "
-            f"you expected {expected_version}); nothing was changed",
-            ["expectedVersion"],
-            current=opportunity.id,
-        )
+    check_version("opportunity", opportunity.version, expected_version, opportunity.id)
     return opportunity
 
 

@@ -23,8 +23,8 @@ from app.crm.paging import (
     parse_date,
     parse_datetime,
     parse_decimal,
-    parse_int,
     parse_text,
+    sort_keys,
 )
 
 _orders = Order.__table__
@@ -92,14 +92,8 @@ def _where(actor: Actor, f: OrderFilter) -> list[Any]:
 
 
 def _sort_keys(sorts: Sequence[OrderSort]) -> list[SortKey]:
-    if len({s.field for s in sorts}) != len(sorts):
-        raise DomainError(ErrorCode.INVALID, "each field may appear once in orderBy", ["orderBy"])
-    keys = [
-        SortKey(_SORT_EXPRESSIONS[s.field][0], s.descending, _SORT_EXPRESSIONS[s.field][1])
-        for s in (sorts or DEFAULT_SORT)
-    ]
-    keys.append(SortKey(_orders.c.id, keys[-1].descending, parse_int))
-    return keys
+    pairs = [(s.field, s.descending) for s in sorts or DEFAULT_SORT]
+    return sort_keys(pairs, _SORT_EXPRESSIONS, _orders.c.id)
 
 
 async def page(

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, exists, or_, select, text
 from app.crm.actor import Actor, live_and_visible, visible_to
 from app.crm.companies.services import get_company
 from app.crm.contacts.models import Contact
-from app.crm.errors import DomainError, ErrorCode, not_found
+from app.crm.errors import DomainError, ErrorCode, check_version, not_found
 from app.crm.jsonable import jsonable
 from app.crm.money import MAX_AMOUNT, check_currency, minor_units
 from app.crm.numbers import check_decimal, check_percentage
@@ -152,14 +152,7 @@ async def _lock(unit: Unit, order_id: int, field: str) -> Order:
 
 
 def _check_version(order: Order, expected_version: int | None) -> None:
-    if expected_version is not None and order.version != expected_version:
-        raise DomainError(
-            ErrorCode.CONFLICT,
-            f"the order was changed by someone else (version {order.version}, "
-            f"you expected {expected_version}); nothing was changed",
-            ["expectedVersion"],
-            current=order.id,
-        )
+    check_version("order", order.version, expected_version, order.id)
 
 
 # --- totals and events ----------------------------------------------------------------------
@@ -318,6 +311,19 @@ async def _record(
 # --- orders ---------------------------------------------------------------------------------
 
 
+async def _visible_opportunity(unit: Unit, opportunity_id: int) -> Opportunity:
+    opportunity = (
+        await unit.session.execute(
+            select(Opportunity).where(
+                Opportunity.id == opportunity_id, live_and_visible(unit.require_actor())
+            )
+        )
+    ).scalar_one_or_none()
+    if opportunity is None:
+        raise not_found("opportunity", "opportunityId")
+    return opportunity
+
+
 async def create_order(
     unit: Unit,
     *,
@@ -334,13 +340,7 @@ async def create_order(
     actor = unit.require_actor()
     opportunity = None
     if opportunity_id is not None:
-        opportunity = (
-            await unit.session.execute(
-                select(Opportunity).where(Opportunity.id == opportunity_id, live_and_visible(actor))
-            )
-        ).scalar_one_or_none()
-        if opportunity is None:
-            raise not_found("opportunity", "opportunityId")
+        opportunity = await _visible_opportunity(unit, opportunity_id)
         if opportunity.status == "LOST":
             raise DomainError(
                 ErrorCode.INVALID_STATE,
@@ -393,14 +393,7 @@ async def create_order(
 
 async def create_order_from_opportunity(unit: Unit, opportunity_id: int) -> Order:
     """A DRAFT order for the opportunity's company, primary contact and owner, in its currency."""
-    actor = unit.require_actor()
-    opportunity = (
-        await unit.session.execute(
-            select(Opportunity).where(Opportunity.id == opportunity_id, live_and_visible(actor))
-        )
-    ).scalar_one_or_none()
-    if opportunity is None:
-        raise not_found("opportunity", "opportunityId")
+    opportunity = await _visible_opportunity(unit, opportunity_id)
     participants = (
         await unit.session.scalars(
             select(Participant)
@@ -657,14 +650,7 @@ async def _load_line(
     line = await unit.session.get(OrderLine, line_id)
     if line is None:  # removed while we waited for the order's lock
         raise not_found("order line", "id")
-    if expected_version is not None and line.version != expected_version:
-        raise DomainError(
-            ErrorCode.CONFLICT,
-            f"the line was changed by someone else (version {line.version}, you expected "
-            f"{expected_version}); nothing was changed",
-            ["expectedVersion"],
-            current=order.id,
-        )
+    check_version("line", line.version, expected_version, order.id)
     return order, line
 
 

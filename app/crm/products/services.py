@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.crm.errors import DomainError, ErrorCode, not_found
+from app.crm.errors import DomainError, ErrorCode, check_version, not_found
 from app.crm.money import check_currency
 from app.crm.numbers import check_decimal, check_percentage
 from app.crm.products.models import Product
@@ -74,13 +74,7 @@ async def update_product(
     product = await unit.session.get(Product, product_id, with_for_update=True)
     if product is None:
         raise not_found("product", "id")
-    if expected_version is not None and product.version != expected_version:
-        raise DomainError(
-            ErrorCode.CONFLICT,
-            f"the product was changed by someone else (version {product.version}, "
-            f"you expected {expected_version}); nothing was changed",
-            ["expectedVersion"],
-        )
+    check_version("product", product.version, expected_version)
     new: dict[str, Any] = {}
     if "sku" in values:
         new["sku"] = await _check_sku(unit, values["sku"], product.id)
