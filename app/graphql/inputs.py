@@ -12,12 +12,11 @@ import strawberry
 from strawberry import UNSET
 
 from app.crm.errors import DomainError, ErrorCode
-from app.crm.opportunities.queries import OpportunityFilter, Sort, SortField
+from app.crm.opportunities.sorting import Sort, SortField
 from app.crm.validation import api_name
 from app.graphql.ids import decode_id
 from app.graphql.types.common import (
     ForecastCategory,
-    OpportunityStatus,
     Role,
     SortDirection,
     StageKind,
@@ -34,48 +33,27 @@ class MoneyInput:
     currency: str = strawberry.field(description="ISO 4217 code, e.g. EUR.")
 
 
-@strawberry.input
-class OpportunityFilterInput:
-    folder_id: strawberry.ID | None = None
-    include_subfolders: bool = False
-    unfiled: bool = strawberry.field(
-        default=False, description="Only opportunities in no folder (ignored with folderId)."
-    )
-    status: list[OpportunityStatus] | None = None
-    stage_ids: list[strawberry.ID] | None = None
-    owner_ids: list[strawberry.ID] | None = None
-    company_ids: list[strawberry.ID] | None = None
-    contact_ids: list[strawberry.ID] | None = None
-    visibility: Visibility | None = None
-    search: str | None = strawberry.field(
-        default=None, description="Part of the name or number, case-insensitive."
-    )
-
-    def to_domain(self) -> OpportunityFilter:
-        def ids(values: list[strawberry.ID] | None, node_type: str, field: str) -> list[int]:
-            return [decode_id(v, node_type, field) for v in values or []]
-
-        return OpportunityFilter(
-            folder_id=(decode_id(self.folder_id, "Folder", "folderId") if self.folder_id else None),
-            include_subfolders=self.include_subfolders,
-            unfiled=self.unfiled,
-            statuses=[s.value for s in self.status or []],
-            stage_ids=ids(self.stage_ids, "Stage", "stageIds"),
-            owner_ids=ids(self.owner_ids, "User", "ownerIds"),
-            company_ids=ids(self.company_ids, "Company", "companyIds"),
-            contact_ids=ids(self.contact_ids, "Contact", "contactIds"),
-            visibility=self.visibility.value if self.visibility else None,
-            search=self.search,
-        )
+@strawberry.enum
+class NullsOrder(Enum):
+    FIRST = "FIRST"
+    LAST = "LAST"
 
 
 @strawberry.input
 class OpportunityOrder:
     field: SortField
     direction: SortDirection = SortDirection.DESC
+    nulls: NullsOrder | None = strawberry.field(
+        default=None,
+        description="Where missing values go; default: last ascending, first descending.",
+    )
 
     def to_domain(self) -> Sort:
-        return Sort(self.field, self.direction is SortDirection.DESC)
+        return Sort(
+            self.field,
+            self.direction is SortDirection.DESC,
+            None if self.nulls is None else self.nulls is NullsOrder.FIRST,
+        )
 
 
 def _identity(value: Any) -> Any:

@@ -13,13 +13,14 @@ from app.crm.contacts import queries as contacts
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.folders import queries as folders
 from app.crm.opportunities import queries as opportunities
-from app.crm.opportunities.queries import OpportunityFilter
+from app.crm.opportunities.filters import OpportunityFilter
 from app.crm.orders import queries as order_queries
 from app.crm.stages import queries as stages
 from app.crm.users import queries as users
 from app.graphql.errors import bad_input
+from app.graphql.filters import OpportunityFilterInput
 from app.graphql.ids import decode_any, decode_id
-from app.graphql.inputs import OpportunityFilterInput, OpportunityOrder
+from app.graphql.inputs import OpportunityOrder
 from app.graphql.reads import opportunity_connection
 from app.graphql.types.activities import Appointment, Task, TaskStatus, activity_of
 from app.graphql.types.common import Connection, Node, connection

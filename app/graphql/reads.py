@@ -11,8 +11,9 @@ import strawberry
 from app.crm.activities import queries as activity_queries
 from app.crm.errors import DomainError
 from app.crm.opportunities import history, queries
-from app.crm.opportunities.queries import OpportunityFilter, Sort
+from app.crm.opportunities.filters import OpportunityFilter
 from app.crm.opportunities.rows import OpportunityRow
+from app.crm.opportunities.sorting import Sort
 from app.graphql.errors import bad_input
 from app.graphql.selection import node_selections, selects_below
 from app.graphql.types.activities import Activity, TimelineEntry, TimelineKind, activity_of

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, func, literal, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.actor import Actor, live_and_visible
-from app.crm.errors import DomainError, ErrorCode
-from app.crm.folders.models import Folder
+from app.crm.opportunities.filters import OpportunityFilter, check_filter, compile_filter
 from app.crm.opportunities.models import (
     LostReason,
     Opportunity,
@@ -21,125 +17,16 @@ from app.crm.opportunities.models import (
     Participant,
 )
 from app.crm.opportunities.rows import COLUMNS, OpportunityRow
-from app.crm.paging import (
-    Page,
-    SortKey,
-    fetch_page,
-    parse_date,
-    parse_datetime,
-    parse_decimal,
-    parse_int,
-    parse_text,
-    sort_keys,
-)
-from app.crm.search import contains_pattern
+from app.crm.opportunities.sorting import Sort, order_tag, sort_keys
+from app.crm.paging import Page, fetch_page
 
 _table = Opportunity.__table__
 _columns = [_table.c[name] for name in COLUMNS]
 STATUSES = ("OPEN", "WON", "LOST")
 
 
-class SortField(StrEnum):
-    UPDATED_AT = "UPDATED_AT"
-    CREATED_AT = "CREATED_AT"
-    NAME = "NAME"
-    NUMBER = "NUMBER"
-    EXPECTED_VALUE = "EXPECTED_VALUE"
-    PROBABILITY = "PROBABILITY"
-    ESTIMATED_CLOSE_DATE = "ESTIMATED_CLOSE_DATE"
-
-
-# Far-future sentinel so that a missing close date sorts last ascending, first descending,
-# and the key stays NOT NULL for keyset comparisons.
-_NO_DATE = date(9999, 12, 31)
-
-_SORT_EXPRESSIONS = {
-    SortField.UPDATED_AT: (Opportunity.updated_at, parse_datetime),
-    SortField.CREATED_AT: (Opportunity.created_at, parse_datetime),
-    SortField.NAME: (func.lower(Opportunity.name), parse_text),
-    SortField.NUMBER: (Opportunity.number, parse_text),
-    SortField.EXPECTED_VALUE: (Opportunity.amount, parse_decimal),
-    SortField.PROBABILITY: (Opportunity.probability, parse_int),
-    SortField.ESTIMATED_CLOSE_DATE: (
-        func.coalesce(Opportunity.estimated_close_date, literal(_NO_DATE)),
-        parse_date,
-    ),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Sort:
-    field: SortField
-    descending: bool
-
-
-DEFAULT_SORT = (Sort(SortField.UPDATED_AT, True),)
-
-
-@dataclass(frozen=True, slots=True)
-class OpportunityFilter:
-    folder_id: int | None = None
-    include_subfolders: bool = False
-    unfiled: bool = False
-    statuses: Sequence[str] = ()
-    stage_ids: Sequence[int] = ()
-    owner_ids: Sequence[int] = ()
-    company_ids: Sequence[int] = ()
-    contact_ids: Sequence[int] = ()
-    visibility: str | None = None
-    search: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _sort_keys(sorts: Sequence[Sort]) -> list[SortKey]:
-    pairs = [(s.field, s.descending) for s in sorts or DEFAULT_SORT]
-    return sort_keys(pairs, _SORT_EXPRESSIONS, Opportunity.id)
-
-
 def _where(actor: Actor, f: OpportunityFilter) -> list[Any]:
-    clauses: list[Any] = [live_and_visible(actor)]
-    if f.folder_id is not None:
-        if f.include_subfolders:
-            top = select(Folder.path).where(Folder.id == f.folder_id).scalar_subquery()
-            clauses.append(
-                Opportunity.folder_id.in_(select(Folder.id).where(Folder.path.startswith(top)))
-            )
-        else:
-            clauses.append(Opportunity.folder_id == f.folder_id)
-    elif f.unfiled:
-        clauses.append(Opportunity.folder_id.is_(None))
-    if f.statuses:
-        clauses.append(Opportunity.status.in_(f.statuses))
-    if f.stage_ids:
-        clauses.append(Opportunity.stage_id.in_(f.stage_ids))
-    if f.owner_ids:
-        clauses.append(Opportunity.owner_id.in_(f.owner_ids))
-    if f.visibility:
-        clauses.append(Opportunity.visibility == f.visibility)
-    for ids, column in (
-        (f.company_ids, Participant.company_id),
-        (f.contact_ids, Participant.contact_id),
-    ):
-        if ids:
-            clauses.append(
-                Opportunity.id.in_(select(Participant.opportunity_id).where(column.in_(ids)))
-            )
-    if f.search:
-        pattern = contains_pattern(f.search, ["filter", "search"])
-        clauses.append(Opportunity.name.ilike(pattern) | Opportunity.number.ilike(pattern))
-    return clauses
-
-
-def check_filter(f: OpportunityFilter) -> None:
-    for status in f.statuses:
-        if status not in STATUSES:
-            raise DomainError(ErrorCode.INVALID, f"unknown status {status}", ["filter", "status"])
-
-
-def _order_tag(sorts: Sequence[Sort]) -> str:
-    return ",".join(
-        f"{s.field.value} {'DESC' if s.descending else 'ASC'}" for s in sorts or DEFAULT_SORT
-    )
+    return [live_and_visible(actor), compile_filter(f)]
 
 
 async def page(
@@ -151,9 +38,9 @@ async def page(
     after: str | None,
 ) -> Page[OpportunityRow]:
     check_filter(f)
-    keys = _sort_keys(sorts)
+    keys = sort_keys(sorts)
     rows = await fetch_page(
-        session, _columns, _where(actor, f), keys, first, after, tag=_order_tag(sorts)
+        session, _columns, _where(actor, f), keys, first, after, tag=order_tag(sorts)
     )
     return Page(
         [OpportunityRow.from_source(r) for r in rows.items],

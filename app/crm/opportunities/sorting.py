@@ -1,0 +1,158 @@
+"""Sorting opportunities by any field, several keys, nulls first or last, keyset-stable.
+
+A nullable field sorts by two keys: "is it missing" (so missing values go first or last as
+asked) and the value itself with a constant in place of null. Keyset comparisons then never
+meet a NULL (which compares as unknown), and no sentinel value has to outrank real ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import case, func, literal, select
+
+from app.crm.activities.models import Activity
+from app.crm.companies.models import Company
+from app.crm.errors import DomainError, ErrorCode
+from app.crm.folders.models import Folder
+from app.crm.opportunities.filters import weighted_value
+from app.crm.opportunities.models import Opportunity, Participant
+from app.crm.paging import (
+    SortKey,
+    parse_date,
+    parse_datetime,
+    parse_decimal,
+    parse_int,
+    parse_text,
+)
+from app.crm.stages.models import Stage
+from app.crm.users.models import User
+
+
+class SortField(StrEnum):
+    UPDATED_AT = "UPDATED_AT"
+    CREATED_AT = "CREATED_AT"
+    NAME = "NAME"
+    NUMBER = "NUMBER"
+    EXPECTED_VALUE = "EXPECTED_VALUE"
+    WEIGHTED_VALUE = "WEIGHTED_VALUE"
+    PROBABILITY = "PROBABILITY"
+    ESTIMATED_CLOSE_DATE = "ESTIMATED_CLOSE_DATE"
+    ACTUAL_CLOSE_DATE = "ACTUAL_CLOSE_DATE"
+    STATUS = "STATUS"
+    STAGE = "STAGE"
+    OWNER = "OWNER"
+    FOLDER = "FOLDER"
+    COMPANY = "COMPANY"
+    FORECAST_CATEGORY = "FORECAST_CATEGORY"
+    LEAD_SOURCE = "LEAD_SOURCE"
+    VISIBILITY = "VISIBILITY"
+    LAST_ACTIVITY_AT = "LAST_ACTIVITY_AT"
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    field: SortField
+    descending: bool
+    # None: PostgreSQL's default, nulls last ascending and first descending.
+    nulls_first: bool | None = None
+
+
+DEFAULT_SORT = (Sort(SortField.UPDATED_AT, True),)
+
+
+def _last_activity() -> Any:
+    return (
+        select(func.max(Activity.occurred_at))
+        .where(
+            Activity.opportunity_id == Opportunity.id,
+            Activity.deleted_at.is_(None),
+            Activity.occurred_at <= func.now(),
+        )
+        .scalar_subquery()
+    )
+
+
+def _first_company() -> Any:
+    return (
+        select(func.min(func.lower(Company.name)))
+        .join(Participant, Participant.company_id == Company.id)
+        .where(Participant.opportunity_id == Opportunity.id)
+        .scalar_subquery()
+    )
+
+
+# field -> (expression, cursor parser, stand-in for null or None when never null)
+_FIELDS: dict[SortField, tuple[Callable[[], Any], Callable[[Any], Any], Any]] = {
+    SortField.UPDATED_AT: (lambda: Opportunity.updated_at, parse_datetime, None),
+    SortField.CREATED_AT: (lambda: Opportunity.created_at, parse_datetime, None),
+    SortField.NAME: (lambda: func.lower(Opportunity.name), parse_text, None),
+    SortField.NUMBER: (lambda: Opportunity.number, parse_text, None),
+    SortField.EXPECTED_VALUE: (lambda: Opportunity.amount, parse_decimal, None),
+    SortField.WEIGHTED_VALUE: (weighted_value, parse_decimal, None),
+    SortField.PROBABILITY: (lambda: Opportunity.probability, parse_int, None),
+    SortField.ESTIMATED_CLOSE_DATE: (
+        lambda: Opportunity.estimated_close_date,
+        parse_date,
+        "2000-01-01",
+    ),
+    SortField.ACTUAL_CLOSE_DATE: (lambda: Opportunity.actual_close_date, parse_date, "2000-01-01"),
+    SortField.STATUS: (lambda: Opportunity.status, parse_text, None),
+    SortField.STAGE: (
+        lambda: select(Stage.position).where(Stage.id == Opportunity.stage_id).scalar_subquery(),
+        parse_int,
+        None,
+    ),
+    SortField.OWNER: (
+        lambda: (
+            select(func.lower(User.name)).where(User.id == Opportunity.owner_id).scalar_subquery()
+        ),
+        parse_text,
+        None,
+    ),
+    SortField.FOLDER: (
+        lambda: (
+            select(func.lower(Folder.name))
+            .where(Folder.id == Opportunity.folder_id)
+            .scalar_subquery()
+        ),
+        parse_text,
+        "",
+    ),
+    SortField.COMPANY: (_first_company, parse_text, ""),
+    SortField.FORECAST_CATEGORY: (lambda: Opportunity.forecast_category, parse_text, None),
+    SortField.LEAD_SOURCE: (lambda: func.lower(Opportunity.lead_source), parse_text, ""),
+    SortField.VISIBILITY: (lambda: Opportunity.visibility, parse_text, None),
+    SortField.LAST_ACTIVITY_AT: (_last_activity, parse_datetime, "2000-01-01T00:00:00+00:00"),
+}
+
+
+def sort_keys(sorts: Sequence[Sort]) -> list[SortKey]:
+    """The keyset keys for `sorts` (each field once), the id last so the order is total."""
+    chosen = list(sorts or DEFAULT_SORT)
+    if len({s.field for s in chosen}) != len(chosen):
+        raise DomainError(ErrorCode.INVALID, "each field may appear once in orderBy", ["orderBy"])
+    keys: list[SortKey] = []
+    for sort in chosen:
+        build, parse, stand_in = _FIELDS[sort.field]
+        expression = build()
+        if stand_in is not None:
+            nulls_first = sort.descending if sort.nulls_first is None else sort.nulls_first
+            missing = case((expression.is_(None), 1), else_=0)
+            keys.append(SortKey(missing, nulls_first, parse_int))
+            expression = func.coalesce(expression, literal(stand_in).cast(expression.type))
+        keys.append(SortKey(expression, sort.descending, parse))
+    keys.append(SortKey(Opportunity.id, keys[-1].descending, parse_int))
+    return keys
+
+
+def order_tag(sorts: Sequence[Sort]) -> str:
+    """What a cursor records of the order it was made for."""
+    return ",".join(
+        f"{s.field.value} {'DESC' if s.descending else 'ASC'}"
+        + ("" if s.nulls_first is None else (" NULLS FIRST" if s.nulls_first else " NULLS LAST"))
+        for s in sorts or DEFAULT_SORT
+    )
