@@ -39,10 +39,11 @@ from app.graphql.types.opportunities import Opportunity, Participant
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import Team, User
 from app.graphql.types.pipeline import Folder, LostReason, Stage
+from app.graphql.view_queries import ViewQueries
 
 log = logging.getLogger(__name__)
 
-Queries = merge_types("Query", (Query, OrderQueries))
+Queries = merge_types("Query", (Query, OrderQueries, ViewQueries))
 Mutation = merge_types(
     "Mutation",
     (

@@ -1,0 +1,172 @@
+"""Grouping the pipeline: counts and value totals per stage, owner, month ... as a board needs.
+
+Totals are per currency (amounts in different currencies never add up), over exactly the
+opportunities the asker may see. An opportunity linked to two teams or two companies counts
+in each of their groups; one with none falls in the group whose key is None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select, union
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.crm.actor import Actor, live_and_visible
+from app.crm.companies.models import Company
+from app.crm.folders.models import Folder
+from app.crm.money import quantum
+from app.crm.opportunities.filters import (
+    OpportunityFilter,
+    check_filter,
+    compile_filter,
+    weighted_value,
+)
+from app.crm.opportunities.models import Opportunity, Participant
+from app.crm.stages.models import Stage
+from app.crm.users.models import Team, TeamMember, User
+
+STATUS_ORDER = ("OPEN", "WON", "LOST")
+FORECAST_ORDER = ("PIPELINE", "BEST_CASE", "COMMIT", "CLOSED", "OMITTED")
+
+
+class GroupBy(StrEnum):
+    STAGE = "STAGE"
+    STATUS = "STATUS"
+    OWNER = "OWNER"
+    TEAM = "TEAM"
+    FOLDER = "FOLDER"
+    COMPANY = "COMPANY"
+    FORECAST_CATEGORY = "FORECAST_CATEGORY"
+    LEAD_SOURCE = "LEAD_SOURCE"
+    CLOSE_MONTH = "CLOSE_MONTH"
+    CLOSE_QUARTER = "CLOSE_QUARTER"
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyTotal:
+    currency: str
+    count: int
+    value: Decimal
+    weighted_value: Decimal
+
+
+@dataclass(slots=True)
+class Group:
+    key: int | str | None  # an id (stage, owner, team, folder, company) or a value
+    count: int = 0
+    totals: list[CurrencyTotal] = field(default_factory=list)
+
+
+def _close_date() -> Any:
+    # A closed deal closed on its actual date; an open one is expected on its estimate.
+    return func.coalesce(Opportunity.actual_close_date, Opportunity.estimated_close_date)
+
+
+def _membership(group_by: GroupBy) -> Any | None:
+    """(opportunity_id, key) pairs for groupings where one deal may be in several groups."""
+    if group_by is GroupBy.COMPANY:
+        return select(
+            Participant.opportunity_id.label("opportunity_id"), Participant.company_id.label("key")
+        ).where(Participant.company_id.is_not(None))
+    if group_by is GroupBy.TEAM:
+        linked = select(
+            Participant.opportunity_id.label("opportunity_id"), Participant.team_id.label("key")
+        ).where(Participant.team_id.is_not(None))
+        owned = select(
+            Opportunity.id.label("opportunity_id"), TeamMember.team_id.label("key")
+        ).join(TeamMember, TeamMember.user_id == Opportunity.owner_id)
+        return union(linked, owned)
+    return None
+
+
+def _key(group_by: GroupBy) -> Any:
+    if group_by is GroupBy.CLOSE_MONTH:
+        return func.to_char(_close_date(), "YYYY-MM")
+    if group_by is GroupBy.CLOSE_QUARTER:
+        return func.to_char(_close_date(), 'YYYY-"Q"Q')
+    columns: dict[GroupBy, Any] = {
+        GroupBy.STAGE: Opportunity.stage_id,
+        GroupBy.STATUS: Opportunity.status,
+        GroupBy.OWNER: Opportunity.owner_id,
+        GroupBy.FOLDER: Opportunity.folder_id,
+        GroupBy.FORECAST_CATEGORY: Opportunity.forecast_category,
+        GroupBy.LEAD_SOURCE: Opportunity.lead_source,
+    }
+    return columns[group_by]
+
+
+async def groups(
+    session: AsyncSession, actor: Actor, f: OpportunityFilter, group_by: GroupBy
+) -> list[Group]:
+    check_filter(f)
+    where = [live_and_visible(actor), compile_filter(f)]
+    membership = _membership(group_by)
+    if membership is not None:
+        pairs = membership.subquery("membership")
+        key = pairs.c.key
+        query = select(key.label("key"), Opportunity.currency).select_from(
+            Opportunity.__table__.outerjoin(pairs, pairs.c.opportunity_id == Opportunity.id)
+        )
+    else:
+        key = _key(group_by)
+        query = select(key.label("key"), Opportunity.currency)
+    query = (
+        query.add_columns(
+            func.count().label("count"),
+            func.sum(Opportunity.amount).label("value"),
+            func.sum(weighted_value()).label("weighted"),
+        )
+        .where(*where)
+        .group_by(key, Opportunity.currency)
+    )
+    rows = (await session.execute(query)).all()
+    by_key: dict[Any, Group] = {}
+    for row in rows:
+        group = by_key.setdefault(row.key, Group(row.key))
+        unit = quantum(row.currency)
+        group.totals.append(
+            CurrencyTotal(
+                currency=row.currency,
+                count=row._mapping["count"],
+                value=Decimal(row.value).quantize(unit),
+                weighted_value=Decimal(row.weighted).quantize(unit, rounding=ROUND_HALF_EVEN),
+            )
+        )
+    for group in by_key.values():
+        group.totals.sort(key=lambda t: t.currency)
+        group.count = sum(t.count for t in group.totals)
+    return await _ordered(session, group_by, by_key)
+
+
+async def _ordered(
+    session: AsyncSession, group_by: GroupBy, by_key: dict[Any, Group]
+) -> list[Group]:
+    """Groups in the order a board shows them; every stage appears, empty or not."""
+    if group_by is GroupBy.STAGE:
+        stage_ids = (await session.scalars(select(Stage.id).order_by(Stage.position))).all()
+        return [by_key.get(i) or Group(i) for i in stage_ids]
+    if group_by is GroupBy.STATUS:
+        return [by_key[s] for s in STATUS_ORDER if s in by_key]
+    if group_by is GroupBy.FORECAST_CATEGORY:
+        order = {c: i for i, c in enumerate(FORECAST_ORDER)}
+        return sorted(by_key.values(), key=lambda g: order.get(str(g.key), len(order)))
+    named: Any = {
+        GroupBy.OWNER: User,
+        GroupBy.TEAM: Team,
+        GroupBy.FOLDER: Folder,
+        GroupBy.COMPANY: Company,
+    }.get(group_by)
+    if named is not None:
+        ids = [k for k in by_key if k is not None]
+        query = select(named.id, func.lower(named.name)).where(named.id.in_(ids))
+        names = {i: n for i, n in (await session.execute(query)).all()}
+        # By name, the "none" group (no folder, no company ...) last.
+        return sorted(
+            by_key.values(), key=lambda g: (g.key is None, names.get(g.key, ""), g.key or 0)
+        )
+    # Everything else by its key, the "none" group last.
+    return sorted(by_key.values(), key=lambda g: (g.key is None, str(g.key)))
