@@ -94,6 +94,7 @@ class OpportunityFilterInput:
         default=False, description="Only opportunities in no folder (ignored with folderId)."
     )
     owner_ids: list[strawberry.ID] | None = None
+    mine: bool = strawberry.field(default=False, description="Owned by you (whoever asks).")
     team_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Linked to one of these teams, or owned by a member."
     )
@@ -136,6 +137,7 @@ class OpportunityFilterInput:
             include_subfolders=self.include_subfolders,
             unfiled=self.unfiled,
             owner_ids=_ids(self.owner_ids, "User", "ownerIds"),
+            mine=self.mine,
             team_ids=_ids(self.team_ids, "Team", "teamIds"),
             company_ids=_ids(self.company_ids, "Company", "companyIds"),
             contact_ids=_ids(self.contact_ids, "Contact", "contactIds"),

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select, tru
 from app.crm.activities.models import Activity
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.folders.models import Folder
+from app.crm.jsonable import jsonable
 from app.crm.opportunities.models import Opportunity, OpportunityLostReason, Participant
 from app.crm.search import contains_pattern
 from app.crm.users.models import TeamMember
@@ -89,6 +90,8 @@ class OpportunityFilter:
     include_subfolders: bool = False
     unfiled: bool = False
     owner_ids: tuple[int, ...] = ()
+    # Owned by whoever asks: what makes a shared "My open" view show each user their own.
+    mine: bool = False
     team_ids: tuple[int, ...] = ()
     company_ids: tuple[int, ...] = ()
     contact_ids: tuple[int, ...] = ()
@@ -259,10 +262,13 @@ def _amounts(expression: Any, span: AmountRange) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def compile_filter(f: OpportunityFilter, today: date | None = None) -> ColumnElement[bool]:
-    """`f` as a condition over `opportunities` (visibility is the caller's to add)."""
+def compile_filter(f: OpportunityFilter, me: int, today: date | None = None) -> ColumnElement[bool]:
+    """`f` as a condition over `opportunities` for user `me` (visibility is the caller's to
+    add)."""
     day = today or datetime.now(UTC).date()
     clauses: list[ColumnElement[bool]] = []
+    if f.mine:
+        clauses.append(Opportunity.owner_id == me)
     if f.statuses:
         clauses.append(Opportunity.status.in_(f.statuses))
     if f.stage_ids:
@@ -353,11 +359,82 @@ def compile_filter(f: OpportunityFilter, today: date | None = None) -> ColumnEle
     if f.search:
         pattern = contains_pattern(f.search, ["filter", "search"])
         clauses.append(Opportunity.name.ilike(pattern) | Opportunity.number.ilike(pattern))
-    clauses += [compile_filter(child, day) for child in f.all_of]
+    clauses += [compile_filter(child, me, day) for child in f.all_of]
     if f.any_of:
-        clauses.append(or_(*(compile_filter(child, day) for child in f.any_of)))
+        clauses.append(or_(*(compile_filter(child, me, day) for child in f.any_of)))
     if f.none_of is not None:
-        clauses.append(not_(compile_filter(f.none_of, day)))
+        clauses.append(not_(compile_filter(f.none_of, me, day)))
     if not clauses:
         return true()
     return and_(*clauses) if len(clauses) > 1 else clauses[0]
+
+
+# --- stored form (saved views) --------------------------------------------------------------
+
+_RANGES: dict[str, type] = {
+    "value": AmountRange,
+    "weighted_value": AmountRange,
+    "probability": IntRange,
+    "estimated_close_date": DateRange,
+    "actual_close_date": DateRange,
+    "created_at": TimeRange,
+    "updated_at": TimeRange,
+}
+
+
+def filter_to_json(f: OpportunityFilter) -> dict[str, Any]:
+    """Only what is set, as plain JSON."""
+    out: dict[str, Any] = {}
+    for spec in fields(f):
+        value = getattr(f, spec.name)
+        if value in ((), None, False):
+            continue
+        if spec.name in ("all_of", "any_of"):
+            out[spec.name] = [filter_to_json(child) for child in value]
+        elif spec.name == "none_of":
+            out[spec.name] = filter_to_json(value)
+        elif spec.name in _RANGES:
+            out[spec.name] = {
+                part.name: jsonable(getattr(value, part.name))
+                for part in fields(value)
+                if getattr(value, part.name) is not None
+            }
+        elif isinstance(value, tuple):
+            out[spec.name] = list(value)
+        else:
+            out[spec.name] = jsonable(value)
+    return out
+
+
+def filter_from_json(data: dict[str, Any]) -> OpportunityFilter:
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name in ("all_of", "any_of"):
+            values[name] = tuple(filter_from_json(child) for child in value)
+        elif name == "none_of":
+            values[name] = filter_from_json(value)
+        elif name in _RANGES:
+            values[name] = _range_from_json(_RANGES[name], value)
+        elif name == "last_activity_before":
+            values[name] = datetime.fromisoformat(value)
+        elif isinstance(value, list):
+            values[name] = tuple(value)
+        else:
+            values[name] = value
+    return OpportunityFilter(**values)
+
+
+def _range_from_json(kind: type, data: dict[str, Any]) -> Any:
+    parsed: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "period":
+            parsed[name] = Period(value)
+        elif kind is AmountRange and name in ("low", "high"):
+            parsed[name] = Decimal(value)
+        elif kind is DateRange and name in ("start", "end"):
+            parsed[name] = date.fromisoformat(value)
+        elif kind is TimeRange and name in ("start", "end"):
+            parsed[name] = datetime.fromisoformat(value)
+        else:
+            parsed[name] = value
+    return kind(**parsed)

@@ -103,7 +103,7 @@ async def groups(
     session: AsyncSession, actor: Actor, f: OpportunityFilter, group_by: GroupBy
 ) -> list[Group]:
     check_filter(f)
-    where = [live_and_visible(actor), compile_filter(f)]
+    where = [live_and_visible(actor), compile_filter(f, actor.user_id)]
     membership = _membership(group_by)
     if membership is not None:
         pairs = membership.subquery("membership")

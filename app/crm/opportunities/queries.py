@@ -26,7 +26,7 @@ STATUSES = ("OPEN", "WON", "LOST")
 
 
 def _where(actor: Actor, f: OpportunityFilter) -> list[Any]:
-    return [live_and_visible(actor), compile_filter(f)]
+    return [live_and_visible(actor), compile_filter(f, actor.user_id)]
 
 
 async def page(
