@@ -63,4 +63,5 @@ def import_models() -> None:
     from app.crm.products import models as _products  # noqa: F401
     from app.crm.stages import models as _stages  # noqa: F401
     from app.crm.users import models as _users  # noqa: F401
+    from app.crm.views import models as _views  # noqa: F401
     from app.events import models as _events  # noqa: F401

@@ -16,7 +16,7 @@ from app.crm.opportunities.filters import (
     Period,
     TimeRange,
 )
-from app.graphql.ids import decode_id
+from app.graphql.ids import decode_id, encode_id
 from app.graphql.types.common import ForecastCategory, OpportunityStatus, Visibility
 
 RelativePeriod = strawberry.enum(
@@ -161,3 +161,70 @@ class OpportunityFilterInput:
             last_activity_before=self.last_activity_before,
             search=self.search,
         )
+
+
+# --- the stored filter shown back in the input's shape --------------------------------------
+
+# Domain field -> (API field, node type of its IDs or None).
+_API_FIELDS: dict[str, tuple[str, str | None]] = {
+    "statuses": ("status", None),
+    "stage_ids": ("stageIds", "Stage"),
+    "folder_id": ("folderId", "Folder"),
+    "include_subfolders": ("includeSubfolders", None),
+    "unfiled": ("unfiled", None),
+    "owner_ids": ("ownerIds", "User"),
+    "mine": ("mine", None),
+    "team_ids": ("teamIds", "Team"),
+    "company_ids": ("companyIds", "Company"),
+    "contact_ids": ("contactIds", "Contact"),
+    "forecast_categories": ("forecastCategory", None),
+    "lead_sources": ("leadSource", None),
+    "lost_reason_ids": ("lostReasonIds", "LostReason"),
+    "awarded_company_ids": ("awardedCompanyIds", "Company"),
+    "visibility": ("visibility", None),
+    "has_open_tasks": ("hasOpenTasks", None),
+    "last_activity_before": ("lastActivityBefore", None),
+    "search": ("search", None),
+}
+_RANGE_FIELDS = {
+    "value": "value",
+    "weighted_value": "weightedValue",
+    "probability": "probability",
+    "estimated_close_date": "estimatedCloseDate",
+    "actual_close_date": "actualCloseDate",
+    "created_at": "createdAt",
+    "updated_at": "updatedAt",
+}
+_RANGE_PARTS = {
+    "low": "min",
+    "high": "max",
+    "start": "from",
+    "end": "to",
+    "period": "period",
+    "is_set": "isSet",
+    "currency": "currency",
+}
+
+
+def filter_to_api(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored filter (filter_to_json) as an `OpportunityFilterInput` value: what a client
+    can show, edit and send back."""
+    out: dict[str, Any] = {}
+    for name, value in stored.items():
+        if name == "all_of":
+            out["and"] = [filter_to_api(child) for child in value]
+        elif name == "any_of":
+            out["or"] = [filter_to_api(child) for child in value]
+        elif name == "none_of":
+            out["not"] = filter_to_api(value)
+        elif name in _RANGE_FIELDS:
+            out[_RANGE_FIELDS[name]] = {_RANGE_PARTS[k]: v for k, v in value.items()}
+        else:
+            api_field, node_type = _API_FIELDS[name]
+            if node_type is None:
+                out[api_field] = value
+            elif isinstance(value, list):
+                out[api_field] = [encode_id(node_type, v) for v in value]
+            else:
+                out[api_field] = encode_id(node_type, value)
+    return out

@@ -21,6 +21,7 @@ NODE_TYPES = (
     "Product",
     "Order",
     "OrderLine",
+    "View",
 )
 
 

@@ -17,6 +17,8 @@ from app.crm.opportunities.filters import OpportunityFilter
 from app.crm.orders import queries as order_queries
 from app.crm.stages import queries as stages
 from app.crm.users import queries as users
+from app.crm.views import queries as view_queries
+from app.crm.views.services import ViewDefinition
 from app.graphql.errors import bad_input
 from app.graphql.filters import OpportunityFilterInput
 from app.graphql.ids import decode_any, decode_id
@@ -29,6 +31,7 @@ from app.graphql.types.orders import Order, OrderLine, Product
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import Team, User
 from app.graphql.types.pipeline import Folder, LostReason, Stage
+from app.graphql.types.views import OpportunityView
 
 
 def _decode(global_id: str, node_type: str) -> int:
@@ -51,6 +54,10 @@ async def load_node(info: strawberry.Info, global_id: str) -> Node | None:
     if type_name == "Activity":
         row = await loaders.activity_by_id.load(pk)
         return activity_of(row) if row is not None else None
+    if type_name == "View":
+        async with info.context.read() as session:
+            found = await view_queries.visible_by_id(session, info.context.require_actor(), [pk])
+        return OpportunityView.of(found[pk]) if pk in found else None
     if type_name in ("Order", "OrderLine"):
         return await _order_node(info, type_name, pk)
     if type_name == "Participant":
@@ -73,6 +80,13 @@ async def load_node(info: strawberry.Info, global_id: str) -> Node | None:
     loader, node_type = simple[type_name]
     row = await loader.load(pk)
     return node_type.of(row) if row is not None else None
+
+
+async def applied_view(info: strawberry.Info, view_id: str) -> ViewDefinition:
+    """The definition of a view the asker may see (DomainError otherwise)."""
+    pk = decode_id(view_id, "View", "viewId")
+    async with info.context.read() as session:
+        return await view_queries.applied(session, info.context.require_actor(), pk)
 
 
 async def _order_node(info: strawberry.Info, type_name: str, pk: int) -> Node | None:
@@ -135,14 +149,31 @@ class Query:
         order_by: list[OpportunityOrder] | None = None,
         first: int | None = 50,
         after: str | None = None,
+        view_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Apply a saved or built-in view; `filter` narrows it further and "
+                "`orderBy` replaces its sort."
+            ),
+        ] = None,
     ) -> Connection[Opportunity]:
         info.context.require_actor()
         try:
             domain_filter = filter.to_domain() if filter else OpportunityFilter()
+            sorts = [o.to_domain() for o in order_by or []]
+            if view_id is not None:
+                view = await applied_view(info, view_id)
+                domain_filter = OpportunityFilter(all_of=(view.filter, domain_filter))
+                sorts = sorts or list(view.sorts)
         except DomainError as error:
             raise bad_input(error) from None
-        sorts = [o.to_domain() for o in order_by or []]
         return await opportunity_connection(info, domain_filter, sorts, first, after)
+
+    @strawberry.field(description="The views you may use: built-in ones first, then by name.")
+    async def views(self, info: strawberry.Info) -> list[OpportunityView]:
+        actor = info.context.require_actor()
+        async with info.context.read() as session:
+            return [OpportunityView.of(r) for r in await view_queries.listed(session, actor)]
 
     @strawberry.field(description="The pipeline's stages in order.")
     async def stages(self, info: strawberry.Info) -> list[Stage]:

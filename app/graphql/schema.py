@@ -30,6 +30,7 @@ from app.graphql.mutations.orders import OrderMutations
 from app.graphql.mutations.parties import PartyMutations
 from app.graphql.mutations.people import PeopleMutations
 from app.graphql.mutations.pipeline import PipelineMutations
+from app.graphql.mutations.views import ViewMutations
 from app.graphql.order_queries import OrderQueries
 from app.graphql.queries import Query
 from app.graphql.scalars import SCALAR_MAP
@@ -53,6 +54,7 @@ Mutation = merge_types(
         PartyMutations,
         ActivityMutations,
         OrderMutations,
+        ViewMutations,
     ),
 )
 

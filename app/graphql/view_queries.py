@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
-from app.crm.errors import DomainError
+from app.crm.errors import DomainError, ErrorCode
 from app.crm.opportunities import groups
 from app.crm.opportunities.filters import OpportunityFilter
 from app.crm.opportunities.groups import GroupBy
@@ -22,14 +24,31 @@ class ViewQueries:
     async def opportunity_groups(
         self,
         info: strawberry.Info,
-        group_by: OpportunityGroupBy,  # type: ignore[valid-type]
+        group_by: OpportunityGroupBy | None = None,  # type: ignore[valid-type]
         filter: OpportunityFilterInput | None = None,
+        view_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Apply a view: its filter (narrowed by `filter`) and, unless "
+                "`groupBy` is given, its grouping."
+            ),
+        ] = None,
     ) -> list[OpportunityGroup]:
+        from app.graphql.queries import applied_view
+
         context = info.context
         actor = context.require_actor()
-        by = GroupBy(group_by)
         try:
             domain_filter = filter.to_domain() if filter else OpportunityFilter()
+            by = GroupBy(group_by) if group_by is not None else None
+            if view_id is not None:
+                view = await applied_view(info, view_id)
+                domain_filter = OpportunityFilter(all_of=(view.filter, domain_filter))
+                by = by or view.group_by
+            if by is None:
+                raise DomainError(
+                    ErrorCode.REQUIRED, "groupBy is required (the view has none)", ["groupBy"]
+                )
             async with context.read() as session:
                 found = await groups.groups(session, actor, domain_filter, by)
         except DomainError as error:

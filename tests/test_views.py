@@ -1,0 +1,194 @@
+"""Saved and built-in views (issue 5 point 4) through the GraphQL API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.client import Api
+from tests.orders_client import team_with
+
+CREATE = """mutation($i: CreateOpportunityInput!) { createOpportunity(input: $i) {
+  opportunity { id } userErrors { code message } } }"""
+VIEW_FIELDS = """id name kind visibility isBuiltIn filter groupBy columns version
+  sort { field direction nullsFirst } owner { id } team { id }"""
+VIEWS = f"{{ views {{ {VIEW_FIELDS} }} }}"
+CREATE_VIEW = f"""mutation($i: CreateViewInput!) {{ createView(input: $i) {{
+  view {{ {VIEW_FIELDS} }} userErrors {{ field code message }} }} }}"""
+UPDATE_VIEW = f"""mutation($i: UpdateViewInput!) {{ updateView(input: $i) {{
+  view {{ {VIEW_FIELDS} }} userErrors {{ field code message }} }} }}"""
+DELETE_VIEW = """mutation($i: DeleteViewInput!) { deleteView(input: $i) {
+  deletedId userErrors { field code message } } }"""
+PAGE = """query($view: ID, $filter: OpportunityFilterInput) {
+  opportunities(viewId: $view, filter: $filter) { totalCount nodes { id name } } }"""
+GROUPS = """query($view: ID, $by: OpportunityGroupBy) {
+  opportunityGroups(viewId: $view, groupBy: $by) { key count } }"""
+
+
+async def create(api: Api, token: str, name: str, **fields: Any) -> str:
+    values = {"name": name, "expectedValue": {"amount": "10.00", "currency": "EUR"}, **fields}
+    opportunity_id: str = (await api.mutate("createOpportunity", CREATE, {"i": values}, token))[
+        "opportunity"
+    ]["id"]
+    return opportunity_id
+
+
+async def view(api: Api, token: str, **fields: Any) -> dict[str, Any]:
+    created: dict[str, Any] = (
+        await api.mutate("createView", CREATE_VIEW, {"i": {"name": "Mine", **fields}}, token)
+    )["view"]
+    return created
+
+
+async def names(api: Api, token: str, **variables: Any) -> list[str]:
+    data = (await api.ok(PAGE, variables, token))["opportunities"]
+    assert data["totalCount"] == len(data["nodes"])
+    return sorted(n["name"] for n in data["nodes"])
+
+
+async def test_built_in_views_need_no_set_up(api: Api, admin_token: str) -> None:
+    views = (await api.ok(VIEWS, token=admin_token))["views"]
+    assert [(v["name"], v["isBuiltIn"], v["owner"]) for v in views] == [
+        ("All open", True, None),
+        ("My open", True, None),
+        ("Closing this month", True, None),
+        ("Won this quarter", True, None),
+        ("Lost this quarter", True, None),
+    ]
+
+
+async def test_my_open_shows_each_user_their_own(api: Api, admin_token: str) -> None:
+    _, alice = await api.create_user(admin_token, "alice@example.com")
+    _, bob = await api.create_user(admin_token, "bob@example.com")
+    await create(api, alice, "Alice's")
+    await create(api, bob, "Bob's")
+    my_open = next(
+        v["id"] for v in (await api.ok(VIEWS, token=alice))["views"] if v["name"] == "My open"
+    )
+    assert await names(api, alice, view=my_open) == ["Alice's"]
+    assert await names(api, bob, view=my_open) == ["Bob's"]
+
+
+async def test_a_view_applies_its_filter_and_a_filter_narrows_it(
+    api: Api, admin_token: str
+) -> None:
+    await create(api, admin_token, "Small", probability=10)
+    await create(api, admin_token, "Likely", probability=80)
+    await create(api, admin_token, "Sure", probability=95)
+    saved = await view(api, admin_token, filter={"probability": {"min": 50}})
+    assert saved["filter"] == {"probability": {"min": 50}}
+    assert await names(api, admin_token, view=saved["id"]) == ["Likely", "Sure"]
+    narrowed = {"probability": {"max": 90}}
+    assert await names(api, admin_token, view=saved["id"], filter=narrowed) == ["Likely"]
+    # The stored filter, sent back as a filter, selects the same deals.
+    assert await names(api, admin_token, filter=saved["filter"]) == ["Likely", "Sure"]
+
+
+async def test_a_private_view_is_nobody_elses(api: Api, admin_token: str) -> None:
+    _, alice = await api.create_user(admin_token, "alice@example.com")
+    _, bob = await api.create_user(admin_token, "bob@example.com")
+    saved = await view(api, alice)
+    assert saved["id"] not in [v["id"] for v in (await api.ok(VIEWS, token=bob))["views"]]
+    body = await api.gql(PAGE, {"view": saved["id"]}, bob)
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+    payload = (
+        await api.ok(
+            UPDATE_VIEW, {"i": {"id": saved["id"], "expectedVersion": 1, "name": "x"}}, bob
+        )
+    )["updateView"]
+    assert [e["code"] for e in payload["userErrors"]] == ["NOT_FOUND"]
+
+
+async def test_a_team_view_is_its_members(api: Api, admin_token: str) -> None:
+    alice_id, alice = await api.create_user(admin_token, "alice@example.com")
+    bob_id, bob = await api.create_user(admin_token, "bob@example.com")
+    _, carol = await api.create_user(admin_token, "carol@example.com")
+    team = await team_with(api, admin_token, alice_id)
+    await api.mutate(
+        "addTeamMember",
+        """mutation($team: ID!, $user: ID!) { addTeamMember(input: {teamId: $team, userId: $user})
+           { team { id } userErrors { code } } }""",
+        {"team": team, "user": bob_id},
+        admin_token,
+    )
+    shared = await view(api, alice, visibility="TEAM", teamId=team)
+    assert shared["team"]["id"] == team
+    assert shared["id"] in [v["id"] for v in (await api.ok(VIEWS, token=bob))["views"]]
+    assert shared["id"] not in [v["id"] for v in (await api.ok(VIEWS, token=carol))["views"]]
+    # Only its owner (or an admin) changes it.
+    payload = (
+        await api.ok(
+            UPDATE_VIEW, {"i": {"id": shared["id"], "expectedVersion": 1, "name": "x"}}, bob
+        )
+    )["updateView"]
+    assert [e["code"] for e in payload["userErrors"]] == ["FORBIDDEN"]
+    outsider = (
+        await api.ok(CREATE_VIEW, {"i": {"name": "x", "visibility": "TEAM", "teamId": team}}, carol)
+    )["createView"]
+    assert [e["code"] for e in outsider["userErrors"]] == ["FORBIDDEN"]
+
+
+async def test_updates_take_the_version_and_built_ins_do_not_change(
+    api: Api, admin_token: str
+) -> None:
+    saved = await view(api, admin_token)
+    changed = (
+        await api.ok(
+            UPDATE_VIEW,
+            {
+                "i": {
+                    "id": saved["id"],
+                    "expectedVersion": 1,
+                    "groupBy": "STAGE",
+                    "kind": "BOARD",
+                    "sort": [{"field": "PROBABILITY", "direction": "ASC", "nulls": "FIRST"}],
+                }
+            },
+            admin_token,
+        )
+    )["updateView"]
+    assert changed["userErrors"] == []
+    assert (changed["view"]["version"], changed["view"]["kind"]) == (2, "BOARD")
+    assert changed["view"]["sort"] == [
+        {"field": "PROBABILITY", "direction": "ASC", "nullsFirst": True}
+    ]
+    stale = (
+        await api.ok(
+            UPDATE_VIEW, {"i": {"id": saved["id"], "expectedVersion": 1, "name": "x"}}, admin_token
+        )
+    )["updateView"]
+    assert [e["code"] for e in stale["userErrors"]] == ["CONFLICT"]
+    built_in = (await api.ok(VIEWS, token=admin_token))["views"][0]
+    refused = (
+        await api.ok(
+            UPDATE_VIEW,
+            {"i": {"id": built_in["id"], "expectedVersion": 1, "name": "x"}},
+            admin_token,
+        )
+    )["updateView"]
+    assert [e["code"] for e in refused["userErrors"]] == ["NOT_EDITABLE"]
+    groups = (await api.ok(GROUPS, {"view": saved["id"]}, admin_token))["opportunityGroups"]
+    stages = (await api.ok("{ stages { id } }", token=admin_token))["stages"]
+    assert [g["key"] for g in groups] == [s["id"] for s in stages]
+
+
+async def test_bad_views_are_refused(api: Api, admin_token: str) -> None:
+    cases = [
+        ({"kind": "BOARD"}, "REQUIRED"),
+        ({"columns": ["name", "nonsense"]}, "INVALID"),
+        ({"visibility": "TEAM"}, "REQUIRED"),
+        ({"filter": {"value": {"min": "10", "max": "1"}}}, "INVALID"),
+        ({"name": "  "}, "REQUIRED"),
+    ]
+    for fields, code in cases:
+        payload = (await api.ok(CREATE_VIEW, {"i": {"name": "v", **fields}}, admin_token))[
+            "createView"
+        ]
+        assert [e["code"] for e in payload["userErrors"]] == [code], (fields, payload)
+    assert len((await api.ok(VIEWS, token=admin_token))["views"]) == 5
+
+
+async def test_deleting_a_view(api: Api, admin_token: str) -> None:
+    saved = await view(api, admin_token)
+    payload = (await api.ok(DELETE_VIEW, {"i": {"id": saved["id"]}}, admin_token))["deleteView"]
+    assert payload == {"deletedId": saved["id"], "userErrors": []}
+    assert len((await api.ok(VIEWS, token=admin_token))["views"]) == 5
