@@ -192,3 +192,68 @@ async def test_deleting_a_view(api: Api, admin_token: str) -> None:
     payload = (await api.ok(DELETE_VIEW, {"i": {"id": saved["id"]}}, admin_token))["deleteView"]
     assert payload == {"deletedId": saved["id"], "userErrors": []}
     assert len((await api.ok(VIEWS, token=admin_token))["views"]) == 5
+
+
+LIVE = """subscription($view: ID, $filter: OpportunityEventFilter, $since: String) {
+  opportunityEvents(viewId: $view, filter: $filter, since: $since) {
+    kind viewChange opportunity { name probability } } }"""
+UPDATE = """mutation($i: UpdateOpportunityInput!) { updateOpportunity(input: $i) {
+  opportunity { id version } userErrors { code message } } }"""
+
+
+async def update(api: Api, token: str, opportunity_id: str, version: int, **fields: Any) -> int:
+    payload = await api.mutate(
+        "updateOpportunity",
+        UPDATE,
+        {"i": {"id": opportunity_id, "expectedVersion": version, **fields}},
+        token,
+    )
+    new_version: int = payload["opportunity"]["version"]
+    return new_version
+
+
+async def live_changes(
+    api: Api, token: str, since: str, count: int, **variables: Any
+) -> list[tuple[str, str | None, str]]:
+    """The next `count` events after `since` as (kind, viewChange, name), then silence."""
+    async with api.subscriber(token) as sub:
+        await sub.subscribe(LIVE, {"since": since, **variables})
+        got = [(await sub.next())["opportunityEvents"] for _ in range(count)]
+        await sub.expect_silence(0.3)
+    return [(e["kind"], e["viewChange"], e["opportunity"]["name"]) for e in got]
+
+
+async def test_a_live_view_says_when_a_deal_enters_and_leaves_it(
+    api: Api, admin_token: str
+) -> None:
+    saved = await view(api, admin_token, filter={"probability": {"min": 50}})
+    since = (await api.ok("{ eventCursor }", token=admin_token))["eventCursor"]
+    deal = await create(api, admin_token, "Deal", probability=10)  # outside: nothing
+    version = await update(api, admin_token, deal, 1, probability=60)  # enters
+    version = await update(api, admin_token, deal, version, name="Deal!")  # stays
+    version = await update(api, admin_token, deal, version, probability=20)  # leaves
+    await update(api, admin_token, deal, version, nextStep="call")  # outside: nothing
+    await create(api, admin_token, "Born inside", probability=90)  # enters
+    expected = [
+        ("UPDATED", "ENTERED", "Deal"),
+        ("UPDATED", "STAYED", "Deal!"),
+        ("UPDATED", "LEFT", "Deal!"),
+        ("CREATED", "ENTERED", "Born inside"),
+    ]
+    assert await live_changes(api, admin_token, since, 4, view=saved["id"]) == expected
+    # The same through a filter instead of a saved view.
+    by_filter = {"probability": {"min": 50}}
+    assert await live_changes(api, admin_token, since, 4, filter=by_filter) == expected
+
+
+async def test_a_live_view_never_shows_an_outsider_a_private_deal(
+    api: Api, admin_token: str
+) -> None:
+    _, owner = await api.create_user(admin_token, "owner@example.com")
+    _, outsider = await api.create_user(admin_token, "outsider@example.com")
+    all_open = (await api.ok(VIEWS, token=outsider))["views"][0]["id"]
+    since = (await api.ok("{ eventCursor }", token=outsider))["eventCursor"]
+    await create(api, owner, "Secret", visibility="PRIVATE")
+    await create(api, owner, "Open book")
+    got = await live_changes(api, outsider, since, 1, view=all_open)
+    assert got == [("CREATED", "ENTERED", "Open book")]

@@ -13,13 +13,16 @@ import inspect
 from collections import OrderedDict
 from typing import Any
 
+import orjson
 from graphql.execution.executor import Executor
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from app.crm.opportunities.filters import OpportunityFilter, filter_to_json
+from app.crm.opportunities.membership import membership, states
 from app.events.envelope import ChangeEvent
 from app.graphql.loaders import Loaders
-from app.graphql.types.opportunities import OpportunityEvent
+from app.graphql.types.opportunities import OpportunityEvent, ViewChange
 from app.graphql.types.orders import OrderEvent
 
 SharedPayload = OpportunityEvent | OrderEvent
@@ -76,26 +79,61 @@ class SharedEvents:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], keep: int = 64) -> None:
         self._sessions = sessions
         self._keep = keep
-        self._by_seq: OrderedDict[tuple[int, type], SharedPayload] = OrderedDict()
+        self._by_seq: OrderedDict[tuple[int, type, Any], SharedPayload] = OrderedDict()
+        self._memberships: OrderedDict[tuple[int, bytes, int | None], tuple[bool, bool]] = (
+            OrderedDict()
+        )
 
-    def payload(self, event: ChangeEvent) -> OpportunityEvent:
-        shared = self._shared(event, OpportunityEvent)
+    def payload(self, event: ChangeEvent, change: ViewChange | None = None) -> OpportunityEvent:
+        shared = self._shared(event, OpportunityEvent, change)
         assert isinstance(shared, OpportunityEvent)
         return shared
 
     def order_payload(self, event: ChangeEvent) -> OrderEvent:
-        shared = self._shared(event, OrderEvent)
+        shared = self._shared(event, OrderEvent, None)
         assert isinstance(shared, OrderEvent)
         return shared
 
     def _shared(
-        self, event: ChangeEvent, kind: type[OpportunityEvent] | type[OrderEvent]
+        self,
+        event: ChangeEvent,
+        kind: type[OpportunityEvent] | type[OrderEvent],
+        change: ViewChange | None,
     ) -> SharedPayload:
-        key = (event.seq, kind)
+        key = (event.seq, kind, change)
         shared = self._by_seq.get(key)
         if shared is None:
-            shared = kind.of(event, Loaders(self._sessions, None))
+            loaders = Loaders(self._sessions, None)
+            if kind is OpportunityEvent:
+                shared = OpportunityEvent.of(event, loaders, change)
+            else:
+                shared = OrderEvent.of(event, loaders)
             self._by_seq[key] = shared
             while len(self._by_seq) > self._keep:
                 self._by_seq.popitem(last=False)
         return shared
+
+    async def membership(
+        self, event: ChangeEvent, selected: OpportunityFilter, me: int
+    ) -> tuple[bool, bool]:
+        """Whether the event's opportunity is selected before and after the change: one query
+        per event and distinct filter in the process, however many subscribers share it."""
+        stored = filter_to_json(selected)
+        key = (
+            event.seq,
+            orjson.dumps(stored, option=orjson.OPT_SORT_KEYS),
+            me if _mentions_me(stored) else None,
+        )
+        found = self._memberships.get(key)
+        if found is None:
+            before, after = states(event)
+            async with self._sessions() as session:
+                found = await membership(session, selected, me, before, after)
+            self._memberships[key] = found
+            while len(self._memberships) > self._keep * 16:
+                self._memberships.popitem(last=False)
+        return found
+
+
+def _mentions_me(stored: dict[str, Any]) -> bool:
+    return b'"mine"' in orjson.dumps(stored)

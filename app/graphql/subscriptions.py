@@ -7,7 +7,8 @@ work per socket and no query per subscriber (DESIGN.md §5, invariant 4).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+import dataclasses
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import TypeVar
 
@@ -15,21 +16,37 @@ import strawberry
 
 from app.crm.actor import Actor
 from app.crm.errors import DomainError, ErrorCode
+from app.crm.opportunities.filters import OpportunityFilter, check_filter
 from app.crm.users.queries import load_actor
 from app.events.envelope import ChangeEvent, EventKind
 from app.graphql.errors import bad_input, unauthenticated
+from app.graphql.execution import SharedEvents
+from app.graphql.filters import OpportunityFilterInput
 from app.graphql.ids import decode_id
-from app.graphql.types.opportunities import OpportunityEvent
+from app.graphql.queries import applied_view
+from app.graphql.types.opportunities import OpportunityEvent, ViewChange
 from app.graphql.types.orders import OrderEvent
 
 
-@strawberry.input
-class OpportunityEventFilter:
+@strawberry.input(
+    description="Which events: their kinds, and opportunities as a filter selects them. With "
+    "opportunity conditions, an event comes when its opportunity is selected before or after "
+    "the change, and says which (viewChange)."
+)
+class OpportunityEventFilter(OpportunityFilterInput):
     kinds: list[EventKind] | None = None
-    folder_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Only opportunities that are in this folder after the change."
+    owner_id: strawberry.ID | None = strawberry.field(
+        default=None, deprecation_reason="Use ownerIds."
     )
-    owner_id: strawberry.ID | None = None
+
+    def event_filter(self) -> OpportunityFilter:
+        selected = self.to_domain()
+        if self.owner_id:
+            selected = dataclasses.replace(
+                selected,
+                owner_ids=(*selected.owner_ids, decode_id(self.owner_id, "User", "ownerId")),
+            )
+        return selected
 
 
 def _parse_since(since: str) -> int:
@@ -77,7 +94,7 @@ async def _deliver(
     actor: Actor,
     wanted: Callable[[ChangeEvent], bool],
     since: int | None,
-    present: Callable[[ChangeEvent], P],
+    present: Callable[[ChangeEvent, Actor], Awaitable[P | None]],
 ) -> AsyncGenerator[P, None]:
     """The events `wanted` picks that the user may see, in commit order, as shared payloads.
 
@@ -104,8 +121,8 @@ async def _deliver(
             current = directory.current(user_id)
             if current is None:
                 return  # deactivated while subscribed
-            payload = present(event)
-            if await _admitted_now(payload, current):
+            payload = await present(event, current)
+            if payload is not None and await _admitted_now(payload, current):
                 yield payload
     finally:
         subscription.close()
@@ -125,6 +142,7 @@ class Subscription:
         opportunity_id: strawberry.ID | None = None,
         filter: OpportunityEventFilter | None = None,
         since: str | None = None,
+        view_id: strawberry.ID | None = None,
     ) -> AsyncGenerator[OpportunityEvent, None]:
         context = info.context
         runtime = context.runtime
@@ -135,16 +153,11 @@ class Subscription:
                 if opportunity_id
                 else None
             )
-            folder_id = (
-                decode_id(filter.folder_id, "Folder", "folderId")
-                if filter and filter.folder_id
-                else None
-            )
-            owner_id = (
-                decode_id(filter.owner_id, "User", "ownerId")
-                if filter and filter.owner_id
-                else None
-            )
+            selected = filter.event_filter() if filter else OpportunityFilter()
+            if view_id is not None:
+                view = await applied_view(info, view_id)
+                selected = OpportunityFilter(all_of=(view.filter, selected))
+            check_filter(selected)
         except DomainError as error:
             raise bad_input(error) from None
         kinds = frozenset(filter.kinds) if filter and filter.kinds else None
@@ -153,20 +166,31 @@ class Subscription:
             raise bad_input(
                 DomainError(ErrorCode.NOT_FOUND, "opportunity not found", ["opportunityId"])
             )
+        shared: SharedEvents = runtime.shared_events
+        in_view = selected != OpportunityFilter()
 
         def wanted(event: ChangeEvent) -> bool:
             if event.opportunity_id is None:
                 return False  # an order without an opportunity: orderEvents carries it
             if only_id is not None and event.opportunity_id != only_id:
                 return False
-            if kinds is not None and event.kind not in kinds:
-                return False
-            if folder_id is not None and event.snapshot["folder_id"] != folder_id:
-                return False
-            return owner_id is None or event.snapshot["owner_id"] == owner_id
+            return kinds is None or event.kind in kinds
+
+        async def present(event: ChangeEvent, current: Actor) -> OpportunityEvent | None:
+            if not in_view:
+                return shared.payload(event)
+            before, after = await shared.membership(event, selected, current.user_id)
+            if not (before or after):
+                return None
+            change = (
+                ViewChange.STAYED
+                if before and after
+                else (ViewChange.ENTERED if after else ViewChange.LEFT)
+            )
+            return shared.payload(event, change)
 
         # aclosing: when the client stops, the hub subscription must end now, not at GC.
-        deliveries = _deliver(info, actor, wanted, since_seq, runtime.shared_events.payload)
+        deliveries = _deliver(info, actor, wanted, since_seq, present)
         async with aclosing(deliveries) as payloads:
             async for payload in payloads:
                 yield payload
@@ -187,12 +211,18 @@ class Subscription:
         since_seq = await _since(info, since)
         if await info.context.loaders.order_by_id.load(only_id) is None:
             raise bad_input(DomainError(ErrorCode.NOT_FOUND, "order not found", ["orderId"]))
+
+        shared: SharedEvents = runtime.shared_events
+
+        async def present_order(event: ChangeEvent, current: Actor) -> OrderEvent:
+            return shared.order_payload(event)
+
         deliveries = _deliver(
             info,
             actor,
             lambda event: event.order_id == only_id,
             since_seq,
-            runtime.shared_events.order_payload,
+            present_order,
         )
         async with aclosing(deliveries) as payloads:
             async for payload in payloads:

@@ -346,6 +346,13 @@ class Opportunity(Node):
 OpportunityEventKind = strawberry.enum(EventKind, name="OpportunityEventKind")
 
 
+@strawberry.enum
+class ViewChange(Enum):
+    ENTERED = "ENTERED"
+    LEFT = "LEFT"
+    STAYED = "STAYED"
+
+
 @strawberry.type(
     name="FieldChange", description="One changed field, with its values before and after."
 )
@@ -440,6 +447,10 @@ class OpportunityEvent:
     version: int
     changes: list[FieldChangeType]
     occurred_at: datetime
+    view_change: ViewChange | None = strawberry.field(
+        description="For a subscription to a view or filter: whether this change brought the "
+        "opportunity into it, took it out, or kept it in."
+    )
     event: strawberry.Private[ChangeEvent]
     loaders: strawberry.Private[Loaders | None]
     # A live event is one object shared by all its subscribers in the process; it keeps their
@@ -449,7 +460,12 @@ class OpportunityEvent:
     )
 
     @classmethod
-    def of(cls, event: ChangeEvent, loaders: Loaders | None = None) -> OpportunityEvent:
+    def of(
+        cls,
+        event: ChangeEvent,
+        loaders: Loaders | None = None,
+        view_change: ViewChange | None = None,
+    ) -> OpportunityEvent:
         # Only events on an opportunity's stream get here (an order's without one do not).
         assert event.opportunity_id is not None
         return cls(
@@ -459,6 +475,7 @@ class OpportunityEvent:
             version=event.version,
             changes=_changes(event),
             occurred_at=event.occurred_at,
+            view_change=view_change,
             event=event,
             loaders=loaders,
         )
