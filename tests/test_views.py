@@ -257,3 +257,43 @@ async def test_a_live_view_never_shows_an_outsider_a_private_deal(
     await create(api, owner, "Open book")
     got = await live_changes(api, outsider, since, 1, view=all_open)
     assert got == [("CREATED", "ENTERED", "Open book")]
+
+
+SEARCH = """query($search: String!) {
+  opportunities(filter: {search: $search}) { totalCount nodes { name } } }"""
+LINK = """mutation($i: LinkParticipantInput!) { linkParticipant(input: $i) {
+  opportunity { id } userErrors { code message } } }"""
+
+
+async def test_search_finds_words_parts_and_company_names_best_first(
+    api: Api, admin_token: str
+) -> None:
+    await create(api, admin_token, "Robot arms for Globex", description="Welding cell upgrade")
+    await create(api, admin_token, "Forklift fleet")
+    linked = await create(api, admin_token, "Warehouse shelving")
+    company = (
+        await api.mutate(
+            "createCompany",
+            """mutation { createCompany(input: {name: "Robotics Unlimited"}) {
+                 company { id } userErrors { code } } }""",
+            {},
+            admin_token,
+        )
+    )["company"]["id"]
+    await api.mutate(
+        "linkParticipant",
+        LINK,
+        {"i": {"opportunityId": linked, "participantId": company, "role": "CUSTOMER"}},
+        admin_token,
+    )
+
+    async def found(text: str) -> list[str]:
+        data = (await api.ok(SEARCH, {"search": text}, admin_token))["opportunities"]
+        assert data["totalCount"] == len(data["nodes"])
+        return [n["name"] for n in data["nodes"]]
+
+    # A word prefix in the name ranks above a match in a company's name.
+    assert await found("robot") == ["Robot arms for Globex", "Warehouse shelving"]
+    assert await found("weld") == ["Robot arms for Globex"]  # a word of the description
+    assert await found("klift") == ["Forklift fleet"]  # any part of the name
+    assert await found("nothing like it") == []

@@ -53,6 +53,12 @@ def parse_text(value: Any) -> str:
     return value
 
 
+def parse_float(value: Any) -> float:
+    if not isinstance(value, float | int) or isinstance(value, bool):
+        raise ValueError
+    return float(value)
+
+
 def parse_decimal(value: Any) -> Decimal:
     if not isinstance(value, str):
         raise ValueError

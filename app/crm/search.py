@@ -1,6 +1,8 @@
-"""Turning client search text into a safe, literal LIKE pattern."""
+"""Turning client search text into safe LIKE patterns and full-text queries."""
 
 from __future__ import annotations
+
+import re
 
 from app.crm.errors import DomainError, ErrorCode
 
@@ -18,3 +20,11 @@ def contains_pattern(text: str, field: list[str]) -> str:
         raise DomainError(ErrorCode.INVALID, "search contains a NUL character", field)
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def prefix_query(text: str) -> str | None:
+    """A to_tsquery text matching every word of `text` as a word prefix ("acm ro" finds
+    "Acme Robotics"), or None when it has no words. Only word characters pass, so nothing
+    in it is tsquery syntax."""
+    words = re.findall(r"\w+", text.lower())
+    return " & ".join(f"{word}:*" for word in words[:16]) or None

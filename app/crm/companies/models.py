@@ -9,7 +9,16 @@ from app.db import Base
 
 class Company(Base):
     __tablename__ = "companies"
-    __table_args__ = (Index("ix_companies_name_lower", func.lower(text("name"))),)
+    __table_args__ = (
+        Index("ix_companies_name_lower", func.lower(text("name"))),
+        # Opportunity search finds deals by their companies' names too.
+        Index(
+            "ix_companies_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
+    )
 
     id: Mapped[BigId]
     name: Mapped[str] = mapped_column(String(200))

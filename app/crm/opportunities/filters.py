@@ -16,14 +16,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, func, literal, not_, or_, select, true
 
 from app.crm.activities.models import Activity
+from app.crm.companies.models import Company
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.folders.models import Folder
 from app.crm.jsonable import jsonable
 from app.crm.opportunities.models import Opportunity, OpportunityLostReason, Participant
-from app.crm.search import contains_pattern
+from app.crm.search import contains_pattern, prefix_query
 from app.crm.users.models import TeamMember
 from app.crm.validation import api_name
 
@@ -262,6 +263,41 @@ def _amounts(expression: Any, span: AmountRange) -> list[ColumnElement[bool]]:
     return clauses
 
 
+def search_condition(text: str) -> ColumnElement[bool]:
+    """Words of the name, number or description (as prefixes, ranked by relevance()), any part
+    of the name or number, or any part of a linked company's name."""
+    pattern = contains_pattern(text, ["filter", "search"])
+    company = exists(
+        select(Participant.id)
+        .join(Company, Company.id == Participant.company_id)
+        .where(Participant.opportunity_id == Opportunity.id, Company.name.ilike(pattern))
+    )
+    alternatives = [Opportunity.name.ilike(pattern), Opportunity.number.ilike(pattern), company]
+    words = prefix_query(text)
+    if words is not None:
+        alternatives.append(Opportunity.search_vector.op("@@")(func.to_tsquery("simple", words)))
+    return or_(*alternatives)
+
+
+def ranking_text(f: OpportunityFilter) -> str | None:
+    """The search every selected deal matches (its own, or one a view's AND carries), which
+    ranks them; None when there is none."""
+    if f.search:
+        return f.search
+    return next((t for child in f.all_of if (t := ranking_text(child))), None)
+
+
+def relevance(text: str) -> Any:
+    """How well a deal matches `text`: full-text rank plus name similarity (0 .. ~2)."""
+    words = prefix_query(text)
+    rank = (
+        func.ts_rank(Opportunity.search_vector, func.to_tsquery("simple", words))
+        if words is not None
+        else literal(0.0)
+    )
+    return rank + func.similarity(Opportunity.name, text)
+
+
 def compile_filter(f: OpportunityFilter, me: int, today: date | None = None) -> ColumnElement[bool]:
     """`f` as a condition over `opportunities` for user `me` (visibility is the caller's to
     add)."""
@@ -357,8 +393,7 @@ def compile_filter(f: OpportunityFilter, me: int, today: date | None = None) -> 
             )
         )
     if f.search:
-        pattern = contains_pattern(f.search, ["filter", "search"])
-        clauses.append(Opportunity.name.ilike(pattern) | Opportunity.number.ilike(pattern))
+        clauses.append(search_condition(f.search))
     clauses += [compile_filter(child, me, day) for child in f.all_of]
     if f.any_of:
         clauses.append(or_(*(compile_filter(child, me, day) for child in f.any_of)))

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     Date,
     DateTime,
     ForeignKey,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.crm.columns import MONEY, BigId, CreatedAt, UpdatedAt
@@ -38,6 +41,15 @@ class Opportunity(Base):
         Index(
             "ix_opportunities_live_stage", "stage_id", postgresql_where=text("deleted_at IS NULL")
         ),
+        # Text search: words of the name, number and description (full text, ranked), and
+        # any part of the name (trigrams, for substrings and typos).
+        Index("ix_opportunities_search", "search_vector", postgresql_using="gin"),
+        Index(
+            "ix_opportunities_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
         Index(
             "ix_opportunities_live_updated",
             "updated_at",
@@ -48,6 +60,16 @@ class Opportunity(Base):
 
     id: Mapped[BigId]
     number: Mapped[str] = mapped_column(String(20), unique=True)
+    # Computed by PostgreSQL; never loaded into objects (deferred), only searched.
+    search_vector: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed(
+            "to_tsvector('simple'::regconfig, coalesce(name, '') || ' ' || number || ' ' || "
+            "coalesce(description, ''))",
+            persisted=True,
+        ),
+        deferred=True,
+    )
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     folder_id: Mapped[int | None] = mapped_column(

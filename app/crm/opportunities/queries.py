@@ -9,7 +9,12 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.actor import Actor, live_and_visible
-from app.crm.opportunities.filters import OpportunityFilter, check_filter, compile_filter
+from app.crm.opportunities.filters import (
+    OpportunityFilter,
+    check_filter,
+    compile_filter,
+    ranking_text,
+)
 from app.crm.opportunities.models import (
     LostReason,
     Opportunity,
@@ -38,9 +43,10 @@ async def page(
     after: str | None,
 ) -> Page[OpportunityRow]:
     check_filter(f)
-    keys = sort_keys(sorts)
+    search = ranking_text(f)
+    keys = sort_keys(sorts, search)
     rows = await fetch_page(
-        session, _columns, _where(actor, f), keys, first, after, tag=order_tag(sorts)
+        session, _columns, _where(actor, f), keys, first, after, tag=order_tag(sorts, search)
     )
     return Page(
         [OpportunityRow.from_source(r) for r in rows.items],

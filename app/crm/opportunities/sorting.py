@@ -7,6 +7,7 @@ meet a NULL (which compares as unknown), and no sentinel value has to outrank re
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,13 +19,14 @@ from app.crm.activities.models import Activity
 from app.crm.companies.models import Company
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.folders.models import Folder
-from app.crm.opportunities.filters import weighted_value
+from app.crm.opportunities.filters import relevance, weighted_value
 from app.crm.opportunities.models import Opportunity, Participant
 from app.crm.paging import (
     SortKey,
     parse_date,
     parse_datetime,
     parse_decimal,
+    parse_float,
     parse_int,
     parse_text,
 )
@@ -51,6 +53,7 @@ class SortField(StrEnum):
     LEAD_SOURCE = "LEAD_SOURCE"
     VISIBILITY = "VISIBILITY"
     LAST_ACTIVITY_AT = "LAST_ACTIVITY_AT"
+    RELEVANCE = "RELEVANCE"  # how well a deal matches the filter's search
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,13 +133,27 @@ _FIELDS: dict[SortField, tuple[Callable[[], Any], Callable[[Any], Any], Any]] = 
 }
 
 
-def sort_keys(sorts: Sequence[Sort]) -> list[SortKey]:
+def effective(sorts: Sequence[Sort], search: str | None) -> tuple[Sort, ...]:
+    """What a list is sorted by: as asked, else by relevance when searching, else newest."""
+    if sorts:
+        return tuple(sorts)
+    return (Sort(SortField.RELEVANCE, True),) if search else DEFAULT_SORT
+
+
+def sort_keys(sorts: Sequence[Sort], search: str | None = None) -> list[SortKey]:
     """The keyset keys for `sorts` (each field once), the id last so the order is total."""
-    chosen = list(sorts or DEFAULT_SORT)
+    chosen = effective(sorts, search)
     if len({s.field for s in chosen}) != len(chosen):
         raise DomainError(ErrorCode.INVALID, "each field may appear once in orderBy", ["orderBy"])
     keys: list[SortKey] = []
     for sort in chosen:
+        if sort.field is SortField.RELEVANCE:
+            if not search:
+                raise DomainError(
+                    ErrorCode.INVALID, "RELEVANCE sorts a search: give filter.search", ["orderBy"]
+                )
+            keys.append(SortKey(relevance(search), sort.descending, parse_float))
+            continue
         build, parse, stand_in = _FIELDS[sort.field]
         expression = build()
         if stand_in is not None:
@@ -149,10 +166,14 @@ def sort_keys(sorts: Sequence[Sort]) -> list[SortKey]:
     return keys
 
 
-def order_tag(sorts: Sequence[Sort]) -> str:
-    """What a cursor records of the order it was made for."""
-    return ",".join(
+def order_tag(sorts: Sequence[Sort], search: str | None = None) -> str:
+    """What a cursor records of the order it was made for (a ranking, of its search too)."""
+    chosen = effective(sorts, search)
+    tag = ",".join(
         f"{s.field.value} {'DESC' if s.descending else 'ASC'}"
         + ("" if s.nulls_first is None else (" NULLS FIRST" if s.nulls_first else " NULLS LAST"))
-        for s in sorts or DEFAULT_SORT
+        for s in chosen
     )
+    if search and any(s.field is SortField.RELEVANCE for s in chosen):
+        tag += " for " + hashlib.sha256(search.encode()).hexdigest()[:12]
+    return tag
