@@ -121,6 +121,23 @@ def sort_keys(
     return keys
 
 
+def page_query(
+    columns: Sequence[Any],
+    where: Sequence[Any],
+    keys: Sequence[SortKey],
+    size: int,
+    after: str | None,
+    *,
+    tag: str,
+) -> Select[Any]:
+    """The statement behind fetch_page: one row more than the page, to tell if more follow."""
+    query = select(*columns, *(k.expression.label(f"k{i}") for i, k in enumerate(keys)))
+    query = query.where(*where)
+    if after:
+        query = query.where(after_position(keys, decode_cursor(after, keys, tag)))
+    return ordered(query, keys).limit(size + 1)
+
+
 def check_page_size(first: int | None) -> int:
     size = DEFAULT_PAGE_SIZE if first is None else first
     if not 0 <= size <= MAX_PAGE_SIZE:
@@ -148,11 +165,8 @@ async def fetch_page(
 ) -> Page[Row[Any]]:
     """One page of `columns` matching `where`, in the order of `keys` (the last one unique)."""
     size = check_page_size(first)
-    query = select(*columns, *(k.expression.label(f"k{i}") for i, k in enumerate(keys)))
-    query = query.where(*where)
-    if after:
-        query = query.where(after_position(keys, decode_cursor(after, keys, tag)))
-    rows = (await session.execute(ordered(query, keys).limit(size + 1))).all()
+    query = page_query(columns, where, keys, size, after, tag=tag)
+    rows = (await session.execute(query)).all()
     return Page(
         list(rows[:size]),
         [encode_cursor(tag, [getattr(r, f"k{i}") for i in range(len(keys))]) for r in rows[:size]],

@@ -99,9 +99,8 @@ def _key(group_by: GroupBy) -> Any:
     return columns[group_by]
 
 
-async def groups(
-    session: AsyncSession, actor: Actor, f: OpportunityFilter, group_by: GroupBy
-) -> list[Group]:
+def groups_statement(actor: Actor, f: OpportunityFilter, group_by: GroupBy) -> Any:
+    """The aggregate query behind groups() (and bench/views.py's EXPLAIN)."""
     check_filter(f)
     where = [live_and_visible(actor), compile_filter(f, actor.user_id)]
     membership = _membership(group_by)
@@ -123,7 +122,13 @@ async def groups(
         .where(*where)
         .group_by(key, Opportunity.currency)
     )
-    rows = (await session.execute(query)).all()
+    return query
+
+
+async def groups(
+    session: AsyncSession, actor: Actor, f: OpportunityFilter, group_by: GroupBy
+) -> list[Group]:
+    rows = (await session.execute(groups_statement(actor, f, group_by))).all()
     by_key: dict[Any, Group] = {}
     for row in rows:
         group = by_key.setdefault(row.key, Group(row.key))
