@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import orjson
-from sqlalchemy import ColumnElement, Row, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.errors import DomainError, ErrorCode
@@ -33,6 +33,12 @@ class SortKey:
     descending: bool
     # Turns a cursor's JSON value back into the column's Python type.
     parse: Callable[[Any], Any]
+    # For a column that may be NULL: where the NULLs go (None: never NULL).
+    nulls_first: bool | None = None
+
+
+def _parse_or_null(key: SortKey, value: Any) -> Any:
+    return None if value is None and key.nulls_first is not None else key.parse(value)
 
 
 def parse_identity(value: Any) -> Any:
@@ -87,7 +93,7 @@ def decode_cursor(cursor: str, keys: Sequence[SortKey], tag: str) -> list[Any]:
         values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != len(keys) + 1 or values[0] != tag:
             raise ValueError
-        return [key.parse(v) for key, v in zip(keys, values[1:], strict=True)]
+        return [_parse_or_null(key, v) for key, v in zip(keys, values[1:], strict=True)]
     except (ValueError, TypeError, ArithmeticError, binascii.Error, orjson.JSONDecodeError):
         raise DomainError(
             ErrorCode.INVALID, "the cursor is not valid for this list and order", ["after"]
@@ -95,13 +101,30 @@ def decode_cursor(cursor: str, keys: Sequence[SortKey], tag: str) -> list[Any]:
 
 
 def after_position(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
-    """Rows strictly after `values` in the order of `keys` (any mix of directions)."""
+    """Rows strictly after `values` in the order of `keys` (any mix of directions, NULLs
+    first or last), written so that no comparison ever meets a NULL (which is unknown)."""
     alternatives = []
     for i, key in enumerate(keys):
-        equal_prefix = [keys[j].expression == values[j] for j in range(i)]
-        beyond = key.expression < values[i] if key.descending else key.expression > values[i]
-        alternatives.append(and_(*equal_prefix, beyond))
+        equal_prefix = [_equal(keys[j], values[j]) for j in range(i)]
+        alternatives.append(and_(*equal_prefix, _beyond(key, values[i])))
     return or_(*alternatives)
+
+
+def _equal(key: SortKey, value: Any) -> ColumnElement[bool]:
+    if value is None:
+        return key.expression.is_(None)  # type: ignore[no-any-return]
+    return key.expression == value  # type: ignore[no-any-return]
+
+
+def _beyond(key: SortKey, value: Any) -> ColumnElement[bool]:
+    expression = key.expression
+    if value is None:
+        # Past a NULL come the values, when NULLs come first; nothing, when they come last.
+        return expression.is_not(None) if key.nulls_first else false()
+    beyond = expression < value if key.descending else expression > value
+    if key.nulls_first is False:
+        beyond = or_(beyond, expression.is_(None))
+    return beyond  # type: ignore[no-any-return]
 
 
 def sort_keys(
@@ -148,9 +171,14 @@ def check_page_size(first: int | None) -> int:
 
 
 def ordered(query: Select[Any], keys: Sequence[SortKey]) -> Select[Any]:
-    return query.order_by(
-        *(k.expression.desc() if k.descending else k.expression.asc() for k in keys)
-    )
+    return query.order_by(*(_order(k) for k in keys))
+
+
+def _order(key: SortKey) -> Any:
+    clause = key.expression.desc() if key.descending else key.expression.asc()
+    if key.nulls_first is None:
+        return clause
+    return clause.nulls_first() if key.nulls_first else clause.nulls_last()
 
 
 async def fetch_page(

@@ -16,7 +16,18 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
 
 from app.crm.activities.models import Activity
 from app.crm.companies.models import Company
@@ -398,7 +409,9 @@ def compile_filter(f: OpportunityFilter, me: int, today: date | None = None) -> 
     if f.any_of:
         clauses.append(or_(*(compile_filter(child, me, day) for child in f.any_of)))
     if f.none_of is not None:
-        clauses.append(not_(compile_filter(f.none_of, me, day)))
+        # NOT of an unknown (a comparison with a NULL column) is unknown, which would drop
+        # the deals that lack the value; they are exactly the ones "not" should keep.
+        clauses.append(not_(func.coalesce(compile_filter(f.none_of, me, day), false())))
     if not clauses:
         return true()
     return and_(*clauses) if len(clauses) > 1 else clauses[0]

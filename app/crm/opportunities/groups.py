@@ -69,9 +69,15 @@ def _close_date() -> Any:
 def _membership(group_by: GroupBy) -> Any | None:
     """(opportunity_id, key) pairs for groupings where one deal may be in several groups."""
     if group_by is GroupBy.COMPANY:
-        return select(
-            Participant.opportunity_id.label("opportunity_id"), Participant.company_id.label("key")
-        ).where(Participant.company_id.is_not(None))
+        # distinct: a company linked in two roles is still one company of the deal.
+        return (
+            select(
+                Participant.opportunity_id.label("opportunity_id"),
+                Participant.company_id.label("key"),
+            )
+            .where(Participant.company_id.is_not(None))
+            .distinct()
+        )
     if group_by is GroupBy.TEAM:
         linked = select(
             Participant.opportunity_id.label("opportunity_id"), Participant.team_id.label("key")

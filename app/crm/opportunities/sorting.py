@@ -1,8 +1,8 @@
 """Sorting opportunities by any field, several keys, nulls first or last, keyset-stable.
 
-A nullable field sorts by two keys: "is it missing" (so missing values go first or last as
-asked) and the value itself with a constant in place of null. Keyset comparisons then never
-meet a NULL (which compares as unknown), and no sentinel value has to outrank real ones.
+A nullable field sorts NULLS FIRST or LAST as asked (by default as PostgreSQL does: last
+ascending, first descending, so a plain index on the column serves it); the keyset condition
+(app/crm/paging.py) handles NULL positions explicitly.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import func, select
 
 from app.crm.activities.models import Activity
 from app.crm.companies.models import Company
@@ -88,33 +88,33 @@ def _first_company() -> Any:
     )
 
 
-# field -> (expression, cursor parser, stand-in for null or None when never null)
-_FIELDS: dict[SortField, tuple[Callable[[], Any], Callable[[Any], Any], Any]] = {
-    SortField.UPDATED_AT: (lambda: Opportunity.updated_at, parse_datetime, None),
-    SortField.CREATED_AT: (lambda: Opportunity.created_at, parse_datetime, None),
-    SortField.NAME: (lambda: func.lower(Opportunity.name), parse_text, None),
-    SortField.NUMBER: (lambda: Opportunity.number, parse_text, None),
-    SortField.EXPECTED_VALUE: (lambda: Opportunity.amount, parse_decimal, None),
-    SortField.WEIGHTED_VALUE: (weighted_value, parse_decimal, None),
-    SortField.PROBABILITY: (lambda: Opportunity.probability, parse_int, None),
+# field -> (expression, cursor parser, whether it may be NULL)
+_FIELDS: dict[SortField, tuple[Callable[[], Any], Callable[[Any], Any], bool]] = {
+    SortField.UPDATED_AT: (lambda: Opportunity.updated_at, parse_datetime, False),
+    SortField.CREATED_AT: (lambda: Opportunity.created_at, parse_datetime, False),
+    SortField.NAME: (lambda: func.lower(Opportunity.name), parse_text, False),
+    SortField.NUMBER: (lambda: Opportunity.number, parse_text, False),
+    SortField.EXPECTED_VALUE: (lambda: Opportunity.amount, parse_decimal, False),
+    SortField.WEIGHTED_VALUE: (weighted_value, parse_decimal, False),
+    SortField.PROBABILITY: (lambda: Opportunity.probability, parse_int, False),
     SortField.ESTIMATED_CLOSE_DATE: (
         lambda: Opportunity.estimated_close_date,
         parse_date,
-        "2000-01-01",
+        True,
     ),
-    SortField.ACTUAL_CLOSE_DATE: (lambda: Opportunity.actual_close_date, parse_date, "2000-01-01"),
-    SortField.STATUS: (lambda: Opportunity.status, parse_text, None),
+    SortField.ACTUAL_CLOSE_DATE: (lambda: Opportunity.actual_close_date, parse_date, True),
+    SortField.STATUS: (lambda: Opportunity.status, parse_text, False),
     SortField.STAGE: (
         lambda: select(Stage.position).where(Stage.id == Opportunity.stage_id).scalar_subquery(),
         parse_int,
-        None,
+        False,
     ),
     SortField.OWNER: (
         lambda: (
             select(func.lower(User.name)).where(User.id == Opportunity.owner_id).scalar_subquery()
         ),
         parse_text,
-        None,
+        False,
     ),
     SortField.FOLDER: (
         lambda: (
@@ -123,13 +123,13 @@ _FIELDS: dict[SortField, tuple[Callable[[], Any], Callable[[Any], Any], Any]] = 
             .scalar_subquery()
         ),
         parse_text,
-        "",
+        True,
     ),
-    SortField.COMPANY: (_first_company, parse_text, ""),
-    SortField.FORECAST_CATEGORY: (lambda: Opportunity.forecast_category, parse_text, None),
-    SortField.LEAD_SOURCE: (lambda: func.lower(Opportunity.lead_source), parse_text, ""),
-    SortField.VISIBILITY: (lambda: Opportunity.visibility, parse_text, None),
-    SortField.LAST_ACTIVITY_AT: (_last_activity, parse_datetime, "2000-01-01T00:00:00+00:00"),
+    SortField.COMPANY: (_first_company, parse_text, True),
+    SortField.FORECAST_CATEGORY: (lambda: Opportunity.forecast_category, parse_text, False),
+    SortField.LEAD_SOURCE: (lambda: func.lower(Opportunity.lead_source), parse_text, True),
+    SortField.VISIBILITY: (lambda: Opportunity.visibility, parse_text, False),
+    SortField.LAST_ACTIVITY_AT: (_last_activity, parse_datetime, True),
 }
 
 
@@ -154,14 +154,12 @@ def sort_keys(sorts: Sequence[Sort], search: str | None = None) -> list[SortKey]
                 )
             keys.append(SortKey(relevance(search), sort.descending, parse_float))
             continue
-        build, parse, stand_in = _FIELDS[sort.field]
-        expression = build()
-        if stand_in is not None:
+        build, parse, nullable = _FIELDS[sort.field]
+        nulls_first = None
+        if nullable:
+            # PostgreSQL's own default, so a plain index on the column serves the order.
             nulls_first = sort.descending if sort.nulls_first is None else sort.nulls_first
-            missing = case((expression.is_(None), 1), else_=0)
-            keys.append(SortKey(missing, nulls_first, parse_int))
-            expression = func.coalesce(expression, literal(stand_in).cast(expression.type))
-        keys.append(SortKey(expression, sort.descending, parse))
+        keys.append(SortKey(build(), sort.descending, parse, nulls_first))
     keys.append(SortKey(Opportunity.id, keys[-1].descending, parse_int))
     return keys
 
