@@ -37,7 +37,9 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
         # every checkout would cost a round trip on each of a request's many short reads.
         pool_pre_ping=False,
         # Statements are short; a runaway one must not hold a pool slot forever.
-        connect_args={"server_settings": {"statement_timeout": "30000"}},
+        # JIT compiling pays off for long analytic queries; for ours (a page, a group-by) the
+        # planner's cost guesses trigger it and it costs 10-15 ms to save nothing.
+        connect_args={"server_settings": {"statement_timeout": "30000", "jit": "off"}},
     )
 
 

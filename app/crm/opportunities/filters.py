@@ -27,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union,
 )
 
 from app.crm.activities.models import Activity
@@ -276,18 +277,29 @@ def _amounts(expression: Any, span: AmountRange) -> list[ColumnElement[bool]]:
 
 def search_condition(text: str) -> ColumnElement[bool]:
     """Words of the name, number or description (as prefixes, ranked by relevance()), any part
-    of the name or number, or any part of a linked company's name."""
+    of the name or number, or any part of a linked company's name.
+
+    Each alternative is its own indexed lookup (full text, trigrams on names and numbers,
+    trigrams on company names), united before they meet the rest of the filter: one OR over
+    them would make PostgreSQL read every row.
+    """
     pattern = contains_pattern(text, ["filter", "search"])
-    company = exists(
-        select(Participant.id)
+    searched = Opportunity.__table__.alias("searched")
+    branches = [
+        select(searched.c.id).where(searched.c.name.ilike(pattern)),
+        select(searched.c.id).where(searched.c.number.ilike(pattern)),
+        select(Participant.opportunity_id)
         .join(Company, Company.id == Participant.company_id)
-        .where(Participant.opportunity_id == Opportunity.id, Company.name.ilike(pattern))
-    )
-    alternatives = [Opportunity.name.ilike(pattern), Opportunity.number.ilike(pattern), company]
+        .where(Company.name.ilike(pattern)),
+    ]
     words = prefix_query(text)
     if words is not None:
-        alternatives.append(Opportunity.search_vector.op("@@")(func.to_tsquery("simple", words)))
-    return or_(*alternatives)
+        branches.append(
+            select(searched.c.id).where(
+                searched.c.search_vector.op("@@")(func.to_tsquery("simple", words))
+            )
+        )
+    return Opportunity.id.in_(union(*branches))
 
 
 def ranking_text(f: OpportunityFilter) -> str | None:

@@ -14,7 +14,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, cast, column, literal, select, union_all
+from sqlalchemy import and_, cast, column, func, literal, select, union_all
+from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.opportunities.filters import OpportunityFilter, compile_filter
@@ -104,6 +105,11 @@ async def membership(
                 )
                 for name in COLUMNS
             ),
+            # The generated column, as PostgreSQL would compute it for this state.
+            func.to_tsvector(
+                literal("simple").cast(REGCONFIG),
+                f"{row.name} {row.number} {row.description or ''}",
+            ).label("search_vector"),
         )
         for state, row in rows
     ]

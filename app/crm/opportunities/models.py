@@ -51,6 +51,25 @@ class Opportunity(Base):
             postgresql_ops={"name": "gin_trgm_ops"},
         ),
         Index(
+            "ix_opportunities_number_trgm",
+            "number",
+            postgresql_using="gin",
+            postgresql_ops={"number": "gin_trgm_ops"},
+        ),
+        # The default orders of lists and views, walked in order and cut at a page.
+        Index(
+            "ix_opportunities_live_close_date",
+            "estimated_close_date",
+            "id",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index(
+            "ix_opportunities_live_amount",
+            "amount",
+            "id",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index(
             "ix_opportunities_live_updated",
             "updated_at",
             "id",
