@@ -100,7 +100,7 @@ def cases(
     open_ = OpportunityFilter(statuses=("OPEN",))
     by_close = [Sort(SortField.ESTIMATED_CLOSE_DATE, False)]
     quarter = {"status": ["OPEN"], "estimatedCloseDate": {"period": "THIS_QUARTER"}}
-    staged = {"stageIds": [encode_id("Stage", stage_id)], "probability": {"min": 30}}
+    staged = {"stageIds": [encode_id("Stage", stage_id)], "probability": {"min": 10}}
     return [
         ("page: All open (built-in view)", PAGE, {"view": all_open}, open_, by_close, "page"),
         (
@@ -122,10 +122,10 @@ def cases(
             "page",
         ),
         (
-            "page: one stage, probability >= 30",
+            "page: one stage, probability >= 10",
             PAGE,
             {"filter": staged},
-            OpportunityFilter(stage_ids=(stage_id,), probability=IntRange(30, None)),
+            OpportunityFilter(stage_ids=(stage_id,), probability=IntRange(10, None)),
             [],
             "page",
         ),
