@@ -82,11 +82,16 @@ async def load_node(info: strawberry.Info, global_id: str) -> Node | None:
     return node_type.of(row) if row is not None else None
 
 
-async def applied_view(info: strawberry.Info, view_id: str) -> ViewDefinition:
-    """The definition of a view the asker may see (DomainError otherwise)."""
+async def through_view(
+    info: strawberry.Info, selected: OpportunityFilter, view_id: str | None
+) -> tuple[OpportunityFilter, ViewDefinition | None]:
+    """`selected` narrowed to a view the asker may see (DomainError otherwise), and the view."""
+    if view_id is None:
+        return selected, None
     pk = decode_id(view_id, "View", "viewId")
     async with info.context.read() as session:
-        return await view_queries.applied(session, info.context.require_actor(), pk)
+        view = await view_queries.applied(session, info.context.require_actor(), pk)
+    return OpportunityFilter(all_of=(view.filter, selected)), view
 
 
 async def _order_node(info: strawberry.Info, type_name: str, pk: int) -> Node | None:
@@ -159,11 +164,11 @@ class Query:
     ) -> Connection[Opportunity]:
         info.context.require_actor()
         try:
-            domain_filter = filter.to_domain() if filter else OpportunityFilter()
+            domain_filter, view = await through_view(
+                info, filter.to_domain() if filter else OpportunityFilter(), view_id
+            )
             sorts = [o.to_domain() for o in order_by or []]
-            if view_id is not None:
-                view = await applied_view(info, view_id)
-                domain_filter = OpportunityFilter(all_of=(view.filter, domain_filter))
+            if view is not None:
                 sorts = sorts or list(view.sorts)
         except DomainError as error:
             raise bad_input(error) from None

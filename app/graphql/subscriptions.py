@@ -23,7 +23,7 @@ from app.graphql.errors import bad_input, unauthenticated
 from app.graphql.execution import SharedEvents
 from app.graphql.filters import OpportunityFilterInput
 from app.graphql.ids import decode_id
-from app.graphql.queries import applied_view
+from app.graphql.queries import through_view
 from app.graphql.types.opportunities import OpportunityEvent, ViewChange
 from app.graphql.types.orders import OrderEvent
 
@@ -153,10 +153,9 @@ class Subscription:
                 if opportunity_id
                 else None
             )
-            selected = filter.event_filter() if filter else OpportunityFilter()
-            if view_id is not None:
-                view = await applied_view(info, view_id)
-                selected = OpportunityFilter(all_of=(view.filter, selected))
+            selected, _ = await through_view(
+                info, filter.event_filter() if filter else OpportunityFilter(), view_id
+            )
             check_filter(selected)
         except DomainError as error:
             raise bad_input(error) from None

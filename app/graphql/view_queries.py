@@ -34,16 +34,16 @@ class ViewQueries:
             ),
         ] = None,
     ) -> list[OpportunityGroup]:
-        from app.graphql.queries import applied_view
+        from app.graphql.queries import through_view
 
         context = info.context
         actor = context.require_actor()
         try:
-            domain_filter = filter.to_domain() if filter else OpportunityFilter()
+            domain_filter, view = await through_view(
+                info, filter.to_domain() if filter else OpportunityFilter(), view_id
+            )
             by = GroupBy(group_by) if group_by is not None else None
-            if view_id is not None:
-                view = await applied_view(info, view_id)
-                domain_filter = OpportunityFilter(all_of=(view.filter, domain_filter))
+            if view is not None:
                 by = by or view.group_by
             if by is None:
                 raise DomainError(

@@ -24,6 +24,7 @@ from app.crm.jsonable import jsonable
 from app.crm.opportunities.audience import audience_of
 from app.crm.opportunities.models import Opportunity
 from app.crm.opportunities.rows import OpportunityRow
+from app.crm.opportunities.services import visible_opportunity
 from app.crm.unit import Unit
 from app.crm.users.models import User
 from app.crm.users.queries import load_actor
@@ -47,19 +48,6 @@ def _choice(field: str, value: str, choices: Sequence[str]) -> str:
             ErrorCode.INVALID, f"{field} must be one of {', '.join(choices)}", [field]
         )
     return value
-
-
-async def _visible_opportunity(unit: Unit, opportunity_id: int, field: str) -> Opportunity:
-    opportunity = (
-        await unit.session.execute(
-            select(Opportunity).where(
-                Opportunity.id == opportunity_id, live_and_visible(unit.require_actor())
-            )
-        )
-    ).scalar_one_or_none()
-    if opportunity is None:
-        raise not_found("opportunity", field)
-    return opportunity
 
 
 async def _visible_activity(
@@ -150,7 +138,7 @@ async def add_activity(
 ) -> Activity:
     actor = unit.require_actor()
     if opportunity is None:
-        opportunity = await _visible_opportunity(unit, opportunity_id, "opportunityId")
+        opportunity = await visible_opportunity(unit, opportunity_id, "opportunityId")
     activity = Activity(
         opportunity_id=opportunity.id,
         kind=kind,
@@ -219,7 +207,7 @@ async def add_task(
 ) -> Activity:
     actor = unit.require_actor()
     assignee = assignee_id if assignee_id is not None else actor.user_id
-    opportunity = await _visible_opportunity(unit, opportunity_id, "opportunityId")
+    opportunity = await visible_opportunity(unit, opportunity_id, "opportunityId")
     await _check_assignee(unit, opportunity, assignee)
     fields = {
         "title": required_text("title", title, max_length=200),
@@ -323,7 +311,7 @@ async def log_email(
     """(the e-mail, whether it was new): one logged twice on the opportunity by messageId is
     stored once. A deleted copy does not count: logging it again stores it again."""
     message_id = clean_text("messageId", message_id, max_length=998)
-    opportunity = await _visible_opportunity(unit, opportunity_id, "opportunityId")
+    opportunity = await visible_opportunity(unit, opportunity_id, "opportunityId")
     if message_id is not None:
         # Loggers of the same message wait for each other, so the later one finds the
         # earlier one's row instead of failing on the unique index.

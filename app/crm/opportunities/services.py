@@ -99,6 +99,22 @@ async def record_change(
     )
 
 
+async def visible_opportunity(
+    unit: Unit, opportunity_id: int, field: str = "opportunityId"
+) -> Opportunity:
+    """A live opportunity the actor may see, not locked (for what hangs off it)."""
+    opportunity = (
+        await unit.session.execute(
+            select(Opportunity).where(
+                Opportunity.id == opportunity_id, live_and_visible(unit.require_actor())
+            )
+        )
+    ).scalar_one_or_none()
+    if opportunity is None:
+        raise not_found("opportunity", field)
+    return opportunity
+
+
 async def load_for_change(
     unit: Unit, opportunity_id: int, expected_version: int | None
 ) -> Opportunity:

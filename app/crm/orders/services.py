@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, exists, or_, select, text
 
-from app.crm.actor import Actor, live_and_visible, visible_to
+from app.crm.actor import Actor, visible_to
 from app.crm.companies.services import get_company
 from app.crm.contacts.models import Contact
 from app.crm.errors import DomainError, ErrorCode, check_version, not_found
@@ -27,6 +27,7 @@ from app.crm.numbers import check_decimal, check_percentage
 from app.crm.opportunities.audience import audience_of
 from app.crm.opportunities.models import Opportunity, Participant
 from app.crm.opportunities.rows import OpportunityRow
+from app.crm.opportunities.services import visible_opportunity
 from app.crm.orders import pricing
 from app.crm.orders.models import Order, OrderLine
 from app.crm.orders.rows import LineRow, OrderRow, discount_value
@@ -311,19 +312,6 @@ async def _record(
 # --- orders ---------------------------------------------------------------------------------
 
 
-async def _visible_opportunity(unit: Unit, opportunity_id: int) -> Opportunity:
-    opportunity = (
-        await unit.session.execute(
-            select(Opportunity).where(
-                Opportunity.id == opportunity_id, live_and_visible(unit.require_actor())
-            )
-        )
-    ).scalar_one_or_none()
-    if opportunity is None:
-        raise not_found("opportunity", "opportunityId")
-    return opportunity
-
-
 async def create_order(
     unit: Unit,
     *,
@@ -340,7 +328,7 @@ async def create_order(
     actor = unit.require_actor()
     opportunity = None
     if opportunity_id is not None:
-        opportunity = await _visible_opportunity(unit, opportunity_id)
+        opportunity = await visible_opportunity(unit, opportunity_id)
         if opportunity.status == "LOST":
             raise DomainError(
                 ErrorCode.INVALID_STATE,
@@ -393,7 +381,7 @@ async def create_order(
 
 async def create_order_from_opportunity(unit: Unit, opportunity_id: int) -> Order:
     """A DRAFT order for the opportunity's company, primary contact and owner, in its currency."""
-    opportunity = await _visible_opportunity(unit, opportunity_id)
+    opportunity = await visible_opportunity(unit, opportunity_id)
     participants = (
         await unit.session.scalars(
             select(Participant)
