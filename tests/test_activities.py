@@ -911,6 +911,12 @@ async def test_my_tasks_overdue_and_due_before(api: Api, admin_token: str) -> No
     past_done = await task(api, admin_token, opportunity_id, dueAt=iso(now - timedelta(days=2)))
     await set_status(api, admin_token, past_done["id"], "DONE")
     assert await my_task_ids(api, admin_token, overdue=True) == [overdue["id"]]
+    as_filter = await api.ok(
+        "query($f: TaskFilter) { myTasks(filter: $f) { nodes { id } } }",
+        {"f": {"overdue": True}},
+        admin_token,
+    )
+    assert [n["id"] for n in as_filter["myTasks"]["nodes"]] == [overdue["id"]]
     counted = await api.ok(MY_TASKS, {"overdue": True}, admin_token)
     assert counted["myTasks"]["totalCount"] == 1
     node = (await api.ok(NODE, {"id": overdue["id"]}, admin_token))["node"]

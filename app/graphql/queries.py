@@ -112,6 +112,13 @@ async def _order_node(info: strawberry.Info, type_name: str, pk: int) -> Node | 
     return next((OrderLine.of(r, order.currency) for r in lines if r.id == pk), None)
 
 
+@strawberry.input(description="Which of your tasks: by status (default OPEN), overdue, due.")
+class TaskFilter:
+    status: list[TaskStatus] | None = None
+    overdue: bool = strawberry.field(default=False, description="Open and past their due time.")
+    due_before: datetime | None = None
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="The logged-in user.")
@@ -266,8 +273,14 @@ class Query:
         due_before: datetime | None = None,
         first: int | None = 50,
         after: str | None = None,
+        filter: Annotated[
+            TaskFilter | None,
+            strawberry.argument(description="The same conditions as one object; wins if given."),
+        ] = None,
     ) -> Connection[Task]:
         actor = info.context.require_actor()
+        if filter is not None:
+            status, overdue, due_before = filter.status, filter.overdue, filter.due_before
         statuses = [s.value for s in status] if status else ["OPEN"]
         try:
             async with info.context.read() as session:
