@@ -23,13 +23,12 @@ from app.crm.errors import DomainError, ErrorCode, check_version, not_found
 from app.crm.jsonable import jsonable
 from app.crm.opportunities.audience import audience_of
 from app.crm.opportunities.models import Opportunity
-from app.crm.opportunities.rows import OpportunityRow
-from app.crm.opportunities.services import visible_opportunity
+from app.crm.opportunities.services import record_event, visible_opportunity
 from app.crm.unit import Unit
 from app.crm.users.models import User
 from app.crm.users.queries import load_actor
 from app.crm.validation import api_name, clean_text, required_text
-from app.events.envelope import EventKind, FieldChange, PendingEvent
+from app.events.envelope import EventKind, FieldChange
 
 BODY_FORMATS = ("PLAIN", "MARKDOWN")
 PRIORITIES = ("LOW", "NORMAL", "HIGH", "URGENT")
@@ -79,22 +78,6 @@ def describe(activity: Activity) -> dict[str, Any]:
         "title": activity.title,
         "version": activity.version,
     }
-
-
-async def _record(
-    unit: Unit, opportunity: Opportunity, kind: EventKind, changes: Sequence[FieldChange]
-) -> None:
-    await unit.session.flush()
-    unit.record(
-        PendingEvent(
-            kind=kind,
-            opportunity_id=opportunity.id,
-            version=opportunity.version,
-            changes=tuple(changes),
-            audience=await audience_of(unit.session, opportunity),
-            snapshot=OpportunityRow.from_source(opportunity).to_json(),
-        )
-    )
 
 
 async def _check_users(unit: Unit, ids: Sequence[int], field: str) -> list[int]:
@@ -150,7 +133,7 @@ async def add_activity(
     unit.session.add(activity)
     await unit.session.flush()
     await _link(unit, activity, company_ids, contact_ids)
-    await _record(
+    await record_event(
         unit,
         opportunity,
         EventKind.ACTIVITY_ADDED,
@@ -431,7 +414,7 @@ async def update_activity(
         activity.version += 1
         activity.updated_at = _now()
         changes.insert(0, FieldChange("activity", None, describe(activity)))
-        await _record(unit, opportunity, EventKind.ACTIVITY_UPDATED, changes)
+        await record_event(unit, opportunity, EventKind.ACTIVITY_UPDATED, changes)
     return activity
 
 
@@ -522,7 +505,7 @@ async def set_task_status(
     activity.version += 1
     activity.updated_at = _now()
     kind = EventKind.TASK_COMPLETED if status == "DONE" else EventKind.ACTIVITY_UPDATED
-    await _record(
+    await record_event(
         unit,
         opportunity,
         kind,
@@ -535,7 +518,7 @@ async def delete_activity(unit: Unit, activity_id: int, expected_version: int | 
     activity, opportunity = await _visible_activity(unit, activity_id, expected_version)
     activity.deleted_at = _now()
     activity.version += 1
-    await _record(
+    await record_event(
         unit,
         opportunity,
         EventKind.ACTIVITY_DELETED,

@@ -26,7 +26,7 @@ from app.crm.opportunities.rows import OpportunityRow
 from app.crm.stages.models import Stage
 from app.crm.stages.services import check_forecast_category, first_stage_of_kind, get_stage
 from app.crm.unit import Unit
-from app.crm.users.models import User
+from app.crm.users.services import active_user
 from app.crm.validation import api_name, check_range
 from app.events.envelope import EventKind, FieldChange, PendingEvent
 
@@ -53,9 +53,10 @@ def _money_json(amount: Decimal | None, currency: str) -> dict[str, str] | None:
 
 
 class ChangeSet:
-    """Collects field-by-field changes as they are applied to an opportunity."""
+    """Collects field-by-field changes as they are applied to a record (an opportunity, an
+    order)."""
 
-    def __init__(self, opportunity: Opportunity) -> None:
+    def __init__(self, opportunity: Any) -> None:
         self.opportunity = opportunity
         self.items: list[FieldChange] = []
 
@@ -86,15 +87,28 @@ async def record_change(
     """Bump the version and record the event with the state this change leaves behind."""
     opportunity.version += 1
     opportunity.updated_at = _now()
+    await record_event(unit, opportunity, kind, changes.items)
+
+
+async def record_event(
+    unit: Unit,
+    opportunity: Opportunity,
+    kind: EventKind,
+    changes: Sequence[FieldChange],
+    **about: Any,
+) -> None:
+    """Record an event on the opportunity's stream, with who may see it and the opportunity
+    as it stands in this transaction. `about` names what else it concerns (an order)."""
     await unit.session.flush()
     unit.record(
         PendingEvent(
             kind=kind,
             opportunity_id=opportunity.id,
             version=opportunity.version,
-            changes=tuple(changes.items),
+            changes=tuple(changes),
             audience=await audience_of(unit.session, opportunity),
             snapshot=OpportunityRow.from_source(opportunity).to_json(),
+            **about,
         )
     )
 
@@ -131,13 +145,6 @@ async def load_for_change(
         raise not_found("opportunity", "id")
     check_version("opportunity", opportunity.version, expected_version, opportunity.id)
     return opportunity
-
-
-async def _check_owner(unit: Unit, owner_id: int) -> int:
-    owner = await unit.session.get(User, owner_id)
-    if owner is None or not owner.is_active:
-        raise not_found("owner", "ownerId")
-    return owner_id
 
 
 def _check_visibility(value: str) -> str:
@@ -188,7 +195,7 @@ async def create_opportunity(unit: Unit, values: Mapping[str, Any]) -> Opportuni
         estimated_close_date=values.get("estimated_close_date"),
         next_step=_TEXT_RULES["next_step"]("nextStep", values.get("next_step")),
         lead_source=_TEXT_RULES["lead_source"]("leadSource", values.get("lead_source")),
-        owner_id=await _check_owner(unit, values.get("owner_id") or actor.user_id),
+        owner_id=await active_user(unit, values.get("owner_id") or actor.user_id, "ownerId"),
         visibility=_check_visibility(values.get("visibility") or "PUBLIC"),
         version=0,
         created_by_id=actor.user_id,
@@ -279,7 +286,7 @@ async def update_opportunity(
     if "estimated_close_date" in values:
         changes.set("estimated_close_date", values["estimated_close_date"])
     if values.get("owner_id") is not None:
-        changes.set("owner_id", await _check_owner(unit, values["owner_id"]))
+        changes.set("owner_id", await active_user(unit, values["owner_id"], "ownerId"))
     if values.get("visibility") is not None:
         changes.set("visibility", _check_visibility(values["visibility"]))
     if "folder_id" in values:

@@ -20,21 +20,20 @@ from sqlalchemy import ColumnElement, exists, or_, select, text
 from app.crm.actor import Actor, visible_to
 from app.crm.companies.services import get_company
 from app.crm.contacts.models import Contact
+from app.crm.contacts.services import get_contact
 from app.crm.errors import DomainError, ErrorCode, check_version, not_found
 from app.crm.jsonable import jsonable
 from app.crm.money import MAX_AMOUNT, check_currency, minor_units
 from app.crm.numbers import check_decimal, check_percentage
-from app.crm.opportunities.audience import audience_of
 from app.crm.opportunities.models import Opportunity, Participant
-from app.crm.opportunities.rows import OpportunityRow
-from app.crm.opportunities.services import visible_opportunity
+from app.crm.opportunities.services import ChangeSet, record_event, visible_opportunity
 from app.crm.orders import pricing
 from app.crm.orders.models import Order, OrderLine
 from app.crm.orders.rows import LineRow, OrderRow, discount_value
 from app.crm.products.models import Product
 from app.crm.products.services import check_unit_price, get_product
 from app.crm.unit import Unit
-from app.crm.users.models import User
+from app.crm.users.services import active_user
 from app.crm.validation import clean_text
 from app.events.envelope import Audience, EventKind, FieldChange, PendingEvent
 
@@ -104,16 +103,9 @@ def _check_discount(
     return spec.kind, value, reason
 
 
-async def _check_user(unit: Unit, user_id: int, field: str) -> int:
-    user = await unit.session.get(User, user_id)
-    if user is None or not user.is_active:
-        raise not_found("user", field)
-    return user_id
-
-
 async def _check_contact(unit: Unit, contact_id: int | None) -> int | None:
-    if contact_id is not None and await unit.session.get(Contact, contact_id) is None:
-        raise not_found("contact", "contactId")
+    if contact_id is not None:
+        await get_contact(unit, contact_id)
     return contact_id
 
 
@@ -134,7 +126,7 @@ async def _load(
             f"the order is {order.status}: only a DRAFT order can change",
             [field],
         )
-    _check_version(order, expected_version)
+    check_version("order", order.version, expected_version, order.id)
     return order
 
 
@@ -150,10 +142,6 @@ async def _lock(unit: Unit, order_id: int, field: str) -> Order:
     if order is None:
         raise not_found("order", field)
     return order
-
-
-def _check_version(order: Order, expected_version: int | None) -> None:
-    check_version("order", order.version, expected_version, order.id)
 
 
 # --- totals and events ----------------------------------------------------------------------
@@ -179,6 +167,12 @@ _LINE_RESULTS = (
 )
 
 
+def _discount_of(owner: Order | OrderLine) -> pricing.Discount | None:
+    if owner.discount_kind is None or owner.discount_value is None:
+        return None
+    return pricing.Discount(owner.discount_kind, owner.discount_value)
+
+
 async def _recompute(
     unit: Unit, order: Order, edited: OrderLine | None = None
 ) -> list[FieldChange]:
@@ -193,26 +187,12 @@ async def _recompute(
         raise DomainError(
             ErrorCode.OUT_OF_RANGE, f"an order holds at most {MAX_LINES} lines", ["lines"]
         )
-    discount = (
-        pricing.Discount(order.discount_kind, order.discount_value)
-        if order.discount_kind is not None and order.discount_value is not None
-        else None
-    )
     inputs = [
-        pricing.LineInput(
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            discount=(
-                pricing.Discount(line.discount_kind, line.discount_value)
-                if line.discount_kind is not None and line.discount_value is not None
-                else None
-            ),
-            tax_rate=line.tax_rate,
-        )
+        pricing.LineInput(line.quantity, line.unit_price, _discount_of(line), line.tax_rate)
         for line in lines
     ]
     try:
-        totals = pricing.compute(inputs, discount, minor_units(order.currency))
+        totals = pricing.compute(inputs, _discount_of(order), minor_units(order.currency))
     except pricing.DiscountTooLarge as error:
         if error.line is None:
             raise DomainError(
@@ -283,28 +263,26 @@ async def _record(
         order.version += 1
         order.updated_at = _now()
     await unit.session.flush()
-    opportunity = (
-        await unit.session.get(Opportunity, order.opportunity_id)
-        if order.opportunity_id is not None
-        else None
-    )
-    if opportunity is not None:
-        audience = await audience_of(unit.session, opportunity)
-        snapshot = OpportunityRow.from_source(opportunity).to_json()
-    else:
-        audience = Audience(visibility="PUBLIC", owner_id=order.owner_id)
-        snapshot = {}
+    about: dict[str, Any] = {
+        "order_id": order.id,
+        "order_snapshot": OrderRow.from_source(order).to_json(),
+    }
+    if order.opportunity_id is not None:
+        # On the opportunity's stream too, with its (unchanged) version and audience.
+        opportunity = await unit.session.get(Opportunity, order.opportunity_id)
+        assert opportunity is not None
+        await record_event(unit, opportunity, kind, changes, **about)
+        return
+    # An order without an opportunity: everyone's, on no opportunity's stream.
     unit.record(
         PendingEvent(
             kind=kind,
-            opportunity_id=order.opportunity_id,
-            # The opportunity's version: an order does not change the opportunity itself.
-            version=opportunity.version if opportunity is not None else 0,
+            opportunity_id=None,
+            version=0,
             changes=tuple(changes),
-            audience=audience,
-            snapshot=snapshot,
-            order_id=order.id,
-            order_snapshot=OrderRow.from_source(order).to_json(),
+            audience=Audience(visibility="PUBLIC", owner_id=order.owner_id),
+            snapshot={},
+            **about,
         )
     )
 
@@ -344,7 +322,7 @@ async def create_order(
         company_id=await _check_company(unit, company_id),
         contact_id=await _check_contact(unit, contact_id),
         opportunity_id=opportunity.id if opportunity is not None else None,
-        owner_id=await _check_user(
+        owner_id=await active_user(
             unit, owner_id if owner_id is not None else actor.user_id, "ownerId"
         ),
         status="DRAFT",
@@ -420,13 +398,8 @@ async def update_order(
 ) -> Order:
     """Change the header fields `values` holds; `discount` (a DiscountSpec or None) too."""
     order = await _load(unit, order_id, expected_version)
-    changes: list[FieldChange] = []
-
-    def assign(attribute: str, value: Any, field: str | None = None) -> None:
-        old = getattr(order, attribute)
-        if old != value:
-            setattr(order, attribute, value)
-            changes.append(FieldChange(field or attribute, jsonable(old), jsonable(value)))
+    changes = ChangeSet(order)
+    assign = changes.set
 
     for name, value in values.items():
         field = _HEADER_FIELDS.get(name)
@@ -441,7 +414,7 @@ async def update_order(
         elif name == "contact_id":
             assign(name, await _check_contact(unit, value))
         elif name == "owner_id":
-            assign(name, await _check_user(unit, value, "ownerId"))
+            assign(name, await active_user(unit, value, "ownerId"))
         elif name == "currency":
             code = check_currency(value, ["currency"])
             if code != order.currency and order.line_count:
@@ -465,15 +438,15 @@ async def update_order(
                 spec, order.currency, ["discount"]
             )
         if _discount_json(order) != old:
-            changes.append(FieldChange("discount", old, _discount_json(order)))
+            changes.add("discount", old, _discount_json(order))
     elif "currency" in values and order.discount_kind == pricing.AMOUNT:
         assert order.discount_value is not None
         _check_discount(
             DiscountSpec(order.discount_kind, order.discount_value), order.currency, ["discount"]
         )
     if changes:
-        changes += await _recompute(unit, order)
-        await _record(unit, order, EventKind.ORDER_UPDATED, changes)
+        changes.items += await _recompute(unit, order)
+        await _record(unit, order, EventKind.ORDER_UPDATED, changes.items)
     return order
 
 
@@ -489,7 +462,7 @@ async def change_status(
     unit: Unit, order_id: int, expected_version: int | None, status: str
 ) -> Order:
     order = await _lock(unit, order_id, "id")
-    _check_version(order, expected_version)
+    check_version("order", order.version, expected_version, order.id)
     if status not in TRANSITIONS:
         raise DomainError(ErrorCode.INVALID, f"unknown status {status}", ["status"])
     allowed = TRANSITIONS[order.status]

@@ -23,6 +23,14 @@ ROLES = ("ADMIN", "MEMBER")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+async def active_user(unit: Unit, user_id: int, field: str) -> int:
+    """`user_id` when it names an active user (an owner, an assignee); NOT_FOUND otherwise."""
+    user = await unit.session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise not_found("user", field)
+    return user_id
+
+
 def require_admin(unit: Unit) -> None:
     # No actor means the CLI, which runs with the server's own authority.
     if unit.actor is not None and not unit.actor.is_admin:
