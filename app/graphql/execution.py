@@ -80,9 +80,9 @@ class SharedEvents:
         self._sessions = sessions
         self._keep = keep
         self._by_seq: OrderedDict[tuple[int, type, Any], SharedPayload] = OrderedDict()
-        self._memberships: OrderedDict[tuple[int, bytes, int | None], tuple[bool, bool]] = (
-            OrderedDict()
-        )
+        self._memberships: OrderedDict[
+            tuple[int, bytes, int | None], asyncio.Future[tuple[bool, bool]]
+        ] = OrderedDict()
 
     def payload(self, event: ChangeEvent, change: ViewChange | None = None) -> OpportunityEvent:
         shared = self._shared(event, OpportunityEvent, change)
@@ -114,26 +114,32 @@ class SharedEvents:
         return shared
 
     async def membership(
-        self, event: ChangeEvent, selected: OpportunityFilter, me: int
+        self, event: ChangeEvent, selected: OpportunityFilter, key: bytes, me: int
     ) -> tuple[bool, bool]:
         """Whether the event's opportunity is selected before and after the change: one query
-        per event and distinct filter in the process, however many subscribers share it."""
-        stored = filter_to_json(selected)
-        key = (
-            event.seq,
-            orjson.dumps(stored, option=orjson.OPT_SORT_KEYS),
-            me if _mentions_me(stored) else None,
-        )
-        found = self._memberships.get(key)
-        if found is None:
-            before, after = states(event)
-            async with self._sessions() as session:
-                found = await membership(session, selected, me, before, after)
-            self._memberships[key] = found
+        per event and distinct filter in the process, however many subscribers share it, even
+        when they ask at the same moment. `key` is the filter's stored form (filter_key)."""
+        cache_key = (event.seq, key, me if b'"mine"' in key else None)
+        judged = self._memberships.get(cache_key)
+        if judged is None:
+            judged = asyncio.ensure_future(self._judge(event, selected, me))
+            self._memberships[cache_key] = judged
             while len(self._memberships) > self._keep * 16:
                 self._memberships.popitem(last=False)
-        return found
+        try:
+            return await asyncio.shield(judged)
+        except Exception:
+            self._memberships.pop(cache_key, None)  # a failed query is not an answer to keep
+            raise
+
+    async def _judge(
+        self, event: ChangeEvent, selected: OpportunityFilter, me: int
+    ) -> tuple[bool, bool]:
+        before, after = states(event)
+        async with self._sessions() as session:
+            return await membership(session, selected, me, before, after)
 
 
-def _mentions_me(stored: dict[str, Any]) -> bool:
-    return b'"mine"' in orjson.dumps(stored)
+def filter_key(selected: OpportunityFilter) -> bytes:
+    """One byte string per distinct filter, to share membership answers by."""
+    return orjson.dumps(filter_to_json(selected), option=orjson.OPT_SORT_KEYS)

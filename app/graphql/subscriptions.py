@@ -20,7 +20,7 @@ from app.crm.opportunities.filters import OpportunityFilter, check_filter
 from app.crm.users.queries import load_actor
 from app.events.envelope import ChangeEvent, EventKind
 from app.graphql.errors import bad_input, unauthenticated
-from app.graphql.execution import SharedEvents
+from app.graphql.execution import SharedEvents, filter_key
 from app.graphql.filters import OpportunityFilterInput
 from app.graphql.ids import decode_id
 from app.graphql.queries import through_view
@@ -167,6 +167,7 @@ class Subscription:
             )
         shared: SharedEvents = runtime.shared_events
         in_view = selected != OpportunityFilter()
+        key = filter_key(selected)
 
         def wanted(event: ChangeEvent) -> bool:
             if event.opportunity_id is None:
@@ -178,7 +179,7 @@ class Subscription:
         async def present(event: ChangeEvent, current: Actor) -> OpportunityEvent | None:
             if not in_view:
                 return shared.payload(event)
-            before, after = await shared.membership(event, selected, current.user_id)
+            before, after = await shared.membership(event, selected, key, current.user_id)
             if not (before or after):
                 return None
             change = (

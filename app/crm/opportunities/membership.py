@@ -10,8 +10,6 @@ folders) read those as they stand when the event is judged.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, cast, column, func, literal, select, union_all
@@ -23,66 +21,24 @@ from app.crm.opportunities.models import Opportunity
 from app.crm.opportunities.rows import COLUMNS, OpportunityRow
 from app.events.envelope import ChangeEvent, EventKind
 
-# Changes recorded under another name than the column they change.
-_MONEY_FIELDS = {"expected_value": "amount", "actual_value": "actual_amount"}
-
 
 def states(event: ChangeEvent) -> tuple[OpportunityRow | None, OpportunityRow]:
     """The opportunity before the change (None when it did not exist) and after it."""
     after = OpportunityRow.from_json(event.snapshot)
     if event.kind is EventKind.CREATED:
         return None, after
-    before = replace(after)
+    # Old values are recorded in the snapshot's own JSON forms, so they slot straight in.
+    data = dict(event.snapshot)
     for change in event.changes:
-        if change.field in _MONEY_FIELDS:
-            amount = change.old["amount"] if change.old else None
-            if change.field == "expected_value":
-                before.amount = Decimal(amount) if amount is not None else before.amount
-                before.currency = change.old["currency"] if change.old else before.currency
-            else:
-                before.actual_amount = Decimal(amount) if amount is not None else None
+        if change.field == "expected_value" and change.old is not None:
+            data["amount"], data["currency"] = change.old["amount"], change.old["currency"]
+        elif change.field == "actual_value":
+            data["actual_amount"] = change.old["amount"] if change.old else None
         elif change.field in COLUMNS and change.field != "id":
-            setattr(before, change.field, _parsed(change.field, change.old))
+            data[change.field] = change.old
     if event.kind is EventKind.DELETED:
-        before.deleted_at = None
-    return before, after
-
-
-def _parsed(name: str, value: Any) -> Any:
-    # Old values come as JSON; the row wants the column's Python type.
-    if value is None:
-        return None
-    probe = OpportunityRow.from_json({**_EMPTY, name: value})
-    return getattr(probe, name)
-
-
-_EMPTY: dict[str, Any] = {
-    "id": 0,
-    "number": "",
-    "name": "",
-    "description": None,
-    "folder_id": None,
-    "stage_id": 0,
-    "status": "OPEN",
-    "amount": "0",
-    "currency": "EUR",
-    "probability": 0,
-    "forecast_category": "PIPELINE",
-    "estimated_close_date": None,
-    "next_step": None,
-    "lead_source": None,
-    "owner_id": 0,
-    "visibility": "PUBLIC",
-    "actual_amount": None,
-    "actual_close_date": None,
-    "awarded_company_id": None,
-    "lost_note": None,
-    "version": 0,
-    "created_by_id": 0,
-    "created_at": "2000-01-01T00:00:00+00:00",
-    "updated_at": "2000-01-01T00:00:00+00:00",
-    "deleted_at": None,
-}
+        data["deleted_at"] = None
+    return OpportunityRow.from_json(data), after
 
 
 async def membership(

@@ -72,7 +72,7 @@ def _maybe(present: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda row: present(row) if row is not None else None
 
 
-def _loaders(own: Loaders | None, info: strawberry.Info) -> Loaders:
+def loaders_for(own: Loaders | None, info: strawberry.Info) -> Loaders:
     # Event payloads carry loaders shared by every subscriber of that event (one query per
     # event per process); everything else uses the request's own.
     return own if own is not None else info.context.loaders
@@ -104,7 +104,7 @@ class Participant(Node):
 
     @strawberry.field(graphql_type=ParticipantTarget)
     def target(self, info: strawberry.Info) -> Any:
-        loaders = _loaders(self.loaders, info)
+        loaders = loaders_for(self.loaders, info)
         if self.kind is ParticipantKind.COMPANY:
             return now_or_later(loaders.company_by_id.load(self.target_pk), Company.of)
         if self.kind is ParticipantKind.CONTACT:
@@ -181,7 +181,7 @@ class Opportunity(Node):
     @strawberry.field(graphql_type=Stage)
     def stage(self, info: strawberry.Info) -> Any:
         return now_or_later(
-            _loaders(self.loaders, info).stage_by_id.load(self.row.stage_id), Stage.of
+            loaders_for(self.loaders, info).stage_by_id.load(self.row.stage_id), Stage.of
         )
 
     @strawberry.field(graphql_type=Folder | None)
@@ -189,19 +189,19 @@ class Opportunity(Node):
         if self.row.folder_id is None:
             return None
         return now_or_later(
-            _loaders(self.loaders, info).folder_by_id.load(self.row.folder_id), _maybe(Folder.of)
+            loaders_for(self.loaders, info).folder_by_id.load(self.row.folder_id), _maybe(Folder.of)
         )
 
     @strawberry.field(graphql_type=User)
     def owner(self, info: strawberry.Info) -> Any:
         return now_or_later(
-            _loaders(self.loaders, info).user_by_id.load(self.row.owner_id), User.of
+            loaders_for(self.loaders, info).user_by_id.load(self.row.owner_id), User.of
         )
 
     @strawberry.field(graphql_type=User)
     def created_by(self, info: strawberry.Info) -> Any:
         return now_or_later(
-            _loaders(self.loaders, info).user_by_id.load(self.row.created_by_id), User.of
+            loaders_for(self.loaders, info).user_by_id.load(self.row.created_by_id), User.of
         )
 
     @strawberry.field(
@@ -211,18 +211,18 @@ class Opportunity(Node):
         if self.row.awarded_company_id is None:
             return None
         return now_or_later(
-            _loaders(self.loaders, info).company_by_id.load(self.row.awarded_company_id),
+            loaders_for(self.loaders, info).company_by_id.load(self.row.awarded_company_id),
             _maybe(Company.of),
         )
 
     @strawberry.field
     async def lost_reasons(self, info: strawberry.Info) -> list[LostReason]:
-        loaders = _loaders(self.loaders, info)
+        loaders = loaders_for(self.loaders, info)
         ids = await loaders.lost_reason_ids_by_opportunity.load(self.row.id)
         return [LostReason.of(r) for r in await loaders.lost_reason_by_id.load_many(ids) if r]
 
     def _participant_rows(self, info: strawberry.Info, present: Callable[[list[Any]], Any]) -> Any:
-        loaders = _loaders(self.loaders, info)
+        loaders = loaders_for(self.loaders, info)
         return now_or_later(loaders.participants_by_opportunity.load(self.row.id), present)
 
     @strawberry.field(graphql_type=list[Participant])
@@ -256,7 +256,7 @@ class Opportunity(Node):
         description="The linked companies (each once, whatever its roles).",
     )
     def companies(self, info: strawberry.Info) -> Any:
-        loader = _loaders(self.loaders, info).company_by_id
+        loader = loaders_for(self.loaders, info).company_by_id
         return self._linked(info, "COMPANY", loader, Company.of)
 
     @strawberry.field(
@@ -264,12 +264,12 @@ class Opportunity(Node):
         description="The linked contacts (each once, whatever their roles).",
     )
     def contacts(self, info: strawberry.Info) -> Any:
-        loader = _loaders(self.loaders, info).contact_by_id
+        loader = loaders_for(self.loaders, info).contact_by_id
         return self._linked(info, "CONTACT", loader, Contact.of)
 
     @strawberry.field(graphql_type=Contact | None)
     def primary_contact(self, info: strawberry.Info) -> Any:
-        loaders = _loaders(self.loaders, info)
+        loaders = loaders_for(self.loaders, info)
 
         def present(rows: list[Any]) -> Any:
             primary = next((r for r in rows if r.is_primary), None)
@@ -280,7 +280,7 @@ class Opportunity(Node):
         return self._participant_rows(info, present)
 
     def _summary(self, info: strawberry.Info, present: Callable[[Any], Any]) -> Any:
-        loader = _loaders(self.loaders, info).activity_summary_by_opportunity
+        loader = loaders_for(self.loaders, info).activity_summary_by_opportunity
         return now_or_later(loader.load(self.row.id), present)
 
     @strawberry.field(graphql_type=datetime | None)
@@ -299,7 +299,7 @@ class Opportunity(Node):
     def next_appointment(self, info: strawberry.Info) -> Any:
         from app.graphql.types.activities import activity_of
 
-        loaders = _loaders(self.loaders, info)
+        loaders = loaders_for(self.loaders, info)
 
         def present(summary: Any) -> Any:
             if summary is None or summary.next_appointment_id is None:
@@ -331,7 +331,7 @@ class Opportunity(Node):
     ) -> list[Annotated[Order, strawberry.lazy("app.graphql.types.orders")]]:
         from app.graphql.types.orders import Order
 
-        rows = await _loaders(self.loaders, info).orders_by_opportunity.load(self.row.id)
+        rows = await loaders_for(self.loaders, info).orders_by_opportunity.load(self.row.id)
         return [Order.of(r) for r in rows]
 
     @strawberry.field(description="Every change, field by field, newest first.")
@@ -498,5 +498,5 @@ class OpportunityEvent:
     async def actor(self, info: strawberry.Info) -> User | None:
         if self.event.actor_id is None:
             return None
-        row = await _loaders(self.loaders, info).user_by_id.load(self.event.actor_id)
+        row = await loaders_for(self.loaders, info).user_by_id.load(self.event.actor_id)
         return User.of(row) if row is not None else None

@@ -22,6 +22,7 @@ from app.graphql.types.opportunities import (
     FieldChangeType,
     Opportunity,
     OpportunityEventKind,
+    loaders_for,
 )
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import User
@@ -191,12 +192,9 @@ class Order(Node):
             loaders=loaders,
         )
 
-    def _loaders(self, info: strawberry.Info) -> Loaders:
-        return self.loaders if self.loaders is not None else info.context.loaders
-
     @strawberry.field(description="The lines, by position.")
     async def lines(self, info: strawberry.Info) -> list[OrderLine]:
-        rows = await self._loaders(info).lines_by_order.load(self.row.id)
+        rows = await loaders_for(self.loaders, info).lines_by_order.load(self.row.id)
         return [OrderLine.of(r, self.row.currency) for r in rows]
 
     @strawberry.field(graphql_type=Company | None)
@@ -204,7 +202,7 @@ class Order(Node):
         if self.row.company_id is None:
             return None
         return now_or_later(
-            self._loaders(info).company_by_id.load(self.row.company_id),
+            loaders_for(self.loaders, info).company_by_id.load(self.row.company_id),
             lambda r: Company.of(r) if r is not None else None,
         )
 
@@ -213,13 +211,15 @@ class Order(Node):
         if self.row.contact_id is None:
             return None
         return now_or_later(
-            self._loaders(info).contact_by_id.load(self.row.contact_id),
+            loaders_for(self.loaders, info).contact_by_id.load(self.row.contact_id),
             lambda r: Contact.of(r) if r is not None else None,
         )
 
     @strawberry.field(graphql_type=User)
     def owner(self, info: strawberry.Info) -> Any:
-        return now_or_later(self._loaders(info).user_by_id.load(self.row.owner_id), User.of)
+        return now_or_later(
+            loaders_for(self.loaders, info).user_by_id.load(self.row.owner_id), User.of
+        )
 
     @strawberry.field(
         graphql_type=Opportunity | None,
@@ -335,6 +335,5 @@ class OrderEvent:
     async def actor(self, info: strawberry.Info) -> User | None:
         if self.event.actor_id is None:
             return None
-        loaders = self.loaders if self.loaders is not None else info.context.loaders
-        row = await loaders.user_by_id.load(self.event.actor_id)
+        row = await loaders_for(self.loaders, info).user_by_id.load(self.event.actor_id)
         return User.of(row) if row is not None else None
