@@ -35,6 +35,7 @@ class Settings:
     token_ttl_seconds: int
     password_hashing: str
     max_upload_bytes: int
+    totals_fold_seconds: int
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -133,4 +134,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         token_ttl_seconds=_int(env, "TANDEM_TOKEN_TTL_SECONDS", 7 * 24 * 3600, 60, 365 * 24 * 3600),
         password_hashing=_choice(env, "TANDEM_PASSWORD_HASHING", ("standard", "fast"), "standard"),
         max_upload_bytes=_int(env, "TANDEM_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, 1024, 1024**3),
+        totals_fold_seconds=_int(env, "TANDEM_TOTALS_FOLD_SECONDS", 5, 1, 3600),
     )

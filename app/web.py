@@ -32,6 +32,7 @@ from app.crm.users.queries import load_actor_for_token
 from app.db import create_engine, create_read_session_factory, create_session_factory
 from app.events.broker import BrokerLink
 from app.events.hub import EventHub
+from app.housekeeping import Housekeeping
 from app.graphql.context import Context, Runtime
 from app.graphql.execution import SharedEvents
 from app.graphql.schema import schema
@@ -116,6 +117,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     hub = EventHub(reads)
     broker = BrokerLink(settings.broadcast_url, hub)
     directory = ActorDirectory(reads)
+    housekeeping = Housekeeping(sessions, settings.totals_fold_seconds)
     runtime = Runtime(
         settings=settings,
         sessions=sessions,
@@ -132,9 +134,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         await hub.start()
         await broker.start()
         await directory.start()
+        await housekeeping.start()
         try:
             yield
         finally:
+            await housekeeping.stop()
             await directory.stop()
             await hub.stop()
             await broker.stop()

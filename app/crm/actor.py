@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true, union_all
 
 from app.crm.opportunities.models import Opportunity, Participant
 
@@ -52,3 +52,23 @@ def visible_to(actor: Actor) -> ColumnElement[bool]:
 
 def live_and_visible(actor: Actor) -> ColumnElement[bool]:
     return and_(Opportunity.deleted_at.is_(None), visible_to(actor))
+
+
+def sees_private(actor: Actor) -> ColumnElement[bool]:
+    """Of the private deals, those `actor` sees (not an admin: they see all).
+
+    For sums over many deals. The actor's links are read once, from the link indexes alone,
+    and hashed, where visible_to() probes each deal's links: that suits a page, which meets
+    few private deals, and this a total, which meets them all.
+    """
+    linked = [select(Participant.opportunity_id).where(Participant.user_id == actor.user_id)]
+    if actor.team_ids:
+        linked.append(
+            select(Participant.opportunity_id).where(
+                Participant.team_id.in_(sorted(actor.team_ids))
+            )
+        )
+    return and_(
+        Opportunity.visibility == "PRIVATE",
+        or_(Opportunity.owner_id == actor.user_id, Opportunity.id.in_(union_all(*linked))),
+    )

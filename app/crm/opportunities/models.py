@@ -69,6 +69,15 @@ class Opportunity(Base):
             "id",
             postgresql_where=text("deleted_at IS NULL"),
         ),
+        # Private deals with what a total needs: a user's visible private deals are summed
+        # from the index alone (public ones come from opportunity_totals).
+        Index(
+            "ix_opportunities_live_private",
+            "status",
+            "id",
+            postgresql_include=["stage_id", "owner_id", "currency", "amount", "probability"],
+            postgresql_where=text("deleted_at IS NULL AND visibility = 'PRIVATE'"),
+        ),
         Index(
             "ix_opportunities_live_updated",
             "updated_at",
@@ -168,8 +177,19 @@ class Participant(Base):
             unique=True,
             postgresql_where=text("is_primary"),
         ),
-        Index("ix_participants_user", "user_id", postgresql_where=text("user_id IS NOT NULL")),
-        Index("ix_participants_team", "team_id", postgresql_where=text("team_id IS NOT NULL")),
+        # With the deal in the index: "the deals linked to me or my teams" reads no table.
+        Index(
+            "ix_participants_user",
+            "user_id",
+            "opportunity_id",
+            postgresql_where=text("user_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_participants_team",
+            "team_id",
+            "opportunity_id",
+            postgresql_where=text("team_id IS NOT NULL"),
+        ),
         Index(
             "ix_participants_company", "company_id", postgresql_where=text("company_id IS NOT NULL")
         ),
