@@ -32,10 +32,10 @@ from app.crm.users.queries import load_actor_for_token
 from app.db import create_engine, create_read_session_factory, create_session_factory
 from app.events.broker import BrokerLink
 from app.events.hub import EventHub
-from app.housekeeping import Housekeeping
 from app.graphql.context import Context, Runtime
 from app.graphql.execution import SharedEvents
 from app.graphql.schema import schema
+from app.housekeeping import Housekeeping
 from app.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -100,6 +100,20 @@ def decode_cursor(cursor: str, keys: Sequence[SortKey], tag: str) -> list[Any]:
         ) from None
 
 
+def cursor_tag(cursor: str) -> str:
+    """The tag a cursor was made with, before its values are read (see decode_cursor)."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        if isinstance(values, list) and values and isinstance(values[0], str):
+            return values[0]
+    except (ValueError, binascii.Error, orjson.JSONDecodeError):
+        pass
+    raise DomainError(
+        ErrorCode.INVALID, "the cursor is not valid for this list and order", ["after"]
+    )
+
+
 def after_position(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
     """Rows strictly after `values` in the order of `keys` (any mix of directions, NULLs
     first or last), written so that no comparison ever meets a NULL (which is unknown)."""

@@ -1,5 +1,6 @@
 """pipeline totals: running counts and sums per (visibility, status, stage, owner, currency),
-kept by a statement trigger; index-only paths to private deals and to a user's or team's links
+kept by a statement trigger; index-only paths to private deals and to the deals of a user's,
+a team's or a company's links
 
 Revision ID: 0008
 Revises: 0007
@@ -113,9 +114,17 @@ def upgrade() -> None:
         postgresql_include=["stage_id", "owner_id", "currency", "amount", "probability"],
         postgresql_where=sa.text("deleted_at IS NULL AND visibility = 'PRIVATE'"),
     )
-    # A user's and a team's links with the deal in the index: index-only.
+    # A user's, a team's and a company's links with the deal in the index: index-only.
     op.drop_index("ix_participants_user", table_name="opportunity_participants")
     op.drop_index("ix_participants_team", table_name="opportunity_participants")
+    op.drop_index("ix_participants_company", table_name="opportunity_participants")
+    op.create_index(
+        "ix_participants_company",
+        "opportunity_participants",
+        ["company_id", "opportunity_id"],
+        unique=False,
+        postgresql_where=sa.text("company_id IS NOT NULL"),
+    )
     op.create_index(
         "ix_participants_user",
         "opportunity_participants",
@@ -133,6 +142,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_participants_company", table_name="opportunity_participants")
+    op.create_index(
+        "ix_participants_company",
+        "opportunity_participants",
+        ["company_id"],
+        unique=False,
+        postgresql_where=sa.text("company_id IS NOT NULL"),
+    )
     op.drop_index("ix_participants_team", table_name="opportunity_participants")
     op.drop_index("ix_participants_user", table_name="opportunity_participants")
     op.create_index(

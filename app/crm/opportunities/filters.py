@@ -22,21 +22,18 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    literal,
     not_,
     or_,
     select,
     true,
-    union,
 )
 
 from app.crm.activities.models import Activity
-from app.crm.companies.models import Company
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.folders.models import Folder
 from app.crm.jsonable import jsonable
 from app.crm.opportunities.models import Opportunity, OpportunityLostReason, Participant
-from app.crm.search import contains_pattern, prefix_query
+from app.crm.opportunities.textsearch import search_condition
 from app.crm.users.models import TeamMember
 from app.crm.validation import api_name
 
@@ -275,33 +272,6 @@ def _amounts(expression: Any, span: AmountRange) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def search_condition(text: str) -> ColumnElement[bool]:
-    """Words of the name, number or description (as prefixes, ranked by relevance()), any part
-    of the name or number, or any part of a linked company's name.
-
-    Each alternative is its own indexed lookup (full text, trigrams on names and numbers,
-    trigrams on company names), united before they meet the rest of the filter: one OR over
-    them would make PostgreSQL read every row.
-    """
-    pattern = contains_pattern(text, ["filter", "search"])
-    searched = Opportunity.__table__.alias("searched")
-    branches = [
-        select(searched.c.id).where(searched.c.name.ilike(pattern)),
-        select(searched.c.id).where(searched.c.number.ilike(pattern)),
-        select(Participant.opportunity_id)
-        .join(Company, Company.id == Participant.company_id)
-        .where(Company.name.ilike(pattern)),
-    ]
-    words = prefix_query(text)
-    if words is not None:
-        branches.append(
-            select(searched.c.id).where(
-                searched.c.search_vector.op("@@")(func.to_tsquery("simple", words))
-            )
-        )
-    return Opportunity.id.in_(union(*branches))
-
-
 def ranking_text(f: OpportunityFilter) -> str | None:
     """The search every selected deal matches (its own, or one a view's AND carries), which
     ranks them; None when there is none."""
@@ -310,20 +280,11 @@ def ranking_text(f: OpportunityFilter) -> str | None:
     return next((t for child in f.all_of if (t := ranking_text(child))), None)
 
 
-def relevance(text: str) -> Any:
-    """How well a deal matches `text`: full-text rank plus name similarity (0 .. ~2)."""
-    words = prefix_query(text)
-    rank = (
-        func.ts_rank(Opportunity.search_vector, func.to_tsquery("simple", words))
-        if words is not None
-        else literal(0.0)
-    )
-    return rank + func.similarity(Opportunity.name, text)
-
-
-def compile_filter(f: OpportunityFilter, me: int, today: date | None = None) -> ColumnElement[bool]:
+def compile_filter(
+    f: OpportunityFilter, me: int, today: date | None = None, *, broad_search: bool = False
+) -> ColumnElement[bool]:
     """`f` as a condition over `opportunities` for user `me` (visibility is the caller's to
-    add)."""
+    add). `broad_search`: its search matches many deals (textsearch.is_broad)."""
     day = today or datetime.now(UTC).date()
     clauses: list[ColumnElement[bool]] = []
     if f.mine:
@@ -416,14 +377,16 @@ def compile_filter(f: OpportunityFilter, me: int, today: date | None = None) -> 
             )
         )
     if f.search:
-        clauses.append(search_condition(f.search))
-    clauses += [compile_filter(child, me, day) for child in f.all_of]
+        clauses.append(search_condition(f.search, broad=broad_search))
+    clauses += [compile_filter(child, me, day, broad_search=broad_search) for child in f.all_of]
     if f.any_of:
-        clauses.append(or_(*(compile_filter(child, me, day) for child in f.any_of)))
+        alternatives = (compile_filter(c, me, day, broad_search=broad_search) for c in f.any_of)
+        clauses.append(or_(*alternatives))
     if f.none_of is not None:
         # NOT of an unknown (a comparison with a NULL column) is unknown, which would drop
         # the deals that lack the value; they are exactly the ones "not" should keep.
-        clauses.append(not_(func.coalesce(compile_filter(f.none_of, me, day), false())))
+        excluded = compile_filter(f.none_of, me, day, broad_search=broad_search)
+        clauses.append(not_(func.coalesce(excluded, false())))
     if not clauses:
         return true()
     return and_(*clauses) if len(clauses) > 1 else clauses[0]

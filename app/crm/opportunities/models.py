@@ -177,7 +177,8 @@ class Participant(Base):
             unique=True,
             postgresql_where=text("is_primary"),
         ),
-        # With the deal in the index: "the deals linked to me or my teams" reads no table.
+        # With the deal in the index: "the deals linked to me, my teams, the companies named
+        # like this" read no table.
         Index(
             "ix_participants_user",
             "user_id",
@@ -191,7 +192,10 @@ class Participant(Base):
             postgresql_where=text("team_id IS NOT NULL"),
         ),
         Index(
-            "ix_participants_company", "company_id", postgresql_where=text("company_id IS NOT NULL")
+            "ix_participants_company",
+            "company_id",
+            "opportunity_id",
+            postgresql_where=text("company_id IS NOT NULL"),
         ),
         Index(
             "ix_participants_contact", "contact_id", postgresql_where=text("contact_id IS NOT NULL")

@@ -9,6 +9,7 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.actor import Actor, live_and_visible
+from app.crm.opportunities import textsearch
 from app.crm.opportunities.filters import (
     OpportunityFilter,
     check_filter,
@@ -22,7 +23,7 @@ from app.crm.opportunities.models import (
     Participant,
 )
 from app.crm.opportunities.rows import COLUMNS, OpportunityRow
-from app.crm.opportunities.sorting import Sort, order_tag, sort_keys
+from app.crm.opportunities.sorting import Sort, SortField, effective, order_tag, sort_keys
 from app.crm.paging import Page, check_page_size, fetch_page, page_query
 
 _table = Opportunity.__table__
@@ -30,19 +31,24 @@ _columns = [_table.c[name] for name in COLUMNS]
 STATUSES = ("OPEN", "WON", "LOST")
 
 
-def _where(actor: Actor, f: OpportunityFilter) -> list[Any]:
-    return [live_and_visible(actor), compile_filter(f, actor.user_id)]
+def _where(actor: Actor, f: OpportunityFilter, *, broad: bool = False) -> list[Any]:
+    return [live_and_visible(actor), compile_filter(f, actor.user_id, broad_search=broad)]
 
 
 def page_statement(
-    actor: Actor, f: OpportunityFilter, sorts: Sequence[Sort], first: int | None = None
+    actor: Actor,
+    f: OpportunityFilter,
+    sorts: Sequence[Sort],
+    first: int | None = None,
+    *,
+    broad: bool = False,
 ) -> Any:
-    """The first page's statement, for EXPLAIN (bench/views.py)."""
+    """The first page's statement (for a broad ranked search: of its ranked part, without
+    the cut), for EXPLAIN (bench/views.py)."""
     search = ranking_text(f)
     keys = sort_keys(sorts, search)
-    return page_query(
-        _columns, _where(actor, f), keys, check_page_size(first), None, tag=order_tag(sorts, search)
-    )
+    where = _where(actor, f, broad=broad)
+    return page_query(_columns, where, keys, check_page_size(first), None, tag="")
 
 
 async def page(
@@ -56,9 +62,14 @@ async def page(
     check_filter(f)
     search = ranking_text(f)
     keys = sort_keys(sorts, search)
-    rows = await fetch_page(
-        session, _columns, _where(actor, f), keys, first, after, tag=order_tag(sorts, search)
-    )
+    tag = order_tag(sorts, search)
+    # The probe picks how PostgreSQL finds the matches, never which rows or in what order.
+    broad = search is not None and await textsearch.is_broad(session, search)
+    where = _where(actor, f, broad=broad)
+    if search is not None and effective(sorts, search)[0].field is SortField.RELEVANCE:
+        rows = await textsearch.ranked_page(session, _columns, where, keys, first, after, tag=tag)
+    else:
+        rows = await fetch_page(session, _columns, where, keys, first, after, tag=tag)
     return Page(
         [OpportunityRow.from_source(r) for r in rows.items],
         rows.cursors,

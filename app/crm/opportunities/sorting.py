@@ -19,8 +19,9 @@ from app.crm.activities.models import Activity
 from app.crm.companies.models import Company
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.folders.models import Folder
-from app.crm.opportunities.filters import relevance, weighted_value
+from app.crm.opportunities.filters import weighted_value
 from app.crm.opportunities.models import Opportunity, Participant
+from app.crm.opportunities.textsearch import relevance
 from app.crm.paging import (
     SortKey,
     parse_date,
