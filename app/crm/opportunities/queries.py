@@ -35,20 +35,27 @@ def _where(actor: Actor, f: OpportunityFilter, *, broad: bool = False) -> list[A
     return [live_and_visible(actor), compile_filter(f, actor.user_id, broad_search=broad)]
 
 
-def page_statement(
+def page_statements(
     actor: Actor,
     f: OpportunityFilter,
     sorts: Sequence[Sort],
     first: int | None = None,
     *,
     broad: bool = False,
-) -> Any:
-    """The first page's statement (for a broad ranked search: of its ranked part, without
-    the cut), for EXPLAIN (bench/views.py)."""
+) -> list[Any]:
+    """The statements of a first page (a search's probe, then the page), for EXPLAIN
+    (bench/views.py). `broad`: what the probe would answer."""
     search = ranking_text(f)
     keys = sort_keys(sorts, search)
     where = _where(actor, f, broad=broad)
-    return page_query(_columns, where, keys, check_page_size(first), None, tag="")
+    size = check_page_size(first)
+    if search is None:
+        return [page_query(_columns, where, keys, size, None, tag="")]
+    if effective(sorts, search)[0].field is SortField.RELEVANCE:
+        page = textsearch.first_ranked_statement(_columns, where, keys, size)
+    else:
+        page = page_query(_columns, where, keys, size, None, tag="")
+    return [textsearch.probe_statement(search), page]
 
 
 async def page(

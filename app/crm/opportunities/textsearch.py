@@ -114,9 +114,9 @@ def relevance(text: str) -> Any:
     return rank + func.similarity(Opportunity.name, text)
 
 
-async def is_broad(session: AsyncSession, text: str) -> bool:
-    """Does `text` match enough of the most recently updated deals to count as broad? (Their
-    own fields only: a company name is a rare search, or its deals are found by name too.)"""
+def probe_statement(text: str) -> Any:
+    """How many of the most recently updated deals `text` matches (their own fields only: a
+    company name is a rare search, or its deals are found by their names too)."""
     pattern = contains_pattern(text, ["filter", "search"])
     recent = (
         select(or_(*_own_fields(text, pattern)).label("hit"))
@@ -125,8 +125,12 @@ async def is_broad(session: AsyncSession, text: str) -> bool:
         .limit(PROBED)
         .subquery()
     )
-    hits = await session.scalar(select(func.count()).where(recent.c.hit))
-    return (hits or 0) >= BROAD_AT
+    return select(func.count()).where(recent.c.hit)
+
+
+async def is_broad(session: AsyncSession, text: str) -> bool:
+    """Does `text` match enough of the most recently updated deals to count as broad?"""
+    return (await session.scalar(probe_statement(text)) or 0) >= BROAD_AT
 
 
 # The order past the ranked part, and what marks its end: the RANKED-th most recent match.
@@ -146,16 +150,11 @@ def _recent_keys() -> list[SortKey]:
     ]
 
 
-async def _first_ranked(
-    session: AsyncSession,
-    columns: Sequence[Any],
-    where: Sequence[Any],
-    keys: Sequence[SortKey],
-    size: int,
-    tag: str,
-) -> tuple[Page[Row[Any]], tuple[datetime, int] | None]:
-    """The first page of the ranked part, and where that part ends (None: it holds every
-    match), in one statement: the matches are found once."""
+def first_ranked_statement(
+    columns: Sequence[Any], where: Sequence[Any], keys: Sequence[SortKey], size: int
+) -> Any:
+    """The first page of the ranked part, and where that part ends, in one statement: the
+    matches are found once."""
     recent = (
         select(*_RECENT)
         .where(*where)
@@ -165,11 +164,24 @@ async def _first_ranked(
     )
     last = select(recent.c.updated_at, recent.c.id).order_by(*recent.c).limit(1)
     query = page_query(columns, [Opportunity.id.in_(select(recent.c.id))], keys, size, None, tag="")
-    query = query.add_columns(
+    return query.add_columns(
         select(func.count()).select_from(recent).scalar_subquery().label("ranked"),
         last.with_only_columns(recent.c.updated_at).scalar_subquery().label("cut_at"),
         last.with_only_columns(recent.c.id).scalar_subquery().label("cut_id"),
     )
+
+
+async def _first_ranked(
+    session: AsyncSession,
+    columns: Sequence[Any],
+    where: Sequence[Any],
+    keys: Sequence[SortKey],
+    size: int,
+    tag: str,
+) -> tuple[Page[Row[Any]], tuple[datetime, int] | None]:
+    """The first page of the ranked part, and where that part ends (None: it holds every
+    match)."""
+    query = first_ranked_statement(columns, where, keys, size)
     rows = (await session.execute(query)).all()
     cut = (rows[0].cut_at, rows[0].cut_id) if rows and rows[0].ranked >= RANKED else None
     ranked_tag = _tag(tag, "A", cut)
