@@ -27,6 +27,7 @@ from app.crm.activities import documents
 from app.crm.actor import Actor
 from app.crm.auth import passwords
 from app.crm.auth.tokens import read_token
+from app.crm.opportunities import totals
 from app.crm.users.directory import ActorDirectory
 from app.crm.users.queries import load_actor_for_token
 from app.db import create_engine, create_read_session_factory, create_session_factory
@@ -35,7 +36,7 @@ from app.events.hub import EventHub
 from app.graphql.context import Context, Runtime
 from app.graphql.execution import SharedEvents
 from app.graphql.schema import schema
-from app.housekeeping import Housekeeping
+from app.periodic import Periodic
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,13 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     hub = EventHub(reads)
     broker = BrokerLink(settings.broadcast_url, hub)
     directory = ActorDirectory(reads)
-    housekeeping = Housekeeping(sessions, settings.totals_fold_seconds)
+
+    async def fold_totals() -> None:
+        async with sessions() as session:
+            await totals.fold(session)
+
+    # Every server folds; the fold's advisory lock lets one at a time do it.
+    folding = Periodic("folding the pipeline totals", settings.totals_fold_seconds, fold_totals)
     runtime = Runtime(
         settings=settings,
         sessions=sessions,
@@ -133,13 +140,13 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.start()
         await broker.start()
-        await directory.start()
-        await housekeeping.start()
+        await directory.refreshing.start()
+        await folding.start()
         try:
             yield
         finally:
-            await housekeeping.stop()
-            await directory.stop()
+            await folding.stop()
+            await directory.refreshing.stop()
             await hub.stop()
             await broker.stop()
             await engine.dispose()

@@ -8,17 +8,13 @@ current rights without a query per subscriber or per event.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections import Counter
-from contextlib import suppress
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crm.actor import Actor
 from app.crm.users.queries import load_actors
-
-log = logging.getLogger(__name__)
+from app.periodic import Periodic
 
 
 class ActorDirectory:
@@ -26,10 +22,9 @@ class ActorDirectory:
         self, sessions: async_sessionmaker[AsyncSession], *, refresh_interval: float = 5.0
     ) -> None:
         self._sessions = sessions
-        self._interval = refresh_interval
         self._actors: dict[int, Actor | None] = {}
         self._holders: Counter[int] = Counter()
-        self._task: asyncio.Task[None] | None = None
+        self.refreshing = Periodic("refreshing subscribers' rights", refresh_interval, self.refresh)
 
     def hold(self, actor: Actor) -> None:
         """`actor` must be freshly read: it replaces what the directory had for that user."""
@@ -55,20 +50,3 @@ class ActorDirectory:
         for user_id in ids:
             if user_id in self._holders:
                 self._actors[user_id] = found.get(user_id)
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="tandem-actor-directory")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.refresh()
-            except Exception:
-                log.exception("refreshing subscribers' rights failed; retrying")
