@@ -23,8 +23,13 @@ def contains_pattern(text: str, field: list[str]) -> str:
 
 
 def prefix_query(text: str) -> str | None:
-    """A to_tsquery text matching every word of `text` as a word prefix ("acm ro" finds
-    "Acme Robotics"), or None when it has no words. Only word characters pass, so nothing
-    in it is tsquery syntax."""
-    words = re.findall(r"\w+", text.lower())
-    return " & ".join(f"{word}:*" for word in words[:16]) or None
+    """A to_tsquery text matching the words of `text`, the last one as a word prefix, as
+    someone typing it means ("acme rob" finds "Acme Robotics"); None when it has no words.
+    Only the last: a prefix is read from the index as every word it begins, and an early
+    word common to all deals ("opp" of "OPP-123456") cost 30-40 ms at a million deals as a
+    prefix, under 1 ms whole. Only word characters pass, so nothing in it is tsquery syntax.
+    """
+    words = re.findall(r"\w+", text.lower())[:16]
+    if not words:
+        return None
+    return " & ".join([*words[:-1], f"{words[-1]}:*"])

@@ -1,8 +1,9 @@
 """Text search over opportunities: what matches, how well, and a ranking that stays fast
 however many deals match.
 
-A search matches the words of a deal's name, number or description (as prefixes), any part
-of its name or number, or any part of a linked company's name.
+A search matches the words of a deal's name, number or description (the last one as a
+prefix: search.prefix_query), any part of its name or number, or any part of a linked
+company's name.
 
 Ranked by relevance, a search ranks its RANKED most recently updated matches and lists the
 rest after them, most recently updated first (ranked_page()): ranking every deal that
