@@ -10,7 +10,7 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -68,7 +68,11 @@ def parse_float(value: Any) -> float:
 def parse_decimal(value: Any) -> Decimal:
     if not isinstance(value, str):
         raise ValueError
-    return Decimal(value)
+    number = Decimal(value)
+    # NaN, infinities and absurd exponents would reach the driver (a 500), not compare.
+    if not number.is_finite() or not -1000 < number.adjusted() < 1000:
+        raise ValueError
+    return number
 
 
 def parse_date(value: Any) -> date:
@@ -76,7 +80,12 @@ def parse_date(value: Any) -> date:
 
 
 def parse_datetime(value: Any) -> datetime:
-    return datetime.fromisoformat(value)
+    # Every time a cursor holds was written in UTC; in UTC it must be representable (a year-1
+    # time east of Greenwich is not: OverflowError here, a 500 in the driver otherwise).
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError
+    return parsed.astimezone(UTC)
 
 
 def encode_cursor(tag: str, values: Sequence[Any]) -> str:

@@ -194,14 +194,15 @@ async def _first_ranked(
 
 
 def _parse_tag(tag: str, base: str) -> tuple[str, tuple[datetime, int] | None]:
-    """(phase, cut) from a cursor's tag: `base|A|-` or `base|B|<time>|<id>`."""
+    """(phase, cut) from a cursor's tag: `base|A|-` (everything ranked), `base|A|<time>|<id>`
+    or `base|B|<time>|<id>` (ranked up to there, then listed by recency)."""
     parts = tag.split("|")
     try:
-        if parts[0] == base and parts[1] in ("A", "B"):
-            if parts[2:] == ["-"]:
-                return parts[1], None
-            return parts[1], (datetime.fromisoformat(parts[2]), int(parts[3]))
-    except (IndexError, ValueError):
+        if parts[:2] == [base, "A"] and parts[2:] == ["-"]:
+            return "A", None
+        if len(parts) == 4 and parts[0] == base and parts[1] in ("A", "B"):
+            return parts[1], (parse_datetime(parts[2]), parse_int(int(parts[3])))
+    except (ValueError, ArithmeticError):
         pass
     raise DomainError(
         ErrorCode.INVALID, "the cursor is not valid for this list and order", ["after"]
