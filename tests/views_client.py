@@ -12,28 +12,28 @@ from tests.client import Api
 OPPORTUNITY_PAYLOAD = "opportunity { id version name number } userErrors { field code message }"
 
 
-def _mutation(name: str, payload: str = OPPORTUNITY_PAYLOAD, input_type: str = "") -> str:
+def mutation(name: str, payload: str = OPPORTUNITY_PAYLOAD, input_type: str = "") -> str:
     input_type = input_type or f"{name[0].upper()}{name[1:]}Input"
     return f"mutation($i: {input_type}!) {{ {name}(input: $i) {{ {payload} }} }}"
 
 
-CREATE = _mutation("createOpportunity")
-UPDATE = _mutation("updateOpportunity")
-MARK_WON = _mutation("markOpportunityWon")
-MARK_LOST = _mutation("markOpportunityLost")
-LINK = _mutation("linkParticipant", "participant { id } userErrors { field code message }")
-CREATE_COMPANY = _mutation("createCompany", "company { id } userErrors { code message }")
-CREATE_CONTACT = _mutation("createContact", "contact { id } userErrors { code message }")
-CREATE_TEAM = _mutation("createTeam", "team { id } userErrors { code message }")
-ADD_TEAM_MEMBER = _mutation(
+CREATE = mutation("createOpportunity")
+UPDATE = mutation("updateOpportunity")
+MARK_WON = mutation("markOpportunityWon")
+MARK_LOST = mutation("markOpportunityLost")
+LINK = mutation("linkParticipant", "participant { id } userErrors { field code message }")
+CREATE_COMPANY = mutation("createCompany", "company { id } userErrors { code message }")
+CREATE_CONTACT = mutation("createContact", "contact { id } userErrors { code message }")
+CREATE_TEAM = mutation("createTeam", "team { id } userErrors { code message }")
+ADD_TEAM_MEMBER = mutation(
     "addTeamMember", "team { id } userErrors { code message }", "TeamMemberInput"
 )
-CREATE_FOLDER = _mutation("createFolder", "folder { id } userErrors { code message }")
-UPDATE_STAGE = _mutation("updateStage", "stage { id position } userErrors { code message }")
+CREATE_FOLDER = mutation("createFolder", "folder { id } userErrors { code message }")
+UPDATE_STAGE = mutation("updateStage", "stage { id position } userErrors { code message }")
 ACTIVITY_PAYLOAD = "activity { id version occurredAt } userErrors { field code message }"
-ADD_JOURNAL = _mutation("addJournal", ACTIVITY_PAYLOAD)
-ADD_TASK = _mutation("addTask", ACTIVITY_PAYLOAD)
-SET_TASK_STATUS = _mutation("setTaskStatus", ACTIVITY_PAYLOAD)
+ADD_JOURNAL = mutation("addJournal", ACTIVITY_PAYLOAD)
+ADD_TASK = mutation("addTask", ACTIVITY_PAYLOAD)
+SET_TASK_STATUS = mutation("setTaskStatus", ACTIVITY_PAYLOAD)
 VERSION = "query($id: ID!) { opportunity(id: $id) { version } }"
 STAGES = "{ stages { id name kind position } }"
 LOST_REASONS = "{ lostReasons { id name } }"

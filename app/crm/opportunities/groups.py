@@ -8,7 +8,7 @@ in each of their groups; one with none falls in the group whose key is None.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from enum import StrEnum
 from typing import Any
 
@@ -142,8 +142,9 @@ def groups_statement(actor: Actor, f: OpportunityFilter, group_by: GroupBy) -> A
             rows.c.currency,
             func.sum(rows.c.count).label("count"),
             func.sum(rows.c.value).label("value"),
-            # Summed as amount times percent, divided once: exact, like the totals.
-            (func.sum(rows.c.weighted) / 100).label("weighted"),
+            # Amount times percent, summed exactly; divided by 100 in groups(), where no
+            # scale is lost (PostgreSQL keeps 4 places of a quotient beyond 10^12).
+            func.sum(rows.c.weighted).label("weighted"),
         )
         .group_by(rows.c.key, rows.c.currency)
         .having(func.sum(rows.c.count) > 0)
@@ -185,14 +186,21 @@ async def groups(
             CurrencyTotal(
                 currency=row.currency,
                 count=int(row._mapping["count"]),  # a sum of counts: numeric
-                value=Decimal(row.value).quantize(unit),
-                weighted_value=Decimal(row.weighted).quantize(unit, rounding=ROUND_HALF_EVEN),
+                value=_rounded(Decimal(row.value), unit),
+                weighted_value=_rounded(Decimal(row.weighted), unit, percent=True),
             )
         )
     for group in by_key.values():
         group.totals.sort(key=lambda t: t.currency)
         group.count = sum(t.count for t in group.totals)
     return await _ordered(session, group_by, by_key)
+
+
+def _rounded(exact: Decimal, unit: Decimal, *, percent: bool = False) -> Decimal:
+    """`exact` (a percentage of it) in the currency's minor unit, rounded once, half to even.
+    With room for any sum: the default context's 28 digits would round a large one first."""
+    with localcontext(prec=80):
+        return (exact.scaleb(-2) if percent else exact).quantize(unit, rounding=ROUND_HALF_EVEN)
 
 
 async def _ordered(
