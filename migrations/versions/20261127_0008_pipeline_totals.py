@@ -20,6 +20,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 KEY = "visibility, status, stage_id, owner_id, currency"
+TOTALLED = ["status", "visibility", "stage_id", "owner_id", "currency", "amount", "probability"]
 
 # A statement trigger with transition tables: one insert per statement however many rows it
 # touched (a COPY of a million deals adds a few thousand change rows), and nothing at all for
@@ -111,8 +112,25 @@ def upgrade() -> None:
         "opportunities",
         ["status", "id"],
         unique=False,
-        postgresql_include=["stage_id", "owner_id", "currency", "amount", "probability"],
+        postgresql_include=[
+            "stage_id",
+            "owner_id",
+            "currency",
+            "amount",
+            "probability",
+            "estimated_close_date",
+        ],
         postgresql_where=sa.text("deleted_at IS NULL AND visibility = 'PRIVATE'"),
+    )
+    # The close-date order's index, covering too: "closing this quarter, by stage".
+    op.drop_index("ix_opportunities_live_close_date", table_name="opportunities")
+    op.create_index(
+        "ix_opportunities_live_close_date",
+        "opportunities",
+        ["estimated_close_date", "id"],
+        unique=False,
+        postgresql_include=TOTALLED,
+        postgresql_where=sa.text("deleted_at IS NULL"),
     )
     # A user's, a team's and a company's links with the deal in the index: index-only.
     op.drop_index("ix_participants_user", table_name="opportunity_participants")
@@ -167,6 +185,14 @@ def downgrade() -> None:
         postgresql_where=sa.text("user_id IS NOT NULL"),
     )
     op.drop_index("ix_opportunities_live_private", table_name="opportunities")
+    op.drop_index("ix_opportunities_live_close_date", table_name="opportunities")
+    op.create_index(
+        "ix_opportunities_live_close_date",
+        "opportunities",
+        ["estimated_close_date", "id"],
+        unique=False,
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    )
     op.execute("DROP TRIGGER opportunity_totals_delete ON opportunities")
     op.execute("DROP TRIGGER opportunity_totals_update ON opportunities")
     op.execute("DROP TRIGGER opportunity_totals_insert ON opportunities")

@@ -24,6 +24,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.crm.columns import MONEY, BigId, CreatedAt, UpdatedAt
 from app.db import Base
 
+# What a group-by sums and groups by most: covering indexes include these columns so that
+# totals are read from an index alone.
+TOTALLED = ["status", "visibility", "stage_id", "owner_id", "currency", "amount", "probability"]
+
 
 class Opportunity(Base):
     __tablename__ = "opportunities"
@@ -57,10 +61,12 @@ class Opportunity(Base):
             postgresql_ops={"number": "gin_trgm_ops"},
         ),
         # The default orders of lists and views, walked in order and cut at a page.
+        # With what a total needs: "closing this quarter, by stage" sums from the index.
         Index(
             "ix_opportunities_live_close_date",
             "estimated_close_date",
             "id",
+            postgresql_include=TOTALLED,
             postgresql_where=text("deleted_at IS NULL"),
         ),
         Index(
@@ -75,7 +81,7 @@ class Opportunity(Base):
             "ix_opportunities_live_private",
             "status",
             "id",
-            postgresql_include=["stage_id", "owner_id", "currency", "amount", "probability"],
+            postgresql_include=[*TOTALLED[2:], "estimated_close_date"],
             postgresql_where=text("deleted_at IS NULL AND visibility = 'PRIVATE'"),
         ),
         Index(

@@ -11,6 +11,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Row
+
 from app.crm.jsonable import jsonable
 from app.crm.money import quantum, weighted
 
@@ -49,8 +51,12 @@ class OpportunityRow:
 
     @classmethod
     def from_source(cls, source: Any) -> OpportunityRow:
-        """From anything with the column attributes: a Core row or an ORM entity."""
-        row = cls(**{name: getattr(source, name) for name in COLUMNS})
+        """From an ORM entity, or a Core row that starts with COLUMNS, in their order."""
+        if isinstance(source, Row):
+            # By position: a hot path (every list), and a Row's attributes are lookups by name.
+            row = cls(*source[: len(COLUMNS)])
+        else:
+            row = cls(**{name: getattr(source, name) for name in COLUMNS})
         # The column keeps 4 decimals; show amounts in the currency's minor unit everywhere
         # (reads, mutation payloads and event snapshots must agree: "12.50", not "12.5000").
         row.amount = row.amount.quantize(quantum(row.currency))
