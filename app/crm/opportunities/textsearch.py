@@ -84,8 +84,11 @@ def search_condition(text: str, *, broad: bool = False) -> ColumnElement[bool]:
     # over them would read every row, and a join would be planned on the 2 % guess.
     searched = Opportunity.__table__.alias("searched")
     branches = [
-        select(searched.c.id).where(searched.c.name.ilike(pattern)),
-        select(searched.c.id).where(searched.c.number.ilike(pattern)),
+        # One pass over the table for both (a BitmapOr): a number and a name often share
+        # their digits, and each pass rechecks its candidates in the table.
+        select(searched.c.id).where(
+            or_(searched.c.name.ilike(pattern), searched.c.number.ilike(pattern))
+        ),
         companies,
     ]
     words = _words(text)
