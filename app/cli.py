@@ -147,6 +147,24 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
     print(summary)
 
 
+def cmd_rebuild_totals(settings: Settings, args: argparse.Namespace) -> None:
+    from app.crm.opportunities import totals
+    from app.db import create_engine, create_session_factory
+
+    async def rebuild(url: str) -> int:
+        engine = create_engine(url, pool_size=1)
+        try:
+            async with create_session_factory(engine)() as session:
+                return await totals.rebuild(session)
+        finally:
+            await engine.dispose()
+
+    with database(settings) as url:
+        _migrate(url)
+        wrong = asyncio.run(rebuild(url))
+    print(f"pipeline totals rebuilt from the opportunities; {wrong} keys had drifted")
+
+
 def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> None:
     from app.graphql.schema import schema
 
@@ -175,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("--password", required=True)
     create_user.add_argument("--role", choices=("ADMIN", "MEMBER"), default="MEMBER")
     create_user.set_defaults(handler=cmd_create_user)
+
+    rebuild = commands.add_parser(
+        "rebuild-totals", help="count the pipeline's running totals afresh from the deals"
+    )
+    rebuild.set_defaults(handler=cmd_rebuild_totals)
 
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.set_defaults(handler=cmd_export_schema)

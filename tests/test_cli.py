@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -191,6 +192,46 @@ async def test_migrate_twice_changes_nothing(server: RunningServer) -> None:
         assert result.code == 0, result.stderr
         assert "up to date" in result.stdout
     assert await server.api.ok(STAGES, token=server.admin_token) == before
+
+
+BY_STAGE = """query($filter: OpportunityFilterInput) {
+  opportunityGroups(groupBy: STAGE, filter: $filter) {
+    key count totals { currency value { amount } }
+  }
+}"""
+CREATE_DEAL = """mutation($i: CreateOpportunityInput!) {
+  createOpportunity(input: $i) { opportunity { id } userErrors { message } } }"""
+
+
+async def test_rebuild_totals_repairs_drift_and_says_how_much(server: RunningServer) -> None:
+    """If someone bulk-edits deals with triggers off, the running totals drift; the command
+    counts them afresh, and says how many keys were wrong."""
+    api, token = server.api, server.admin_token
+    for amount in ("100.00", "250.00"):
+        deal = {"name": "Deal", "expectedValue": {"amount": amount, "currency": "EUR"}}
+        await api.mutate("createOpportunity", CREATE_DEAL, {"i": deal}, token)
+    from_totals = {"status": ["OPEN"]}  # answered from the running totals
+    summed = {"status": ["OPEN"], "probability": {"min": 0}}  # the same deals, summed
+    connection = await asyncpg.connect(server.database_url.replace("+asyncpg", ""))
+    try:
+        # What `session_replication_role = replica` (pg_restore --disable-triggers) allows.
+        async with connection.transaction():
+            await connection.execute("SET LOCAL session_replication_role = replica")
+            await connection.execute("UPDATE opportunities SET amount = amount + 1")
+    finally:
+        await connection.close()
+    drifted = await api.ok(BY_STAGE, {"filter": from_totals}, token)
+    truth = await api.ok(BY_STAGE, {"filter": summed}, token)
+    assert drifted != truth
+    assert truth["opportunityGroups"][0]["totals"][0]["value"]["amount"] == "352.00"
+
+    env = tandem_env(server.settings, server.database_url)
+    result = await tandem(env, "rebuild-totals")
+    assert result.code == 0, result.stderr
+    assert "1 keys had drifted" in result.stdout, result.stdout
+    assert await api.ok(BY_STAGE, {"filter": from_totals}, token) == truth
+    again = await tandem(env, "rebuild-totals")
+    assert "0 keys had drifted" in again.stdout, again.stdout
 
 
 @pytest.mark.parametrize("port", ["http", "70000"])

@@ -129,3 +129,43 @@ async def fold(session: AsyncSession) -> int:
         folded = (await session.execute(_FOLD)).rowcount  # type: ignore[attr-defined]
         await session.execute(text("DELETE FROM opportunity_totals WHERE count = 0"))
     return int(folded or 0)
+
+
+_CURRENT = f"""
+    SELECT {_KEY}, sum(count) AS count, sum(value) AS value, sum(weighted) AS weighted
+    FROM (
+        SELECT {_KEY}, count, value, weighted FROM opportunity_totals
+        UNION ALL
+        SELECT {_KEY}, count, value, weighted FROM opportunity_total_changes
+    ) AS kept
+    GROUP BY {_KEY} HAVING sum(count) <> 0 OR sum(value) <> 0 OR sum(weighted) <> 0
+"""
+_COUNTED = f"""
+    SELECT {_KEY}, count(*) AS count, sum(amount) AS value, sum(amount * probability) AS weighted
+    FROM opportunities WHERE deleted_at IS NULL GROUP BY {_KEY}
+"""
+
+
+async def rebuild(session: AsyncSession) -> int:
+    """Count the totals afresh from the deals; how many keys were wrong.
+
+    For an admin who suspects drift (the trigger can only be bypassed by someone who turns
+    triggers off, e.g. a bulk load with session_replication_role = replica). Writers wait
+    for it (a SHARE lock on the deals); readers do not.
+    """
+    async with session.begin():
+        await session.execute(text("LOCK TABLE opportunities IN SHARE MODE"))
+        wrong = await session.scalar(
+            text(
+                f"SELECT count(*) FROM ({_CURRENT}) AS kept FULL JOIN ({_COUNTED}) AS counted"
+                f" USING ({_KEY}) WHERE kept.count IS DISTINCT FROM counted.count"
+                " OR kept.value IS DISTINCT FROM counted.value"
+                " OR kept.weighted IS DISTINCT FROM counted.weighted"
+            )
+        )
+        await session.execute(text("DELETE FROM opportunity_total_changes"))
+        await session.execute(text("DELETE FROM opportunity_totals"))
+        await session.execute(
+            text(f"INSERT INTO opportunity_totals ({_KEY}, count, value, weighted) {_COUNTED}")
+        )
+    return int(wrong or 0)
