@@ -93,34 +93,41 @@ def encode_cursor(tag: str, values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_INVALID_CURSOR = "the cursor is not valid for this list and order"
+
+
+def _cursor_values(cursor: str) -> list[Any]:
+    """[tag, value, ...] as encode_cursor wrote them; ValueError for anything else."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, orjson.JSONDecodeError):
+        raise ValueError from None
+    if not isinstance(values, list) or not values or not isinstance(values[0], str):
+        raise ValueError
+    return values
+
+
 def decode_cursor(cursor: str, keys: Sequence[SortKey], tag: str) -> list[Any]:
     """The sort-key values in `cursor`. A cursor names the list and order it was made for
     (`tag`): one from another order is refused rather than comparing, say, an amount with a
     name."""
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(values, list) or len(values) != len(keys) + 1 or values[0] != tag:
+        values = _cursor_values(cursor)
+        if len(values) != len(keys) + 1 or values[0] != tag:
             raise ValueError
         return [_parse_or_null(key, v) for key, v in zip(keys, values[1:], strict=True)]
-    except (ValueError, TypeError, ArithmeticError, binascii.Error, orjson.JSONDecodeError):
-        raise DomainError(
-            ErrorCode.INVALID, "the cursor is not valid for this list and order", ["after"]
-        ) from None
+    except (ValueError, TypeError, ArithmeticError):
+        raise DomainError(ErrorCode.INVALID, _INVALID_CURSOR, ["after"]) from None
 
 
 def cursor_tag(cursor: str) -> str:
     """The tag a cursor was made with, before its values are read (see decode_cursor)."""
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        if isinstance(values, list) and values and isinstance(values[0], str):
-            return values[0]
-    except (ValueError, binascii.Error, orjson.JSONDecodeError):
-        pass
-    raise DomainError(
-        ErrorCode.INVALID, "the cursor is not valid for this list and order", ["after"]
-    )
+        tag: str = _cursor_values(cursor)[0]
+    except ValueError:
+        raise DomainError(ErrorCode.INVALID, _INVALID_CURSOR, ["after"]) from None
+    return tag
 
 
 def after_position(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElement[bool]:
@@ -218,11 +225,18 @@ async def fetch_page(
     size = check_page_size(first)
     query = page_query(columns, where, keys, size, after, tag=tag)
     rows = (await session.execute(query)).all()
+    return as_page(rows, len(keys), size, tag, has_previous_page=after is not None)
+
+
+def as_page(
+    rows: Sequence[Row[Any]], key_count: int, size: int, tag: str, *, has_previous_page: bool
+) -> Page[Row[Any]]:
+    """The rows of a page_query (one more than `size` when more follow), with their cursors."""
     return Page(
         list(rows[:size]),
-        [encode_cursor(tag, [getattr(r, f"k{i}") for i in range(len(keys))]) for r in rows[:size]],
+        [encode_cursor(tag, [getattr(r, f"k{i}") for i in range(key_count)]) for r in rows[:size]],
         has_next_page=len(rows) > size,
-        has_previous_page=after is not None,
+        has_previous_page=has_previous_page,
     )
 
 

@@ -115,26 +115,15 @@ def groups_statement(actor: Actor, f: OpportunityFilter, group_by: GroupBy) -> A
     """
     check_filter(f)
     me = actor.user_id
-    private = None
-    if not actor.is_admin:
-        private = _summed(
-            group_by, Opportunity.deleted_at.is_(None), sees_private(actor), compile_filter(f, me)
-        )
+    live, selected = Opportunity.deleted_at.is_(None), compile_filter(f, me)
+    # An admin's one part is every deal; a member's first part the public ones.
+    public = [] if actor.is_admin else [Opportunity.visibility == "PUBLIC"]
     if group_by in _TOTALS_KEY and totals.answers(f):
-        parts = [totals.running(f, me, _TOTALS_KEY[group_by], public_only=not actor.is_admin)]
-    elif actor.is_admin:
-        parts = [_summed(group_by, Opportunity.deleted_at.is_(None), compile_filter(f, me))]
+        parts = [totals.running(f, me, _TOTALS_KEY[group_by], public_only=bool(public))]
     else:
-        parts = [
-            _summed(
-                group_by,
-                Opportunity.deleted_at.is_(None),
-                Opportunity.visibility == "PUBLIC",
-                compile_filter(f, me),
-            )
-        ]
-    if private is not None:
-        parts.append(private)
+        parts = [_summed(group_by, live, *public, selected)]
+    if public:
+        parts.append(_summed(group_by, live, sees_private(actor), selected))
     rows = union_all(*parts).subquery("parts") if len(parts) > 1 else parts[0].subquery("parts")
     return (
         select(

@@ -47,10 +47,11 @@ from app.crm.opportunities.models import Opportunity, Participant
 from app.crm.paging import (
     Page,
     SortKey,
+    as_page,
     check_page_size,
     cursor_tag,
-    encode_cursor,
     fetch_page,
+    ordered,
     page_query,
     parse_datetime,
     parse_int,
@@ -122,13 +123,9 @@ def probe_statement(text: str) -> Any:
     """How many of the most recently updated deals `text` matches (their own fields only: a
     company name is a rare search, or its deals are found by their names too)."""
     pattern = contains_pattern(text, ["filter", "search"])
-    recent = (
-        select(or_(*_own_fields(text, pattern)).label("hit"))
-        .where(Opportunity.deleted_at.is_(None))
-        .order_by(Opportunity.updated_at.desc(), Opportunity.id.desc())
-        .limit(PROBED)
-        .subquery()
-    )
+    newest = select(or_(*_own_fields(text, pattern)).label("hit"))
+    newest = ordered(newest.where(Opportunity.deleted_at.is_(None)), _recent_keys())
+    recent = newest.limit(PROBED).subquery()
     return select(func.count()).where(recent.c.hit)
 
 
@@ -159,13 +156,8 @@ def first_ranked_statement(
 ) -> Any:
     """The first page of the ranked part, and where that part ends, in one statement: the
     matches are found once."""
-    recent = (
-        select(*_RECENT)
-        .where(*where)
-        .order_by(Opportunity.updated_at.desc(), Opportunity.id.desc())
-        .limit(RANKED)
-        .cte("recent")
-    )
+    matches: Any = select(*_RECENT).where(*where)
+    recent = ordered(matches, _recent_keys()).limit(RANKED).cte("recent")
     last = select(recent.c.updated_at, recent.c.id).order_by(*recent.c).limit(1)
     query = page_query(columns, [Opportunity.id.in_(select(recent.c.id))], keys, size, None, tag="")
     return query.add_columns(
@@ -188,12 +180,7 @@ async def _first_ranked(
     query = first_ranked_statement(columns, where, keys, size)
     rows = (await session.execute(query)).all()
     cut = (rows[0].cut_at, rows[0].cut_id) if rows and rows[0].ranked >= RANKED else None
-    ranked_tag = _tag(tag, "A", cut)
-    cursors = [
-        encode_cursor(ranked_tag, [getattr(r, f"k{i}") for i in range(len(keys))])
-        for r in rows[:size]
-    ]
-    return Page(list(rows[:size]), cursors, len(rows) > size, False), cut
+    return as_page(rows, len(keys), size, _tag(tag, "A", cut), has_previous_page=False), cut
 
 
 def _parse_tag(tag: str, base: str) -> tuple[str, tuple[datetime, int] | None]:
