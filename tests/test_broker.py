@@ -162,10 +162,7 @@ async def update(api: Api, token: str, opportunity: dict[str, Any], next_step: s
 
 async def without_outbox_poll(app: Starlette) -> None:
     """Stop the hub's periodic outbox read, so that only the broker can deliver events."""
-    poller = app.state.runtime.hub._poller
-    poller.cancel()
-    with suppress(asyncio.CancelledError):
-        await poller
+    await app.state.runtime.hub._poller.stop()
 
 
 def broadcast_url(scheme: str, database_url: str, redis: RedisServer) -> str:

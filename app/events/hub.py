@@ -14,17 +14,14 @@ and the queue is emptied, so its memory stays bounded (invariant 5).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from contextlib import suppress
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.events import outbox
 from app.events.envelope import ChangeEvent
-
-log = logging.getLogger(__name__)
+from app.periodic import Periodic
 
 Accept = Callable[[ChangeEvent], bool]
 
@@ -101,10 +98,11 @@ class EventHub:
         max_queue: int = 1000,
     ) -> None:
         self._sessions = sessions
-        self._poll_interval = poll_interval
         self._max_queue = max_queue
         self._lock = asyncio.Lock()
-        self._poller: asyncio.Task[None] | None = None
+        # Whatever the broker lost (a publish while it was down, a dropped connection) is
+        # picked up within one interval: one cheap query per process, not per subscriber.
+        self._poller = Periodic("reading the outbox", poll_interval, self.catch_up)
         self.position = 0
         self.subscriptions: set[Subscription] = set()
         self.overflows = 0
@@ -113,13 +111,10 @@ class EventHub:
     async def start(self) -> None:
         async with self._sessions() as session:
             self.position = await outbox.last_seq(session)
-        self._poller = asyncio.create_task(self._poll(), name="tandem-event-poller")
+        await self._poller.start()
 
     async def stop(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._poller
+        await self._poller.stop()
         for subscription in list(self.subscriptions):
             subscription.close()
 
@@ -170,13 +165,3 @@ class EventHub:
         self.dispatched += 1
         for subscription in list(self.subscriptions):
             subscription.offer(event)
-
-    async def _poll(self) -> None:
-        # Whatever the broker lost (a publish while it was down, a dropped connection) is
-        # picked up here within one interval: one cheap query per process, not per subscriber.
-        while True:
-            await asyncio.sleep(self._poll_interval)
-            try:
-                await self.catch_up()
-            except Exception:
-                log.exception("reading the outbox failed; retrying")
