@@ -226,7 +226,9 @@ async def explain(
             else:
                 search = ranking_text(f)
                 broad = search is not None and await textsearch.is_broad(session, search)
-                statements = opportunity_queries.page_statements(actor, f, sorts, 50, broad=broad)
+                statements = await opportunity_queries.page_statements(
+                    session, actor, f, sorts, 50, broad=broad
+                )
                 if search is not None:
                     name += f" (probe: {'broad' if broad else 'rare'})"
         compiled = [

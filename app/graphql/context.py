@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.crm.actor import Actor
 from app.crm.unit import EventSink, Unit, unit_of_work
 from app.crm.users.directory import ActorDirectory
+from app.crm.views.services import ViewDefinition
 from app.events.hub import EventHub
 from app.graphql.errors import unauthenticated
 from app.graphql.execution import SharedEvents
@@ -32,6 +33,8 @@ class Runtime:
     sink: EventSink
     directory: ActorDirectory
     shared_events: SharedEvents
+    builtin_views: dict[int, ViewDefinition] = field(default_factory=dict)
+    """Definitions of the built-in views by id, as read (they never change)."""
 
 
 class Context:

@@ -16,19 +16,19 @@ from typing import Any
 import orjson
 from graphql.execution.executor import Executor
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.crm.opportunities.filters import OpportunityFilter, filter_to_json
 from app.crm.opportunities.membership import membership, states
 from app.events.envelope import ChangeEvent
 from app.graphql.loaders import Loaders
+from app.graphql.plain_fields import PlainFieldsExecutionContext
 from app.graphql.types.opportunities import OpportunityEvent, ViewChange
 from app.graphql.types.orders import OrderEvent
 
 SharedPayload = OpportunityEvent | OrderEvent
 
 
-class EventExecutionContext(StrawberryGraphQLCoreExecutionContext):
+class EventExecutionContext(PlainFieldsExecutionContext):
     _event: SharedPayload | None = None
 
     def build_per_event_executor(self, payload: Any) -> Executor[Any]:

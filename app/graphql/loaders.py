@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,6 +31,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 Fetch = Callable[[AsyncSession, Sequence[Any]], Awaitable[dict[Any, Any]]]
+VisibleFetch = Callable[[AsyncSession, Actor, Sequence[Any]], Awaitable[dict[Any, Any]]]
 
 
 def _loader(
@@ -44,52 +46,134 @@ def _loader(
 
 
 class Loaders:
+    """Each loader is made when first used: a request needs a few of them, and making all
+    of them cost a quarter of a millisecond twice a request (context, then operation)."""
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], actor: Actor | None) -> None:
-        self.user_by_id = _loader(sessions, users.users_by_id)
-        self.team_by_id = _loader(sessions, users.teams_by_id)
-        self.member_ids_by_team = _loader(sessions, users.member_ids_by_team, [])
-        self.team_ids_by_user = _loader(sessions, users.team_ids_by_user, [])
-        self.stage_by_id = _loader(sessions, stages.stages_by_id)
-        self.folder_by_id = _loader(sessions, folders.folders_by_id)
-        self.children_by_folder = _loader(sessions, folders.children_by_parent, [])
-        self.company_by_id = _loader(sessions, companies.by_id)
-        self.contact_by_id = _loader(sessions, contacts.by_id)
-        self.participants_by_opportunity = _loader(
-            sessions, opportunities.participants_by_opportunity, []
+        self._sessions = sessions
+        self._actor = actor
+
+    def _of(self, fetch: Fetch, default: Any = None) -> DataLoader[Any, Any]:
+        return _loader(self._sessions, fetch, default)
+
+    def _visible(self, fetch: VisibleFetch) -> DataLoader[Any, Any]:
+        actor = self._actor
+        if actor is None:
+            raise AttributeError("this loader needs an actor")  # as before: no such loader
+        return _loader(self._sessions, lambda s, ids: fetch(s, actor, ids))
+
+    @cached_property
+    def user_by_id(self) -> DataLoader[Any, Any]:
+        return self._of(users.users_by_id)
+
+    @cached_property
+    def team_by_id(self) -> DataLoader[Any, Any]:
+        return self._of(users.teams_by_id)
+
+    @cached_property
+    def member_ids_by_team(self) -> DataLoader[Any, Any]:
+        return self._of(users.member_ids_by_team, [])
+
+    @cached_property
+    def team_ids_by_user(self) -> DataLoader[Any, Any]:
+        return self._of(users.team_ids_by_user, [])
+
+    @cached_property
+    def stage_by_id(self) -> DataLoader[Any, Any]:
+        return self._of(stages.stages_by_id)
+
+    @cached_property
+    def folder_by_id(self) -> DataLoader[Any, Any]:
+        return self._of(folders.folders_by_id)
+
+    @cached_property
+    def children_by_folder(self) -> DataLoader[Any, Any]:
+        return self._of(folders.children_by_parent, [])
+
+    @cached_property
+    def company_by_id(self) -> DataLoader[Any, Any]:
+        return self._of(companies.by_id)
+
+    @cached_property
+    def contact_by_id(self) -> DataLoader[Any, Any]:
+        return self._of(contacts.by_id)
+
+    @cached_property
+    def participants_by_opportunity(self) -> DataLoader[Any, Any]:
+        return self._of(opportunities.participants_by_opportunity, [])
+
+    @cached_property
+    def lost_reason_ids_by_opportunity(self) -> DataLoader[Any, Any]:
+        return self._of(opportunities.lost_reason_ids_by_opportunity, [])
+
+    @cached_property
+    def lost_reason_by_id(self) -> DataLoader[Any, Any]:
+        return self._of(opportunities.lost_reasons_by_id)
+
+    @cached_property
+    def audience_by_opportunity(self) -> DataLoader[Any, Any]:
+        return self._of(audience.audiences_by_id)
+
+    @cached_property
+    def links_by_activity(self) -> DataLoader[Any, Any]:
+        return self._of(activities.links_by_activity, [])
+
+    @cached_property
+    def attendees_by_activity(self) -> DataLoader[Any, Any]:
+        return self._of(activities.attendees_by_activity, [])
+
+    @cached_property
+    def activity_summary_by_opportunity(self) -> DataLoader[Any, Any]:
+        return self._of(activities.summaries)
+
+    @cached_property
+    def activity_row_by_id(self) -> DataLoader[Any, Any]:
+        """Activities of an opportunity already known to be visible (timelines, payloads)."""
+        return self._of(activities.rows_by_id)
+
+    @cached_property
+    def event_by_seq(self) -> DataLoader[Any, Any]:
+        return self._of(activities.events_by_seq)
+
+    @cached_property
+    def product_by_id(self) -> DataLoader[Any, Any]:
+        return self._of(products.by_id)
+
+    @cached_property
+    def lines_by_order(self) -> DataLoader[Any, Any]:
+        """Lines of orders already known to be visible."""
+        return self._of(orders.lines_by_order, [])
+
+    @cached_property
+    def orders_by_opportunity(self) -> DataLoader[Any, Any]:
+        """Orders of opportunities already known to be visible."""
+        return self._of(orders.by_opportunity, [])
+
+    # What the actor may see: only with an actor.
+
+    @cached_property
+    def opportunity_by_id(self) -> DataLoader[Any, Any]:
+        return self._visible(opportunities.visible_by_id)
+
+    @cached_property
+    def activity_by_id(self) -> DataLoader[Any, Any]:
+        return self._visible(activities.visible_by_id)
+
+    @cached_property
+    def order_by_id(self) -> DataLoader[Any, Any]:
+        return self._visible(orders.visible_by_id)
+
+    @cached_property
+    def opportunity_count_by_folder(self) -> DataLoader[Any, Any]:
+        return self._visible(
+            lambda s, actor, ids: folders.opportunity_counts(
+                s, actor, ids, include_subfolders=False
+            )
         )
-        self.lost_reason_ids_by_opportunity = _loader(
-            sessions, opportunities.lost_reason_ids_by_opportunity, []
-        )
-        self.lost_reason_by_id = _loader(sessions, opportunities.lost_reasons_by_id)
-        self.audience_by_opportunity = _loader(sessions, audience.audiences_by_id)
-        self.links_by_activity = _loader(sessions, activities.links_by_activity, [])
-        self.attendees_by_activity = _loader(sessions, activities.attendees_by_activity, [])
-        self.activity_summary_by_opportunity = _loader(sessions, activities.summaries)
-        # Activities of an opportunity already known to be visible (timelines, payloads).
-        self.activity_row_by_id = _loader(sessions, activities.rows_by_id)
-        self.event_by_seq = _loader(sessions, activities.events_by_seq)
-        self.product_by_id = _loader(sessions, products.by_id)
-        # Lines and orders of orders/opportunities already known to be visible.
-        self.lines_by_order = _loader(sessions, orders.lines_by_order, [])
-        self.orders_by_opportunity = _loader(sessions, orders.by_opportunity, [])
-        if actor is not None:
-            self.opportunity_by_id = _loader(
-                sessions, lambda s, ids: opportunities.visible_by_id(s, actor, ids)
-            )
-            self.activity_by_id = _loader(
-                sessions, lambda s, ids: activities.visible_by_id(s, actor, ids)
-            )
-            self.order_by_id = _loader(sessions, lambda s, ids: orders.visible_by_id(s, actor, ids))
-            self.opportunity_count_by_folder = _loader(
-                sessions,
-                lambda s, ids: folders.opportunity_counts(s, actor, ids, include_subfolders=False),
-                0,
-            )
-            self.subtree_opportunity_count_by_folder = _loader(
-                sessions,
-                lambda s, ids: folders.opportunity_counts(s, actor, ids, include_subfolders=True),
-                0,
-            )
+
+    @cached_property
+    def subtree_opportunity_count_by_folder(self) -> DataLoader[Any, Any]:
+        return self._visible(partial(folders.opportunity_counts, include_subfolders=True))
 
 
 def _ready(future: Awaitable[Any]) -> bool:

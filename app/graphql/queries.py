@@ -88,9 +88,16 @@ async def through_view(
     """`selected` narrowed to a view the asker may see (DomainError otherwise), and the view."""
     if view_id is None:
         return selected, None
+    actor = info.context.require_actor()
     pk = decode_id(view_id, "View", "viewId")
-    async with info.context.read() as session:
-        view = await view_queries.applied(session, info.context.require_actor(), pk)
+    # Built-in views cannot change and everyone may use them, so each process reads them once.
+    builtins = info.context.runtime.builtin_views
+    view = builtins.get(pk)
+    if view is None:
+        async with info.context.read() as session:
+            view, builtin = await view_queries.applied(session, actor, pk)
+        if builtin:
+            builtins[pk] = view
     return OpportunityFilter(all_of=(view.filter, selected)), view
 
 

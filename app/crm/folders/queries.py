@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Row, Select, and_, func, select
@@ -46,12 +46,19 @@ async def children_by_parent(
     return result
 
 
-async def subtree_ids(session: AsyncSession, folder_id: int) -> list[int]:
+async def subtrees(session: AsyncSession, folder_ids: Collection[int]) -> dict[int, list[int]]:
+    """Each folder's id with its descendants' ids; an unknown folder gets an empty list."""
     top = aliased(Folder)
-    rows = await session.scalars(
-        select(Folder.id).join(top, top.id == folder_id).where(Folder.path.startswith(top.path))
+    rows = await session.execute(
+        select(top.id, Folder.id)
+        .join(top, Folder.path.startswith(top.path))
+        .where(top.id.in_(folder_ids))
+        .order_by(Folder.id)
     )
-    return list(rows)
+    found: dict[int, list[int]] = {i: [] for i in folder_ids}
+    for top_id, folder_id in rows:
+        found[top_id].append(folder_id)
+    return found
 
 
 async def opportunity_counts(

@@ -9,12 +9,14 @@ from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.actor import Actor, live_and_visible
+from app.crm.folders import queries as folder_queries
 from app.crm.opportunities import textsearch
 from app.crm.opportunities.filters import (
     OpportunityFilter,
     check_filter,
     compile_filter,
     ranking_text,
+    subtree_folders,
 )
 from app.crm.opportunities.models import (
     LostReason,
@@ -31,11 +33,17 @@ _columns = [_table.c[name] for name in COLUMNS]
 STATUSES = ("OPEN", "WON", "LOST")
 
 
-def _where(actor: Actor, f: OpportunityFilter, *, broad: bool = False) -> list[Any]:
-    return [live_and_visible(actor), compile_filter(f, actor.user_id, broad_search=broad)]
+async def _where(
+    session: AsyncSession, actor: Actor, f: OpportunityFilter, *, broad: bool = False
+) -> list[Any]:
+    folders = subtree_folders(f)
+    subtrees = await folder_queries.subtrees(session, folders) if folders else None
+    condition = compile_filter(f, actor.user_id, broad_search=broad, subtrees=subtrees)
+    return [live_and_visible(actor), condition]
 
 
-def page_statements(
+async def page_statements(
+    session: AsyncSession,
     actor: Actor,
     f: OpportunityFilter,
     sorts: Sequence[Sort],
@@ -47,7 +55,7 @@ def page_statements(
     (bench/views.py). `broad`: what the probe would answer."""
     search = ranking_text(f)
     keys = sort_keys(sorts, search)
-    where = _where(actor, f, broad=broad)
+    where = await _where(session, actor, f, broad=broad)
     size = check_page_size(first)
     if search is None:
         return [page_query(_columns, where, keys, size, None, tag="")]
@@ -72,7 +80,7 @@ async def page(
     tag = order_tag(sorts, search)
     # The probe picks how PostgreSQL finds the matches, never which rows or in what order.
     broad = search is not None and await textsearch.is_broad(session, search)
-    where = _where(actor, f, broad=broad)
+    where = await _where(session, actor, f, broad=broad)
     if search is not None and effective(sorts, search)[0].field is SortField.RELEVANCE:
         rows = await textsearch.ranked_page(session, _columns, where, keys, first, after, tag=tag)
     else:
@@ -87,7 +95,7 @@ async def page(
 
 async def count(session: AsyncSession, actor: Actor, f: OpportunityFilter) -> int:
     check_filter(f)
-    query = select(func.count()).select_from(_table).where(*_where(actor, f))
+    query = select(func.count()).select_from(_table).where(*await _where(session, actor, f))
     return int((await session.execute(query)).scalar_one())
 
 

@@ -32,9 +32,10 @@ async def visible_by_id(
     return {r.id: r for r in (await session.execute(query)).all()}
 
 
-async def applied(session: AsyncSession, actor: Actor, view_id: int) -> ViewDefinition:
-    """The definition of a view the actor may see; NOT_FOUND otherwise."""
+async def applied(session: AsyncSession, actor: Actor, view_id: int) -> tuple[ViewDefinition, bool]:
+    """The definition of a view the actor may see, and whether it is built in (those never
+    change, and everyone may use them); NOT_FOUND otherwise."""
     found = await visible_by_id(session, actor, [view_id])
     if view_id not in found:
         raise DomainError(ErrorCode.NOT_FOUND, "view not found", ["viewId"])
-    return definition(found[view_id])
+    return definition(found[view_id]), found[view_id].builtin_key is not None
