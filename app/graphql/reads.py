@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
-from typing import Any
-
 import strawberry
 
 from app.crm.activities import queries as activity_queries
@@ -70,39 +66,40 @@ _TARGET_LOADERS = {
 
 
 async def prefetch_for_page(info: strawberry.Info, rows: list[OpportunityRow]) -> None:
-    """Load what the page's selection needs for all its rows at once (a query per kind).
+    """Load what the page's selection needs for all its rows at once (a query per kind, one
+    after another in one session).
 
     The nested fields then find their values in the loaders and resolve without awaiting.
     """
     selected = node_selections(info)
     loaders = info.context.loaders
-    first: list[Awaitable[Any]] = []
-    if "owner" in selected:
-        first += [loaders.user_by_id.load(r.owner_id) for r in rows]
-    if "stage" in selected:
-        first += [loaders.stage_by_id.load(r.stage_id) for r in rows]
-    if "folder" in selected:
-        first += [loaders.folder_by_id.load(r.folder_id) for r in rows if r.folder_id]
     related = {"participants", "companies", "contacts", "primaryContact"} & selected.keys()
-    if related:
-        first.append(loaders.participants_by_opportunity.load_many([r.id for r in rows]))
-    await asyncio.gather(*first)
-    if not related:
-        return
-    wanted = set()
-    if "companies" in selected:
-        wanted.add("COMPANY")
-    if {"contacts", "primaryContact"} & selected.keys():
-        wanted.add("CONTACT")
-    if "participants" in selected and selects_below(selected["participants"], "target"):
-        wanted |= set(_TARGET_LOADERS)
-    second: list[Awaitable[Any]] = []
-    for row in rows:
-        for participant in await loaders.participants_by_opportunity.load(row.id):
-            if participant.kind in wanted:
-                loader_name, column = _TARGET_LOADERS[participant.kind]
-                second.append(getattr(loaders, loader_name).load(getattr(participant, column)))
-    await asyncio.gather(*second)
+    async with info.context.read() as session:
+        if "owner" in selected:
+            await loaders.user_by_id.fill(session, (r.owner_id for r in rows))
+        if "stage" in selected:
+            await loaders.stage_by_id.fill(session, (r.stage_id for r in rows))
+        if "folder" in selected:
+            await loaders.folder_by_id.fill(session, (r.folder_id for r in rows if r.folder_id))
+        if not related:
+            return
+        await loaders.participants_by_opportunity.fill(session, (r.id for r in rows))
+        wanted = set()
+        if "companies" in selected:
+            wanted.add("COMPANY")
+        if {"contacts", "primaryContact"} & selected.keys():
+            wanted.add("CONTACT")
+        if "participants" in selected and selects_below(selected["participants"], "target"):
+            wanted |= set(_TARGET_LOADERS)
+        targets: dict[str, list[int]] = {kind: [] for kind in wanted}
+        for row in rows:
+            for participant in await loaders.participants_by_opportunity.load(row.id):
+                if participant.kind in wanted:
+                    targets[participant.kind].append(
+                        getattr(participant, _TARGET_LOADERS[participant.kind][1])
+                    )
+        for kind, ids in targets.items():
+            await getattr(loaders, _TARGET_LOADERS[kind][0]).fill(session, ids)
 
 
 async def timeline_connection(
