@@ -39,8 +39,13 @@ class Opportunity(Base):
         Index(
             "ix_opportunities_live_folder", "folder_id", postgresql_where=text("deleted_at IS NULL")
         ),
+        # One owner's deals by close date: the built-in "My open".
         Index(
-            "ix_opportunities_live_owner", "owner_id", postgresql_where=text("deleted_at IS NULL")
+            "ix_opportunities_live_owner",
+            "owner_id",
+            "estimated_close_date",
+            "id",
+            postgresql_where=text("deleted_at IS NULL"),
         ),
         Index(
             "ix_opportunities_live_stage", "stage_id", postgresql_where=text("deleted_at IS NULL")
