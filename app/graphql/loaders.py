@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from functools import cached_property, partial
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -60,135 +60,70 @@ class FetchLoader(DataLoader[Any, Any]):
         self.prime_many({key: found.get(key, self._default) for key in missing})
 
 
+class _OnFirstUse:
+    """A loader attribute of Loaders, made when first read and then kept on the instance."""
+
+    def __init__(self, fetch: Fetch | VisibleFetch, default: Any = None, *, visible: bool = False):
+        self._fetch = fetch
+        self._default = default
+        self._visible = visible  # fetch takes the actor: what it may see
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, loaders: Loaders, owner: type | None = None) -> FetchLoader:
+        fetch: Any = self._fetch
+        if self._visible:
+            actor = loaders.actor
+            if actor is None:
+                raise AttributeError(f"{self._name} needs an actor")
+            visible, fetch = fetch, lambda session, ids: visible(session, actor, ids)
+        loader = FetchLoader(loaders.sessions, fetch, self._default)
+        loaders.__dict__[self._name] = loader  # read from the instance from now on
+        return loader
+
+
 class Loaders:
     """Each loader is made when first used: a request needs a few of them, and making all
     of them cost a quarter of a millisecond twice a request (context, then operation)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], actor: Actor | None) -> None:
-        self._sessions = sessions
-        self._actor = actor
+        self.sessions = sessions
+        self.actor = actor
 
-    def _of(self, fetch: Fetch, default: Any = None) -> FetchLoader:
-        return FetchLoader(self._sessions, fetch, default)
-
-    def _visible(self, fetch: VisibleFetch) -> FetchLoader:
-        actor = self._actor
-        if actor is None:
-            raise AttributeError("this loader needs an actor")  # as before: no such loader
-        return FetchLoader(self._sessions, lambda s, ids: fetch(s, actor, ids), None)
-
-    @cached_property
-    def user_by_id(self) -> FetchLoader:
-        return self._of(users.users_by_id)
-
-    @cached_property
-    def team_by_id(self) -> FetchLoader:
-        return self._of(users.teams_by_id)
-
-    @cached_property
-    def member_ids_by_team(self) -> FetchLoader:
-        return self._of(users.member_ids_by_team, [])
-
-    @cached_property
-    def team_ids_by_user(self) -> FetchLoader:
-        return self._of(users.team_ids_by_user, [])
-
-    @cached_property
-    def stage_by_id(self) -> FetchLoader:
-        return self._of(stages.stages_by_id)
-
-    @cached_property
-    def folder_by_id(self) -> FetchLoader:
-        return self._of(folders.folders_by_id)
-
-    @cached_property
-    def children_by_folder(self) -> FetchLoader:
-        return self._of(folders.children_by_parent, [])
-
-    @cached_property
-    def company_by_id(self) -> FetchLoader:
-        return self._of(companies.by_id)
-
-    @cached_property
-    def contact_by_id(self) -> FetchLoader:
-        return self._of(contacts.by_id)
-
-    @cached_property
-    def participants_by_opportunity(self) -> FetchLoader:
-        return self._of(opportunities.participants_by_opportunity, [])
-
-    @cached_property
-    def lost_reason_ids_by_opportunity(self) -> FetchLoader:
-        return self._of(opportunities.lost_reason_ids_by_opportunity, [])
-
-    @cached_property
-    def lost_reason_by_id(self) -> FetchLoader:
-        return self._of(opportunities.lost_reasons_by_id)
-
-    @cached_property
-    def audience_by_opportunity(self) -> FetchLoader:
-        return self._of(audience.audiences_by_id)
-
-    @cached_property
-    def links_by_activity(self) -> FetchLoader:
-        return self._of(activities.links_by_activity, [])
-
-    @cached_property
-    def attendees_by_activity(self) -> FetchLoader:
-        return self._of(activities.attendees_by_activity, [])
-
-    @cached_property
-    def activity_summary_by_opportunity(self) -> FetchLoader:
-        return self._of(activities.summaries)
-
-    @cached_property
-    def activity_row_by_id(self) -> FetchLoader:
-        """Activities of an opportunity already known to be visible (timelines, payloads)."""
-        return self._of(activities.rows_by_id)
-
-    @cached_property
-    def event_by_seq(self) -> FetchLoader:
-        return self._of(activities.events_by_seq)
-
-    @cached_property
-    def product_by_id(self) -> FetchLoader:
-        return self._of(products.by_id)
-
-    @cached_property
-    def lines_by_order(self) -> FetchLoader:
-        """Lines of orders already known to be visible."""
-        return self._of(orders.lines_by_order, [])
-
-    @cached_property
-    def orders_by_opportunity(self) -> FetchLoader:
-        """Orders of opportunities already known to be visible."""
-        return self._of(orders.by_opportunity, [])
-
+    user_by_id = _OnFirstUse(users.users_by_id)
+    team_by_id = _OnFirstUse(users.teams_by_id)
+    member_ids_by_team = _OnFirstUse(users.member_ids_by_team, [])
+    team_ids_by_user = _OnFirstUse(users.team_ids_by_user, [])
+    stage_by_id = _OnFirstUse(stages.stages_by_id)
+    folder_by_id = _OnFirstUse(folders.folders_by_id)
+    children_by_folder = _OnFirstUse(folders.children_by_parent, [])
+    company_by_id = _OnFirstUse(companies.by_id)
+    contact_by_id = _OnFirstUse(contacts.by_id)
+    participants_by_opportunity = _OnFirstUse(opportunities.participants_by_opportunity, [])
+    lost_reason_ids_by_opportunity = _OnFirstUse(opportunities.lost_reason_ids_by_opportunity, [])
+    lost_reason_by_id = _OnFirstUse(opportunities.lost_reasons_by_id)
+    audience_by_opportunity = _OnFirstUse(audience.audiences_by_id)
+    links_by_activity = _OnFirstUse(activities.links_by_activity, [])
+    attendees_by_activity = _OnFirstUse(activities.attendees_by_activity, [])
+    activity_summary_by_opportunity = _OnFirstUse(activities.summaries)
+    # Activities of an opportunity already known to be visible (timelines, payloads).
+    activity_row_by_id = _OnFirstUse(activities.rows_by_id)
+    event_by_seq = _OnFirstUse(activities.events_by_seq)
+    product_by_id = _OnFirstUse(products.by_id)
+    # Lines and orders of orders and opportunities already known to be visible.
+    lines_by_order = _OnFirstUse(orders.lines_by_order, [])
+    orders_by_opportunity = _OnFirstUse(orders.by_opportunity, [])
     # What the actor may see: only with an actor.
-
-    @cached_property
-    def opportunity_by_id(self) -> FetchLoader:
-        return self._visible(opportunities.visible_by_id)
-
-    @cached_property
-    def activity_by_id(self) -> FetchLoader:
-        return self._visible(activities.visible_by_id)
-
-    @cached_property
-    def order_by_id(self) -> FetchLoader:
-        return self._visible(orders.visible_by_id)
-
-    @cached_property
-    def opportunity_count_by_folder(self) -> FetchLoader:
-        return self._visible(
-            lambda s, actor, ids: folders.opportunity_counts(
-                s, actor, ids, include_subfolders=False
-            )
-        )
-
-    @cached_property
-    def subtree_opportunity_count_by_folder(self) -> FetchLoader:
-        return self._visible(partial(folders.opportunity_counts, include_subfolders=True))
+    opportunity_by_id = _OnFirstUse(opportunities.visible_by_id, visible=True)
+    activity_by_id = _OnFirstUse(activities.visible_by_id, visible=True)
+    order_by_id = _OnFirstUse(orders.visible_by_id, visible=True)
+    opportunity_count_by_folder = _OnFirstUse(
+        partial(folders.opportunity_counts, include_subfolders=False), 0, visible=True
+    )
+    subtree_opportunity_count_by_folder = _OnFirstUse(
+        partial(folders.opportunity_counts, include_subfolders=True), 0, visible=True
+    )
 
 
 def _ready(future: Awaitable[Any]) -> bool:
