@@ -27,7 +27,6 @@ from app.crm.products import queries as products
 from app.crm.stages import queries as stages
 from app.crm.users import queries as users
 
-K = TypeVar("K")
 V = TypeVar("V")
 
 Fetch = Callable[[AsyncSession, Sequence[Any]], Awaitable[dict[Any, Any]]]

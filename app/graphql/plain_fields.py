@@ -55,6 +55,12 @@ def _plain_leaf(field: GraphQLField) -> tuple[str, GraphQLLeafType] | None:
 
 
 class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A schema extension that wraps resolvers must see every field: then none is plain.
+        manager = self.middleware_manager
+        self._plain = manager is None or manager._middleware_resolvers is None
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -65,7 +71,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> AwaitableOrValue[Any] | UndefinedType:
         node = field_details_list[0].node
         field = parent_type.fields.get(node.name.value)
-        if field is not None and not node.arguments and self._no_resolve_middleware():
+        if self._plain and field is not None and not node.arguments:
             plain = _plain_leaf(field)
             if plain is not None:
                 value = getattr(source, plain[0], None)
@@ -79,7 +85,3 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
-
-    def _no_resolve_middleware(self) -> bool:
-        manager = self.middleware_manager
-        return manager is None or manager._middleware_resolvers is None
