@@ -172,39 +172,24 @@ def cases(
             [],
             "groups",
         ),
-        (
-            f"search: a company ({company})",
-            PAGE,
-            {"filter": {"search": company}},
-            OpportunityFilter(search=company),
-            [],
-            "search",
-        ),
-        (
-            "search: a product word in 1 of 7 deals (portal)",
-            PAGE,
-            {"filter": {"search": "portal"}},
-            OpportunityFilter(search="portal"),
-            [],
-            "search",
-        ),
-        (
-            "search: a deal number (OPP-123456)",
-            PAGE,
-            {"filter": {"search": "OPP-123456"}},
-            OpportunityFilter(search="OPP-123456"),
-            [],
-            "search",
-        ),
-        (
-            "search: digits in 1 of 125 deals (123)",
-            PAGE,
-            {"filter": {"search": "123"}},
-            OpportunityFilter(search="123"),
-            [],
-            "search",
-        ),
+        search_case(f"a company ({company})", company),
+        search_case("a product word in 1 of 7 deals (portal)", "portal"),
+        search_case("a deal number (OPP-123456)", "OPP-123456"),
+        search_case("digits in 1 of 125 deals (123)", "123"),
     ]
+
+
+def search_case(
+    what: str, text: str
+) -> tuple[str, str, dict[str, Any], OpportunityFilter, list[Sort], str]:
+    return (
+        f"search: {what}",
+        PAGE,
+        {"filter": {"search": text}},
+        OpportunityFilter(search=text),
+        [],
+        "search",
+    )
 
 
 GOALS = {"page": 15.0, "groups": 150.0, "groups-owner": 150.0, "search": 50.0}
