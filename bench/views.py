@@ -37,13 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.crm.opportunities import groups as group_queries
 from app.crm.opportunities import queries as opportunity_queries
-from app.crm.opportunities import textsearch
 from app.crm.opportunities.filters import (
     DateRange,
     IntRange,
     OpportunityFilter,
     Period,
-    ranking_text,
 )
 from app.crm.opportunities.groups import GroupBy
 from app.crm.opportunities.sorting import Sort, SortField
@@ -209,13 +207,11 @@ async def explain(
             if kind.startswith("groups"):
                 statements = [group_queries.groups_statement(actor, f, GROUP_BY[kind])]
             else:
-                search = ranking_text(f)
-                broad = search is not None and await textsearch.is_broad(session, search)
-                statements = await opportunity_queries.page_statements(
-                    session, actor, f, sorts, 50, broad=broad
+                statements, how = await opportunity_queries.page_statements(
+                    session, actor, f, sorts, 50
                 )
-                if search is not None:
-                    name += f" (probe: {'broad' if broad else 'rare'})"
+                if how:
+                    name += f" ({how})"
         compiled = [
             s.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
             for s in statements

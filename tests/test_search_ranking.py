@@ -445,6 +445,56 @@ async def test_a_rare_search_finds_exactly_its_matches_ranked(api: Api, admin_to
         assert await walk(crm, 3, filter={"search": "zanzibar"}, token=outsider) == found, n
 
 
+async def test_a_rare_search_with_many_matches_lists_the_same_deals_in_the_same_order(
+    api: Api, admin_token: str
+) -> None:
+    """A rare search's ranked list may be read by walking the deals in order of recency
+    (ranking.py), or its matches one by one when the walk does not fill a page: the same
+    deals, in the same order, for everyone."""
+    crm = Crm(api, admin_token)
+    _, owner = await api.create_user(admin_token, "olga@example.com")
+    _, outsider = await api.create_user(admin_token, "otto@example.com")
+    late = [Spec(f"Lot 0042 secret {n}", "word", token=owner, private=True) for n in range(12)]
+    pipeline = await build(crm, late=late)
+    # Newer deals that do not match bury the matches: none of the 1,000 most recently
+    # updated deals matches, so the search is rare, though it matches over 200 deals.
+    buried = await pipeline.add([Spec(f"Crate {n}", "other") for n in range(1030)])
+    for deal_id in buried:
+        if SEARCH in pipeline.numbers[deal_id]:  # OPP-000420 to 429, deleted: they would
+            pipeline.kinds[deal_id] = "deleted"  # make the search broad
+            await delete(crm, deal_id)
+            pipeline.deleted.add(deal_id)
+    assert len(pipeline.matches - pipeline.private) > RANKED
+
+    newest = await by_recency(crm)
+    assert not set(newest[:1000]) & pipeline.matches
+    everything = [i for i in newest if i in pipeline.matches]
+    exact_new = pipeline.of_kind("exact")[1]
+    found = await walk(crm, 100, filter={"search": SEARCH})
+    check_ranked(found, everything, pipeline)
+    # Pages that end at the cut, near it or across it; the last one short.
+    for size in (7, 50, 33):
+        assert await walk(crm, size, filter={"search": SEARCH}) == found, size
+
+    recent = [i for i in await by_recency(crm, outsider) if i in pipeline.matches]
+    assert set(recent) == pipeline.matches - pipeline.private
+    for size in (100, 9):
+        theirs = await walk(crm, size, filter={"search": SEARCH}, token=outsider)
+        check_ranked(theirs, recent, pipeline, exact=exact_new)
+
+    # The same search again inside the filter changes nothing; under NOT, it leaves nothing.
+    again = {"search": SEARCH, "or": [{"search": SEARCH}, {"status": ["WON"]}]}
+    assert await walk(crm, 40, filter=again) == found
+    assert await walk(crm, 40, filter={"search": SEARCH, "not": {"search": SEARCH}}) == []
+    # Fewer matches than the ranked part holds: every one of them, ranked.
+    dear = {"value": {"min": "300"}}
+    expected = {i for i in await walk(crm, 100, filter=dear) if i in pipeline.matches}
+    assert 0 < len(expected) < RANKED
+    ranked = await walk(crm, 30, filter={"search": SEARCH, **dear})
+    assert len(ranked) == len(expected) and set(ranked) == expected
+    assert await walk(crm, 100, filter={"search": SEARCH, **dear}) == ranked
+
+
 # --- paging while deals change --------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ from app.crm.errors import DomainError, ErrorCode
 from app.crm.folders.models import Folder
 from app.crm.jsonable import jsonable
 from app.crm.opportunities.models import Opportunity, OpportunityLostReason, Participant
-from app.crm.opportunities.textsearch import search_condition
+from app.crm.opportunities.textsearch import Matches, search_condition
 from app.crm.users.models import TeamMember
 from app.crm.validation import api_name
 
@@ -298,13 +298,13 @@ def compile_filter(
     me: int,
     today: date | None = None,
     *,
-    broad_search: bool = False,
+    matches: Matches | None = None,
     subtrees: Mapping[int, Sequence[int]] | None = None,
 ) -> ColumnElement[bool]:
     """`f` as a condition over `opportunities` for user `me` (visibility is the caller's to
-    add). `broad_search`: its search matches many deals (textsearch.is_broad). `subtrees`:
-    the folder ids of subtrees already read (folders.queries.subtrees), else a subquery finds
-    them."""
+    add). `matches`: how the list finds its search's matches (textsearch.find_matches).
+    `subtrees`: the folder ids of subtrees already read (folders.queries.subtrees), else a
+    subquery finds them."""
     day = today or datetime.now(UTC).date()
     clauses: list[ColumnElement[bool]] = []
     if f.mine:
@@ -403,10 +403,12 @@ def compile_filter(
             )
         )
     if f.search:
-        clauses.append(search_condition(f.search, broad=broad_search))
+        clauses.append(
+            search_condition(f.search) if matches is None else matches.condition(f.search)
+        )
 
     def nested(child: OpportunityFilter) -> ColumnElement[bool]:
-        return compile_filter(child, me, day, broad_search=broad_search, subtrees=subtrees)
+        return compile_filter(child, me, day, matches=matches, subtrees=subtrees)
 
     clauses += [nested(child) for child in f.all_of]
     if f.any_of:

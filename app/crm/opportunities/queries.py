@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, func, select
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.actor import Actor, live_and_visible
 from app.crm.folders import queries as folder_queries
-from app.crm.opportunities import textsearch
+from app.crm.opportunities import ranking, textsearch
 from app.crm.opportunities.filters import (
     OpportunityFilter,
     check_filter,
@@ -33,13 +34,47 @@ _columns = [_table.c[name] for name in COLUMNS]
 STATUSES = ("OPEN", "WON", "LOST")
 
 
-async def _where(
-    session: AsyncSession, actor: Actor, f: OpportunityFilter, *, broad: bool = False
-) -> list[Any]:
+async def _subtrees(session: AsyncSession, f: OpportunityFilter) -> dict[int, list[int]] | None:
     folders = subtree_folders(f)
-    subtrees = await folder_queries.subtrees(session, folders) if folders else None
-    condition = compile_filter(f, actor.user_id, broad_search=broad, subtrees=subtrees)
+    return await folder_queries.subtrees(session, folders) if folders else None
+
+
+def _where(
+    actor: Actor,
+    f: OpportunityFilter,
+    subtrees: dict[int, list[int]] | None,
+    matches: textsearch.Matches | None = None,
+) -> list[Any]:
+    condition = compile_filter(f, actor.user_id, matches=matches, subtrees=subtrees)
     return [live_and_visible(actor), condition]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How a page is read: its conditions, and for a search ranked by relevance, whether
+    and how its ranked list may walk (ranking.py). Decided before the page is read: never
+    which rows, nor their order."""
+
+    where: list[Any]
+    ranked: bool
+    walk: ranking.Walk | None = None
+    matches: textsearch.Matches | None = None
+
+
+async def _plan(
+    session: AsyncSession, actor: Actor, f: OpportunityFilter, sorts: Sequence[Sort]
+) -> _Plan:
+    search = ranking_text(f)
+    subtrees = await _subtrees(session, f)
+    if search is None:
+        return _Plan(_where(actor, f, subtrees), ranked=False)
+    ranked = effective(sorts, search)[0].field is SortField.RELEVANCE
+    matches = await textsearch.find_matches(session, search, collect=ranked)
+    where = _where(actor, f, subtrees, matches)
+    walk = None
+    if ranked and matches.ids is not None and ranking.worth_walking(matches.ids):
+        walk = ranking.Walk(matches.ids, _where(actor, f, subtrees, matches.walking()))
+    return _Plan(where, ranked, walk, matches)
 
 
 async def page_statements(
@@ -48,22 +83,28 @@ async def page_statements(
     f: OpportunityFilter,
     sorts: Sequence[Sort],
     first: int | None = None,
-    *,
-    broad: bool = False,
-) -> list[Any]:
-    """The statements of a first page (a search's probe, then the page), for EXPLAIN
-    (bench/views.py). `broad`: what the probe would answer."""
+) -> tuple[list[Any], str]:
+    """The statements of a first page (a search's probe, the reading of its matches, then
+    the page), for EXPLAIN (bench/views.py), and how the search was found to be read."""
+    check_filter(f)
     search = ranking_text(f)
     keys = sort_keys(sorts, search)
-    where = await _where(session, actor, f, broad=broad)
     size = check_page_size(first)
-    if search is None:
-        return [page_query(_columns, where, keys, size, None, tag="")]
-    if effective(sorts, search)[0].field is SortField.RELEVANCE:
-        page = textsearch.first_ranked_statement(_columns, where, keys, size)
+    plan = await _plan(session, actor, f, sorts)
+    if search is None or plan.matches is None:
+        return [page_query(_columns, plan.where, keys, size, None, tag="")], ""
+    found = [textsearch.probe_statement(search)]
+    how = "broad"
+    if not plan.matches.broad:
+        how = "rare" if plan.matches.ids is None else f"rare, {len(plan.matches.ids)} matches"
+        if plan.ranked:
+            found.append(textsearch.collect_statement(search))
+    if plan.ranked:
+        page = ranking.first_ranked_statement(_columns, plan.where, keys, size, plan.walk)
+        how += ", walked" if plan.walk is not None else ""
     else:
-        page = page_query(_columns, where, keys, size, None, tag="")
-    return [textsearch.probe_statement(search), page]
+        page = page_query(_columns, plan.where, keys, size, None, tag="")
+    return [*found, page], how
 
 
 async def page(
@@ -78,13 +119,13 @@ async def page(
     search = ranking_text(f)
     keys = sort_keys(sorts, search)
     tag = order_tag(sorts, search)
-    # The probe picks how PostgreSQL finds the matches, never which rows or in what order.
-    broad = search is not None and await textsearch.is_broad(session, search)
-    where = await _where(session, actor, f, broad=broad)
-    if search is not None and effective(sorts, search)[0].field is SortField.RELEVANCE:
-        rows = await textsearch.ranked_page(session, _columns, where, keys, first, after, tag=tag)
+    plan = await _plan(session, actor, f, sorts)
+    if plan.ranked:
+        rows = await ranking.ranked_page(
+            session, _columns, plan.where, keys, first, after, tag=tag, walk=plan.walk
+        )
     else:
-        rows = await fetch_page(session, _columns, where, keys, first, after, tag=tag)
+        rows = await fetch_page(session, _columns, plan.where, keys, first, after, tag=tag)
     return Page(
         [OpportunityRow.from_source(r) for r in rows.items],
         rows.cursors,
@@ -95,7 +136,8 @@ async def page(
 
 async def count(session: AsyncSession, actor: Actor, f: OpportunityFilter) -> int:
     check_filter(f)
-    query = select(func.count()).select_from(_table).where(*await _where(session, actor, f))
+    where = _where(actor, f, await _subtrees(session, f))
+    query = select(func.count()).select_from(_table).where(*where)
     return int((await session.execute(query)).scalar_one())
 
 
