@@ -72,8 +72,9 @@ async def _plan(
     matches = await textsearch.find_matches(session, search, collect=ranked)
     where = _where(actor, f, subtrees, matches)
     walk = None
-    if ranked and matches.ids is not None and ranking.worth_walking(matches.ids):
-        walk = ranking.Walk(matches.ids, _where(actor, f, subtrees, matches.walking()))
+    if ranked and matches.ids is not None and ranking.worth_walking(matches.count):
+        walking = _where(actor, f, subtrees, matches.walking())
+        walk = ranking.Walk(matches.ids, matches.count, walking)
     return _Plan(where, ranked, walk, matches)
 
 
@@ -84,8 +85,8 @@ async def page_statements(
     sorts: Sequence[Sort],
     first: int | None = None,
 ) -> tuple[list[Any], str]:
-    """The statements of a first page (a search's probe, the reading of its matches, then
-    the page), for EXPLAIN (bench/views.py), and how the search was found to be read."""
+    """The statements of a first page (a search's probe, then the page), for EXPLAIN
+    (bench/views.py), and how the search's matches are read."""
     check_filter(f)
     search = ranking_text(f)
     keys = sort_keys(sorts, search)
@@ -93,18 +94,17 @@ async def page_statements(
     plan = await _plan(session, actor, f, sorts)
     if search is None or plan.matches is None:
         return [page_query(_columns, plan.where, keys, size, None, tag="")], ""
-    found = [textsearch.probe_statement(search)]
+    # The probe, which reads the matches too when it finds the search rare (ranked lists).
+    found = textsearch.find_statement(search) if plan.ranked else textsearch.probe_statement(search)
     how = "broad"
     if not plan.matches.broad:
-        how = "rare" if plan.matches.ids is None else f"rare, {len(plan.matches.ids)} matches"
-        if plan.ranked:
-            found.append(textsearch.collect_statement(search))
+        how = "rare" if plan.matches.ids is None else f"rare, {plan.matches.count} matches"
     if plan.ranked:
         page = ranking.first_ranked_statement(_columns, plan.where, keys, size, plan.walk)
         how += ", walked" if plan.walk is not None else ""
     else:
         page = page_query(_columns, plan.where, keys, size, None, tag="")
-    return [*found, page], how
+    return [found, page], how
 
 
 async def page(

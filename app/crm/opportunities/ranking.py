@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, any_, func, literal, select, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Row, any_, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.opportunities.models import Opportunity
+from app.crm.opportunities.textsearch import listed_ids
 from app.crm.paging import (
     Page,
     SortKey,
@@ -62,13 +62,14 @@ _RECENT = (Opportunity.updated_at, Opportunity.id)
 class Walk:
     """A rare search's list read by walking the recency index (see the module's doc)."""
 
-    ids: Sequence[int]  # the search's matches (textsearch.Matches.ids)
+    ids: str  # the search's matches (textsearch.Matches.ids)
+    count: int  # how many
     where: Sequence[Any]  # the list's conditions, its search left out: the walk tests it
 
 
-def worth_walking(ids: Sequence[int]) -> bool:
+def worth_walking(count: int) -> bool:
     """Are there matches enough for a walk to fill the ranked part?"""
-    return len(ids) >= RANKED
+    return count >= RANKED
 
 
 def _position(at: Position) -> Any:
@@ -98,13 +99,13 @@ def _most_recent(
     # measured 130 ms where the walk takes 6).
     walked = (
         entries.order_by(index.c.updated_at.desc(), index.c.id.desc())
-        .limit(WALK_BUDGET * len(walk.ids))
+        .limit(WALK_BUDGET * walk.count)
         .subquery("walked")
     )
     conditions = [
         *walk.where,
         walked.c.id == Opportunity.id,
-        walked.c.id == any_(literal(list(walk.ids), ARRAY(BigInteger))),
+        walked.c.id == any_(listed_ids(walk.ids)),
     ]
     return _recent_keys(walked.c.updated_at, walked.c.id), conditions
 
