@@ -80,6 +80,34 @@ def _recent_keys(updated_at: Any, id_: Any) -> list[SortKey]:
     return [SortKey(updated_at, True, parse_datetime), SortKey(id_, True, parse_int)]
 
 
+def _entries(walk: Walk, *, below: Position | None = None, cut: Position | None = None) -> Any:
+    """The entries of the recency index a walk passes: those past `below`, most recent first,
+    at most its budget; or (`cut`) every one from there up, which a walk found within its
+    budget before.
+
+    A subquery PostgreSQL keeps apart (it has a LIMIT, or an OFFSET 0): merged with the join
+    that reads the deals, it would be planned by guessed selectivities (a hash join over
+    every match measured 130 ms where the walk takes 6)."""
+    index = Opportunity.__table__.alias("entries")
+    entries = select(index.c.updated_at, index.c.id).where(index.c.deleted_at.is_(None))
+    position = tuple_(index.c.updated_at, index.c.id)
+    if cut is not None:
+        return entries.where(position >= _position(cut)).offset(0).subquery("walked")
+    if below is not None:
+        entries = entries.where(position < _position(below))
+    entries = entries.order_by(index.c.updated_at.desc(), index.c.id.desc())
+    return entries.limit(WALK_BUDGET * walk.count).subquery("walked")
+
+
+def _walked(walk: Walk, entries: Any) -> list[Any]:
+    """The list's conditions on the deals of the `entries` that are matches."""
+    return [
+        *walk.where,
+        entries.c.id == Opportunity.id,
+        entries.c.id == any_(listed_ids(walk.ids)),
+    ]
+
+
 def _most_recent(
     where: Sequence[Any], walk: Walk | None, below: Position | None
 ) -> tuple[list[SortKey], list[Any]]:
@@ -90,24 +118,8 @@ def _most_recent(
         if below is not None:
             conditions.append(tuple_(*_RECENT) < _position(below))
         return _recent_keys(*_RECENT), conditions
-    index = Opportunity.__table__.alias("entries")
-    entries = select(index.c.updated_at, index.c.id).where(index.c.deleted_at.is_(None))
-    if below is not None:
-        entries = entries.where(tuple_(index.c.updated_at, index.c.id) < _position(below))
-    # Its LIMIT, the budget, also fences the walk in: PostgreSQL may not merge it with the
-    # join below, which it would plan by guessed selectivities (a hash join over every match
-    # measured 130 ms where the walk takes 6).
-    walked = (
-        entries.order_by(index.c.updated_at.desc(), index.c.id.desc())
-        .limit(WALK_BUDGET * walk.count)
-        .subquery("walked")
-    )
-    conditions = [
-        *walk.where,
-        walked.c.id == Opportunity.id,
-        walked.c.id == any_(listed_ids(walk.ids)),
-    ]
-    return _recent_keys(walked.c.updated_at, walked.c.id), conditions
+    entries = _entries(walk, below=below)
+    return _recent_keys(entries.c.updated_at, entries.c.id), _walked(walk, entries)
 
 
 def first_ranked_statement(
@@ -144,15 +156,40 @@ async def _first_ranked(
     """The first page of the ranked part, and where that part ends (None: it holds every
     match)."""
     rows: Sequence[Row[Any]] = []
+    phase = "A"
     if walk is not None:
         walked = first_ranked_statement(columns, where, keys, size, walk)
-        async with custom_plans(session):
-            rows = (await session.execute(walked)).all()
+        rows = (await session.execute(walked)).all()
+        phase = "W"
     if not rows or rows[0].ranked < RANKED:
         # No walk, or one that ran out of budget (or of matches: the same answer, again).
         rows = (await session.execute(first_ranked_statement(columns, where, keys, size))).all()
+        phase = "A"
     cut = (rows[0].cut_at, rows[0].cut_id) if rows and rows[0].ranked >= RANKED else None
-    return as_page(rows, len(keys), size, _tag(tag, "A", cut), has_previous_page=False), cut
+    return as_page(rows, len(keys), size, _tag(tag, phase, cut), has_previous_page=False), cut
+
+
+async def _later_ranked(
+    session: AsyncSession,
+    columns: Sequence[Any],
+    where: Sequence[Any],
+    keys: Sequence[SortKey],
+    size: int,
+    after: str,
+    walk: Walk | None,
+    cut: Position | None,
+    tag: str,
+) -> Page[Row[Any]]:
+    """A later page of the ranked part: at most RANKED deals (and those changed since), in
+    an order no index holds. `walk`: walked again from the cut up, as the first page found
+    them within a walk's budget."""
+    if walk is not None and cut is not None:
+        walked = _walked(walk, _entries(walk, cut=cut))
+        return await fetch_page(session, columns, walked, keys, size, after, tag=tag)
+    ranked_where = list(where)
+    if cut is not None:
+        ranked_where.append(tuple_(*_RECENT) >= _position(cut))
+    return await fetch_page(session, columns, ranked_where, keys, size, after, tag=tag)
 
 
 async def _rest(
@@ -167,8 +204,7 @@ async def _rest(
     """A page of the matches past `below`, most recent first."""
     if walk is not None:
         keys, conditions = _most_recent(where, walk, below)
-        async with custom_plans(session):
-            page = await fetch_page(session, columns, conditions, keys, size, None, tag=tag)
+        page = await fetch_page(session, columns, conditions, keys, size, None, tag=tag)
         if page.has_next_page:
             return page
         # Out of budget, or the last page: read by primary key (for the last, the same page).
@@ -178,12 +214,13 @@ async def _rest(
 
 def _parse_tag(tag: str, base: str) -> tuple[str, Position | None]:
     """(phase, cut) from a cursor's tag: `base|A|-` (everything ranked), `base|A|<time>|<id>`
-    or `base|B|<time>|<id>` (ranked up to there, then listed by recency)."""
+    (ranked up to there), `base|W|<time>|<id>` (the same, found by a walk) or
+    `base|B|<time>|<id>` (past the ranked part, listed by recency)."""
     parts = tag.split("|")
     try:
         if parts[:2] == [base, "A"] and parts[2:] == ["-"]:
             return "A", None
-        if len(parts) == 4 and parts[0] == base and parts[1] in ("A", "B"):
+        if len(parts) == 4 and parts[0] == base and parts[1] in ("A", "W", "B"):
             return parts[1], (parse_datetime(parts[2]), parse_int(int(parts[3])))
     except (ValueError, ArithmeticError):
         pass
@@ -211,6 +248,24 @@ async def ranked_page(
     updated matches in that order, then the other matches, most recently updated first.
     `where` selects the matches; `walk`, if given, is another way to read them in order of
     recency. The cursor carries where the ranked part ends."""
+    if walk is None:
+        return await _ranked_page(session, columns, where, keys, first, after, tag=tag)
+    # A walk tests entries against its matches as a constant array: see db.custom_plans.
+    async with custom_plans(session):
+        return await _ranked_page(session, columns, where, keys, first, after, tag=tag, walk=walk)
+
+
+async def _ranked_page(
+    session: AsyncSession,
+    columns: Sequence[Any],
+    where: Sequence[Any],
+    keys: Sequence[SortKey],
+    first: int | None,
+    after: str | None,
+    *,
+    tag: str,
+    walk: Walk | None = None,
+) -> Page[Row[Any]]:
     size = check_page_size(first)
     paged = after is not None
     items: list[Row[Any]] = []
@@ -223,24 +278,20 @@ async def ranked_page(
         below = cut
     else:
         phase, cut = _parse_tag(cursor_tag(after), tag)
-        if phase == "A":
-            # The ranked part: at most RANKED deals (those changed since may join), in an
-            # order no index holds; read by primary key.
-            ranked_where = list(where)
-            if cut is not None:
-                ranked_where.append(tuple_(*_RECENT) >= _position(cut))
-            ranked = await fetch_page(
-                session, columns, ranked_where, keys, size, after, tag=_tag(tag, "A", cut)
+        if phase == "B":
+            assert cut is not None
+            values = decode_cursor(after, _recent_keys(*_RECENT), _tag(tag, "B", cut))
+            # Never above the cut, whatever a cursor says: the ranked part is listed already.
+            below = min(cut, (values[0], values[1]))
+        else:
+            ranked_walk = walk if phase == "W" else None
+            ranked = await _later_ranked(
+                session, columns, where, keys, size, after, ranked_walk, cut, _tag(tag, phase, cut)
             )
             if ranked.has_next_page or cut is None:
                 return ranked
             items, cursors, size = ranked.items, ranked.cursors, size - len(ranked.items)
             below = cut
-        else:
-            assert cut is not None
-            values = decode_cursor(after, _recent_keys(*_RECENT), _tag(tag, "B", cut))
-            # Never above the cut, whatever a cursor says: the ranked part is listed already.
-            below = min(cut, (values[0], values[1]))
     rest = await _rest(session, columns, where, walk, size, below, _tag(tag, "B", cut))
     return Page(
         items + rest.items,
