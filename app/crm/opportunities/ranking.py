@@ -21,6 +21,7 @@ when that does not fill what it was asked for, the list is read by primary key a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -248,54 +249,39 @@ async def ranked_page(
     updated matches in that order, then the other matches, most recently updated first.
     `where` selects the matches; `walk`, if given, is another way to read them in order of
     recency. The cursor carries where the ranked part ends."""
-    if walk is None:
-        return await _ranked_page(session, columns, where, keys, first, after, tag=tag)
-    # A walk tests entries against its matches as a constant array: see db.custom_plans.
-    async with custom_plans(session):
-        return await _ranked_page(session, columns, where, keys, first, after, tag=tag, walk=walk)
-
-
-async def _ranked_page(
-    session: AsyncSession,
-    columns: Sequence[Any],
-    where: Sequence[Any],
-    keys: Sequence[SortKey],
-    first: int | None,
-    after: str | None,
-    *,
-    tag: str,
-    walk: Walk | None = None,
-) -> Page[Row[Any]]:
     size = check_page_size(first)
-    paged = after is not None
-    items: list[Row[Any]] = []
-    cursors: list[str] = []
-    if after is None:
-        ranked, cut = await _first_ranked(session, columns, where, keys, size, tag, walk)
-        if ranked.has_next_page or cut is None:
-            return ranked
-        items, cursors, size = ranked.items, ranked.cursors, size - len(ranked.items)
-        below = cut
-    else:
-        phase, cut = _parse_tag(cursor_tag(after), tag)
-        if phase == "B":
-            assert cut is not None
-            values = decode_cursor(after, _recent_keys(*_RECENT), _tag(tag, "B", cut))
-            # Never above the cut, whatever a cursor says: the ranked part is listed already.
-            below = min(cut, (values[0], values[1]))
-        else:
-            ranked_walk = walk if phase == "W" else None
-            ranked = await _later_ranked(
-                session, columns, where, keys, size, after, ranked_walk, cut, _tag(tag, phase, cut)
-            )
+    # A walk tests entries against its matches as a constant array: see db.custom_plans.
+    async with custom_plans(session) if walk is not None else nullcontext():
+        paged = after is not None
+        items: list[Row[Any]] = []
+        cursors: list[str] = []
+        if after is None:
+            ranked, cut = await _first_ranked(session, columns, where, keys, size, tag, walk)
             if ranked.has_next_page or cut is None:
                 return ranked
             items, cursors, size = ranked.items, ranked.cursors, size - len(ranked.items)
             below = cut
-    rest = await _rest(session, columns, where, walk, size, below, _tag(tag, "B", cut))
-    return Page(
-        items + rest.items,
-        cursors + rest.cursors,
-        has_next_page=rest.has_next_page,
-        has_previous_page=paged,
-    )
+        else:
+            phase, cut = _parse_tag(cursor_tag(after), tag)
+            if phase == "B":
+                assert cut is not None
+                values = decode_cursor(after, _recent_keys(*_RECENT), _tag(tag, "B", cut))
+                # Never above the cut, whatever a cursor says: the ranked part is listed already.
+                below = min(cut, (values[0], values[1]))
+            else:
+                ranked_walk = walk if phase == "W" else None
+                in_phase = _tag(tag, phase, cut)
+                ranked = await _later_ranked(
+                    session, columns, where, keys, size, after, ranked_walk, cut, in_phase
+                )
+                if ranked.has_next_page or cut is None:
+                    return ranked
+                items, cursors, size = ranked.items, ranked.cursors, size - len(ranked.items)
+                below = cut
+        rest = await _rest(session, columns, where, walk, size, below, _tag(tag, "B", cut))
+        return Page(
+            items + rest.items,
+            cursors + rest.cursors,
+            has_next_page=rest.has_next_page,
+            has_previous_page=paged,
+        )
