@@ -61,8 +61,9 @@ from bench.run import (
 )
 from bench.seed import libpq_connect_args, seed
 
-PAGE = """query Page($view: ID, $filter: OpportunityFilterInput, $orderBy: [OpportunityOrder!]) {
-  opportunities(viewId: $view, filter: $filter, orderBy: $orderBy, first: 50) {
+PAGE = """query Page($view: ID, $filter: OpportunityFilterInput, $orderBy: [OpportunityOrder!],
+                     $after: String) {
+  opportunities(viewId: $view, filter: $filter, orderBy: $orderBy, first: 50, after: $after) {
     pageInfo { hasNextPage endCursor }
     nodes { id number name probability estimatedCloseDate
             expectedValue { amount currency } stage { name } owner { name } }
@@ -174,20 +175,31 @@ def cases(
         search_case("a product word in 1 of 7 deals (portal)", "portal"),
         search_case("a deal number (OPP-123456)", "OPP-123456"),
         search_case("digits in 1 of 125 deals (123)", "123"),
+        search_case("digits in 1 of 125 deals (123), page 3", "123", page=3),
+        search_case("digits in 1 of 125 deals (123), page 6", "123", page=6),
     ]
 
 
 def search_case(
-    what: str, text: str
+    what: str, text: str, *, page: int = 1
 ) -> tuple[str, str, dict[str, Any], OpportunityFilter, list[Sort], str]:
-    return (
-        f"search: {what}",
-        PAGE,
-        {"filter": {"search": text}},
-        OpportunityFilter(search=text),
-        [],
-        "search",
-    )
+    """A search's first page, or its `page`-th (the cursor is read first: _page_variables);
+    page 3 is in the ranked part, page 6 past it."""
+    variables: dict[str, Any] = {"filter": {"search": text}}
+    if page > 1:
+        variables["page"] = page
+    return (f"search: {what}", PAGE, variables, OpportunityFilter(search=text), [], "search")
+
+
+async def _page_variables(http: RawHttp, port: int, variables: dict[str, Any], token: str) -> Any:
+    """`variables` with the cursor that leads to its "page" (not a GraphQL variable)."""
+    variables = dict(variables)
+    page = variables.pop("page", 1)
+    for _ in range(page - 1):
+        status, body = await http.send(graphql_request(port, PAGE, variables, token))
+        assert status == 200 and b'"errors"' not in body, body[:400]
+        variables["after"] = orjson.loads(body)["data"]["opportunities"]["pageInfo"]["endCursor"]
+    return variables
 
 
 GOALS = {"page": 15.0, "groups": 150.0, "groups-owner": 150.0, "search": 50.0}
@@ -246,6 +258,7 @@ async def run_size(size: int, requests: int, verbose: bool) -> list[Row]:
                     for name, document, variables, f, sorts, kind in cases(
                         company, stage_id, folder_id
                     ):
+                        variables = await _page_variables(http, server.port, variables, token)
                         request = graphql_request(server.port, document, variables, token)
                         for _ in range(5):  # warm caches, plans, prepared statements
                             status, body = await http.send(request)
@@ -274,7 +287,7 @@ async def run_size(size: int, requests: int, verbose: bool) -> list[Row]:
                                 notes=[f"{found} rows or groups in the answer"],
                             )
                         )
-                        if verbose:
+                        if verbose and "after" not in variables:  # a first page's plan
                             plans.append(await explain(database_url, user_id, name, f, sorts, kind))
         for plan in plans:
             print(plan)
