@@ -1,10 +1,11 @@
-"""Searches ranked by relevance (app/crm/opportunities/textsearch.py), through the public API.
+"""Searches ranked by relevance (app/crm/opportunities/ranking.py), through the public API.
 
 A search sorted by relevance ranks only the RANKED most recently updated matches and lists
 the other matches after them, most recently updated first (updatedAt DESC, id DESC). The
 cursor carries where the ranked part ends, so paging is exact across that boundary whatever
 the page size, and stays exact while deals change. A probe picks how PostgreSQL finds the
-matches ("broad" or "rare"): never which deals are listed, nor their order.
+matches ("broad" or "rare", and for a rare one with many matches, whether to walk the deals
+in order of recency): never which deals are listed, nor their order.
 
 The pipeline most tests build holds more than RANKED deals matching SEARCH in every way a
 deal can match: a word of its name, a part of a word of its name, a word of its description
@@ -28,7 +29,7 @@ from typing import Any
 from tests.client import Api
 from tests.views_client import LIST, OPPORTUNITY_PAYLOAD, UPDATE, Crm, order
 
-RANKED = 200  # textsearch.RANKED: how many of the most recent matches are ranked
+RANKED = 200  # ranking.RANKED: how many of the most recent matches are ranked
 SEARCH = "0042"
 BATCH = 25  # deals created by one request (the server allows 30 aliases)
 

@@ -16,6 +16,8 @@ A walk's cost grows as the matches get sparser among all deals, and as the list'
 conditions (visibility, filters) reject more of them; neither is known beforehand. So a walk
 passes at most WALK_BUDGET entries per match, about half the cost of reading each match, and
 when that does not fill what it was asked for, the list is read by primary key after all.
+Later pages of a ranked part that a walk found walk again from the cut up (their cursors say
+so: phase W); pages past the ranked part walk on from their cursor.
 """
 
 from __future__ import annotations
