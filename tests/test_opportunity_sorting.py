@@ -99,8 +99,8 @@ async def test_status_keeps_each_status_together(api: Api, admin_token: str) -> 
     up, down = await both_ways(crm, "STATUS")
     statuses = [name.split()[0] for name in up]
     blocks = [s for i, s in enumerate(statuses) if i == 0 or statuses[i - 1] != s]
-    assert sorted(blocks) == ["lost", "open", "won"], up  # each status in one run
-    assert blocks.index("open") < blocks.index("won"), up
+    # Each status in one run, in the pipeline's order (the alphabet's would be lost first).
+    assert blocks == ["open", "won", "lost"], up
     down_statuses = [name.split()[0] for name in down]
     assert [s for i, s in enumerate(down_statuses) if i == 0 or down_statuses[i - 1] != s] == (
         blocks[::-1]
@@ -190,17 +190,19 @@ async def test_forecast_category_and_visibility(api: Api, admin_token: str) -> N
     crm = Crm(api, admin_token)
     await crm.deal("commit", forecastCategory="COMMIT")
     await crm.deal("omitted", forecastCategory="OMITTED", visibility="PRIVATE")
+    await crm.deal("pipeline", forecastCategory="PIPELINE")
     await crm.deal("best case", forecastCategory="BEST_CASE")
     await crm.deal("commit 2", forecastCategory="COMMIT")
 
     up, down = await both_ways(crm, "FORECAST_CATEGORY")
-    # BEST_CASE < COMMIT < OMITTED both by name and in forecast order.
-    assert up[0] == "best case" and set(up[1:3]) == {"commit", "commit 2"} and up[3] == "omitted"
+    # In the forecast's order: PIPELINE first (by name it would come last).
+    assert up[:2] == ["pipeline", "best case"] and set(up[2:4]) == {"commit", "commit 2"}
+    assert up[4] == "omitted"
     assert down[0] == "omitted" and set(down[1:3]) == {"commit", "commit 2"}
-    assert down[3] == "best case"
+    assert down[3:] == ["best case", "pipeline"]
     up, down = await both_ways(crm, "VISIBILITY")
-    # One PRIVATE deal among PUBLIC ones: at one end, and at the other end descending.
-    assert up.index("omitted") in (0, 3) and down.index("omitted") == 3 - up.index("omitted")
+    # PUBLIC, then PRIVATE (by name it would come first); the reverse descending.
+    assert up[-1] == "omitted" and down[0] == "omitted"
 
 
 async def test_last_activity_at_is_the_latest_activity(api: Api, admin_token: str) -> None:

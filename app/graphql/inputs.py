@@ -24,7 +24,15 @@ from app.graphql.types.common import (
 )
 from app.graphql.types.opportunities import ParticipantRole
 
-OpportunitySortField = strawberry.enum(SortField, name="OpportunitySortField")
+OpportunitySortField = strawberry.enum(
+    SortField,
+    name="OpportunitySortField",
+    description=(
+        "STAGE sorts by the pipeline's position; STATUS, FORECAST_CATEGORY and VISIBILITY in "
+        "the order their enums declare (OPEN, WON, LOST), as groups list them; names ignore "
+        "case; RELEVANCE sorts a search."
+    ),
+)
 
 
 @strawberry.input

@@ -33,12 +33,16 @@ from app.crm.activities.models import Activity
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.folders.models import Folder
 from app.crm.jsonable import jsonable
-from app.crm.opportunities.models import Opportunity, OpportunityLostReason, Participant
+from app.crm.opportunities.models import (
+    STATUSES,
+    Opportunity,
+    OpportunityLostReason,
+    Participant,
+)
 from app.crm.opportunities.textsearch import Matches, search_condition
 from app.crm.users.models import TeamMember
 from app.crm.validation import api_name
 
-STATUSES = ("OPEN", "WON", "LOST")
 MAX_DEPTH = 6
 MAX_IDS = 500
 

@@ -21,12 +21,14 @@ from app.crm.folders.models import Folder
 from app.crm.money import quantum
 from app.crm.opportunities import totals
 from app.crm.opportunities.filters import OpportunityFilter, check_filter, compile_filter
-from app.crm.opportunities.models import Opportunity, Participant
+from app.crm.opportunities.models import (
+    FORECAST_CATEGORIES,
+    STATUSES,
+    Opportunity,
+    Participant,
+)
 from app.crm.stages.models import Stage
 from app.crm.users.models import Team, TeamMember, User
-
-STATUS_ORDER = ("OPEN", "WON", "LOST")
-FORECAST_ORDER = ("PIPELINE", "BEST_CASE", "COMMIT", "CLOSED", "OMITTED")
 
 
 class GroupBy(StrEnum):
@@ -200,9 +202,9 @@ async def _ordered(
         stage_ids = (await session.scalars(select(Stage.id).order_by(Stage.position))).all()
         return [by_key.get(i) or Group(i) for i in stage_ids]
     if group_by is GroupBy.STATUS:
-        return [by_key[s] for s in STATUS_ORDER if s in by_key]
+        return [by_key[s] for s in STATUSES if s in by_key]
     if group_by is GroupBy.FORECAST_CATEGORY:
-        order = {c: i for i, c in enumerate(FORECAST_ORDER)}
+        order = {c: i for i, c in enumerate(FORECAST_CATEGORIES)}
         return sorted(by_key.values(), key=lambda g: order.get(str(g.key), len(order)))
     named: Any = {
         GroupBy.OWNER: User,

@@ -28,6 +28,12 @@ from app.db import Base
 # totals are read from an index alone.
 TOTALLED = ["status", "visibility", "stage_id", "owner_id", "currency", "amount", "probability"]
 
+# The values of the enumerated columns, each in the order lists, groups and boards show them
+# (sorting.py, groups.py): the pipeline's order, not the alphabet's.
+STATUSES = ("OPEN", "WON", "LOST")
+FORECAST_CATEGORIES = ("PIPELINE", "BEST_CASE", "COMMIT", "CLOSED", "OMITTED")
+VISIBILITIES = ("PUBLIC", "PRIVATE")
+
 
 class Opportunity(Base):
     __tablename__ = "opportunities"

@@ -31,7 +31,6 @@ from app.crm.paging import Page, check_page_size, fetch_page, page_query
 
 _table = Opportunity.__table__
 _columns = [_table.c[name] for name in COLUMNS]
-STATUSES = ("OPEN", "WON", "LOST")
 
 
 async def _subtrees(session: AsyncSession, f: OpportunityFilter) -> dict[int, list[int]] | None:

@@ -21,7 +21,12 @@ from app.crm.folders.services import get_folder
 from app.crm.jsonable import jsonable
 from app.crm.money import Money, check_money, quantum
 from app.crm.opportunities.audience import audience_of
-from app.crm.opportunities.models import LostReason, Opportunity, OpportunityLostReason
+from app.crm.opportunities.models import (
+    VISIBILITIES,
+    LostReason,
+    Opportunity,
+    OpportunityLostReason,
+)
 from app.crm.opportunities.rows import OpportunityRow
 from app.crm.stages.models import Stage
 from app.crm.stages.services import check_forecast_category, first_stage_of_kind, get_stage
@@ -29,8 +34,6 @@ from app.crm.unit import Unit
 from app.crm.users.services import active_user
 from app.crm.validation import api_name, check_range
 from app.events.envelope import EventKind, FieldChange, PendingEvent
-
-VISIBILITIES = ("PUBLIC", "PRIVATE")
 
 _TEXT_RULES = {
     "name": text_rule(200, required=True),

@@ -13,14 +13,20 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from app.crm.activities.models import Activity
 from app.crm.companies.models import Company
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.folders.models import Folder
 from app.crm.opportunities.filters import weighted_value
-from app.crm.opportunities.models import Opportunity, Participant
+from app.crm.opportunities.models import (
+    FORECAST_CATEGORIES,
+    STATUSES,
+    VISIBILITIES,
+    Opportunity,
+    Participant,
+)
 from app.crm.opportunities.textsearch import relevance
 from app.crm.paging import (
     SortKey,
@@ -89,6 +95,13 @@ def _first_company() -> Any:
     )
 
 
+def _declared(column: Any, values: Sequence[str]) -> Callable[[], Any]:
+    """`column` by the position of its value in `values` (models.py), as groups and boards
+    order them: alphabetically LOST would come before OPEN and WON."""
+    positions = {value: position for position, value in enumerate(values)}
+    return lambda: case(positions, value=column, else_=len(values))
+
+
 # field -> (expression, cursor parser, whether it may be NULL)
 _FIELDS: dict[SortField, tuple[Callable[[], Any], Callable[[Any], Any], bool]] = {
     SortField.UPDATED_AT: (lambda: Opportunity.updated_at, parse_datetime, False),
@@ -104,7 +117,7 @@ _FIELDS: dict[SortField, tuple[Callable[[], Any], Callable[[Any], Any], bool]] =
         True,
     ),
     SortField.ACTUAL_CLOSE_DATE: (lambda: Opportunity.actual_close_date, parse_date, True),
-    SortField.STATUS: (lambda: Opportunity.status, parse_text, False),
+    SortField.STATUS: (_declared(Opportunity.status, STATUSES), parse_int, False),
     SortField.STAGE: (
         lambda: select(Stage.position).where(Stage.id == Opportunity.stage_id).scalar_subquery(),
         parse_int,
@@ -127,9 +140,13 @@ _FIELDS: dict[SortField, tuple[Callable[[], Any], Callable[[Any], Any], bool]] =
         True,
     ),
     SortField.COMPANY: (_first_company, parse_text, True),
-    SortField.FORECAST_CATEGORY: (lambda: Opportunity.forecast_category, parse_text, False),
+    SortField.FORECAST_CATEGORY: (
+        _declared(Opportunity.forecast_category, FORECAST_CATEGORIES),
+        parse_int,
+        False,
+    ),
     SortField.LEAD_SOURCE: (lambda: func.lower(Opportunity.lead_source), parse_text, True),
-    SortField.VISIBILITY: (lambda: Opportunity.visibility, parse_text, False),
+    SortField.VISIBILITY: (_declared(Opportunity.visibility, VISIBILITIES), parse_int, False),
     SortField.LAST_ACTIVITY_AT: (_last_activity, parse_datetime, True),
 }
 
