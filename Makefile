@@ -25,7 +25,7 @@ serve: venv
 
 test: venv
 	$(BIN)/ruff check .
-	$(BIN)/mypy app
+	$(BIN)/mypy app tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: venv

@@ -48,12 +48,13 @@ class DatabaseServer:
 
     def connect_args(self) -> dict[str, Any]:
         url = make_url(self.url)
+        port = url.query.get("port", "5432")  # a query value may be given more than once
         args: dict[str, Any] = {
             "user": url.username,
             "password": url.password,
             "database": url.database,
             "host": url.query.get("host", url.host),
-            "port": url.port or int(url.query.get("port", 5432)),
+            "port": url.port or int(port if isinstance(port, str) else port[0]),
         }
         return args
 

@@ -172,7 +172,7 @@ async def test_updates_take_the_version_and_built_ins_do_not_change(
 
 
 async def test_bad_views_are_refused(api: Api, admin_token: str) -> None:
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"kind": "BOARD"}, "REQUIRED"),
         ({"columns": ["name", "nonsense"]}, "INVALID"),
         ({"visibility": "TEAM"}, "REQUIRED"),
