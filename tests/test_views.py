@@ -259,10 +259,55 @@ async def test_a_live_view_never_shows_an_outsider_a_private_deal(
     assert got == [("CREATED", "ENTERED", "Open book")]
 
 
+LINKED = """mutation($i: LinkParticipantInput!) { linkParticipant(input: $i) {
+  participant { id } userErrors { code message } } }"""
+UNLINK = """mutation($i: UnlinkParticipantInput!) { unlinkParticipant(input: $i) {
+  opportunity { id } userErrors { code message } } }"""
+CREATE_COMPANY = """mutation($name: String!) { createCompany(input: {name: $name}) {
+  company { id } userErrors { code } } }"""
+
+
+async def company(api: Api, token: str, name: str) -> str:
+    payload = await api.mutate("createCompany", CREATE_COMPANY, {"name": name}, token)
+    company_id: str = payload["company"]["id"]
+    return company_id
+
+
+async def link(api: Api, token: str, deal: str, target: str) -> str:
+    values = {"opportunityId": deal, "participantId": target, "role": "CUSTOMER"}
+    payload = await api.mutate("linkParticipant", LINKED, {"i": values}, token)
+    participant_id: str = payload["participant"]["id"]
+    return participant_id
+
+
+async def test_a_live_view_of_links_says_when_a_link_brings_a_deal_in_or_takes_it_out(
+    api: Api, admin_token: str
+) -> None:
+    acme = await company(api, admin_token, "Acme Tools")
+    globex = await company(api, admin_token, "Globex")
+    since = (await api.ok("{ eventCursor }", token=admin_token))["eventCursor"]
+    deal = await create(api, admin_token, "Deal")  # linked to nothing: outside
+    first = await link(api, admin_token, deal, acme)  # enters
+    version = await update(api, admin_token, deal, 2, name="Deal!")  # stays
+    await api.mutate("unlinkParticipant", UNLINK, {"i": {"id": first}}, admin_token)  # leaves
+    await update(api, admin_token, deal, version + 1, nextStep="call")  # outside: nothing
+    await link(api, admin_token, deal, acme)  # enters again
+    await link(api, admin_token, deal, globex)  # stays
+    expected = [
+        ("PARTICIPANT_LINKED", "ENTERED", "Deal"),
+        ("UPDATED", "STAYED", "Deal!"),
+        ("PARTICIPANT_UNLINKED", "LEFT", "Deal!"),
+        ("PARTICIPANT_LINKED", "ENTERED", "Deal!"),
+        ("PARTICIPANT_LINKED", "STAYED", "Deal!"),
+    ]
+    # Replayed from `since`, every event is judged after all of them happened: each with
+    # the deal's links as they were at its own moment.
+    for by_links in ({"companyIds": [acme]}, {"search": "acme"}):
+        assert await live_changes(api, admin_token, since, 5, filter=by_links) == expected
+
+
 SEARCH = """query($search: String!) {
   opportunities(filter: {search: $search}) { totalCount nodes { name } } }"""
-LINK = """mutation($i: LinkParticipantInput!) { linkParticipant(input: $i) {
-  opportunity { id } userErrors { code message } } }"""
 
 
 async def test_search_finds_words_parts_and_company_names_best_first(
@@ -271,21 +316,7 @@ async def test_search_finds_words_parts_and_company_names_best_first(
     await create(api, admin_token, "Robot arms for Globex", description="Welding cell upgrade")
     await create(api, admin_token, "Forklift fleet")
     linked = await create(api, admin_token, "Warehouse shelving")
-    company = (
-        await api.mutate(
-            "createCompany",
-            """mutation { createCompany(input: {name: "Robotics Unlimited"}) {
-                 company { id } userErrors { code } } }""",
-            {},
-            admin_token,
-        )
-    )["company"]["id"]
-    await api.mutate(
-        "linkParticipant",
-        LINK,
-        {"i": {"opportunityId": linked, "participantId": company, "role": "CUSTOMER"}},
-        admin_token,
-    )
+    await link(api, admin_token, linked, await company(api, admin_token, "Robotics Unlimited"))
 
     async def found(text: str) -> list[str]:
         data = (await api.ok(SEARCH, {"search": text}, admin_token))["opportunities"]

@@ -18,7 +18,7 @@ from graphql.execution.executor import Executor
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crm.opportunities.filters import OpportunityFilter, filter_to_json
-from app.crm.opportunities.membership import membership, states
+from app.crm.opportunities.membership import membership
 from app.events.envelope import ChangeEvent
 from app.graphql.loaders import Loaders
 from app.graphql.plain_fields import PlainFieldsExecutionContext
@@ -135,9 +135,8 @@ class SharedEvents:
     async def _judge(
         self, event: ChangeEvent, selected: OpportunityFilter, me: int
     ) -> tuple[bool, bool]:
-        before, after = states(event)
         async with self._sessions() as session:
-            return await membership(session, selected, me, before, after)
+            return await membership(session, selected, me, event)
 
 
 def filter_key(selected: OpportunityFilter) -> bytes:

@@ -27,14 +27,20 @@ ROLES_BY_KIND: dict[str, tuple[str, ...]] = {
     "TEAM": ("SALES_REP", "PRESALES", "MANAGER", "SUPPORT", "OTHER"),
 }
 _TARGETS = {"COMPANY": Company, "CONTACT": Contact, "USER": User, "TEAM": Team}
-_COLUMNS = {"COMPANY": "company_id", "CONTACT": "contact_id", "USER": "user_id", "TEAM": "team_id"}
+# The column holding the linked record, by kind.
+TARGET_COLUMNS = {
+    "COMPANY": "company_id",
+    "CONTACT": "contact_id",
+    "USER": "user_id",
+    "TEAM": "team_id",
+}
 
 
 def describe(participant: Participant) -> dict[str, object]:
     return {
         "id": participant.id,
         "kind": participant.kind,
-        "target_id": getattr(participant, _COLUMNS[participant.kind]),
+        "target_id": getattr(participant, TARGET_COLUMNS[participant.kind]),
         "role": participant.role,
         "is_primary": participant.is_primary,
     }
@@ -64,7 +70,7 @@ async def link_participant(
     target = await unit.session.get(_TARGETS[kind], target_id)
     if target is None or (isinstance(target, User) and not target.is_active):
         raise not_found(kind.lower(), "participantId")
-    column = getattr(Participant, _COLUMNS[kind])
+    column = getattr(Participant, TARGET_COLUMNS[kind])
     existing = await unit.session.scalar(
         select(Participant.id).where(
             Participant.opportunity_id == opportunity.id,
@@ -96,7 +102,7 @@ async def link_participant(
     participant = Participant(
         opportunity_id=opportunity.id, kind=kind, role=role, is_primary=is_primary
     )
-    setattr(participant, _COLUMNS[kind], target_id)
+    setattr(participant, TARGET_COLUMNS[kind], target_id)
     unit.session.add(participant)
     await unit.session.flush()
     changes.add("participants", None, describe(participant))
