@@ -8,6 +8,7 @@ from app.crm.activities import queries as activity_queries
 from app.crm.errors import DomainError
 from app.crm.opportunities import history, queries
 from app.crm.opportunities.filters import OpportunityFilter
+from app.crm.opportunities.models import TARGET_COLUMNS
 from app.crm.opportunities.rows import OpportunityRow
 from app.crm.opportunities.sorting import Sort
 from app.graphql.errors import bad_input
@@ -57,11 +58,12 @@ async def opportunity_connection(
     return connection(page, [Opportunity.of(row) for row in page.items], count)
 
 
+# The loader of a participant's linked record, by kind (its column: TARGET_COLUMNS).
 _TARGET_LOADERS = {
-    "COMPANY": ("company_by_id", "company_id"),
-    "CONTACT": ("contact_by_id", "contact_id"),
-    "USER": ("user_by_id", "user_id"),
-    "TEAM": ("team_by_id", "team_id"),
+    "COMPANY": "company_by_id",
+    "CONTACT": "contact_by_id",
+    "USER": "user_by_id",
+    "TEAM": "team_by_id",
 }
 
 
@@ -96,10 +98,10 @@ async def prefetch_for_page(info: strawberry.Info, rows: list[OpportunityRow]) -
             for participant in await loaders.participants_by_opportunity.load(row.id):
                 if participant.kind in wanted:
                     targets[participant.kind].append(
-                        getattr(participant, _TARGET_LOADERS[participant.kind][1])
+                        getattr(participant, TARGET_COLUMNS[participant.kind])
                     )
         for kind, ids in targets.items():
-            await getattr(loaders, _TARGET_LOADERS[kind][0]).fill(session, ids)
+            await getattr(loaders, _TARGET_LOADERS[kind]).fill(session, ids)
 
 
 async def timeline_connection(

@@ -126,6 +126,10 @@ class OpportunityFilter:
     last_activity_before: datetime | None = None
     search: str | None = None
 
+    def nested(self) -> tuple[OpportunityFilter, ...]:
+        """The filters grouped in this one (AND, OR, NOT), one level down."""
+        return (*self.all_of, *self.any_of, *([self.none_of] if self.none_of else []))
+
 
 def period_bounds(period: Period, today: date) -> tuple[date | None, date | None]:
     """The first and last day of `period` around `today` (None: unbounded)."""
@@ -292,7 +296,7 @@ MAX_LISTED_FOLDERS = 1000
 def subtree_folders(f: OpportunityFilter) -> set[int]:
     """The folders whose subtrees `f` asks for, at any depth."""
     found = {f.folder_id} if f.folder_id is not None and f.include_subfolders else set()
-    for child in (*f.all_of, *f.any_of, *([f.none_of] if f.none_of else [])):
+    for child in f.nested():
         found |= subtree_folders(child)
     return found
 

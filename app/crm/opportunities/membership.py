@@ -25,8 +25,8 @@ from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.opportunities.filters import OpportunityFilter, compile_filter
-from app.crm.opportunities.models import Opportunity, Participant
-from app.crm.opportunities.participants import TARGET_COLUMNS, describe
+from app.crm.opportunities.models import TARGET_COLUMNS, Opportunity, Participant
+from app.crm.opportunities.participants import describe
 from app.crm.opportunities.rows import COLUMNS, OpportunityRow
 from app.events.envelope import ChangeEvent, EventKind, FieldChange
 from app.events.models import EventRecord
@@ -60,8 +60,7 @@ def uses_links(f: OpportunityFilter) -> bool:
     """Does `f`, at any depth, look at the deal's links?"""
     if f.company_ids or f.contact_ids or f.team_ids or f.search:
         return True
-    nested = (*f.all_of, *f.any_of, *([f.none_of] if f.none_of else []))
-    return any(uses_links(child) for child in nested)
+    return any(uses_links(child) for child in f.nested())
 
 
 async def membership(

@@ -170,6 +170,15 @@ class OpportunityLostReason(Base):
     )
 
 
+# The column of a participant that holds the linked record, by kind.
+TARGET_COLUMNS = {
+    "COMPANY": "company_id",
+    "CONTACT": "contact_id",
+    "USER": "user_id",
+    "TEAM": "team_id",
+}
+
+
 class Participant(Base):
     """A company, contact, user or team linked to an opportunity in a role."""
 

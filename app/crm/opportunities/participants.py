@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.crm.companies.models import Company
 from app.crm.contacts.models import Contact
 from app.crm.errors import DomainError, ErrorCode, not_found
-from app.crm.opportunities.models import Opportunity, Participant
+from app.crm.opportunities.models import TARGET_COLUMNS, Opportunity, Participant
 from app.crm.opportunities.services import ChangeSet, load_for_change, record_change
 from app.crm.unit import Unit
 from app.crm.users.models import Team, User
@@ -27,13 +27,6 @@ ROLES_BY_KIND: dict[str, tuple[str, ...]] = {
     "TEAM": ("SALES_REP", "PRESALES", "MANAGER", "SUPPORT", "OTHER"),
 }
 _TARGETS = {"COMPANY": Company, "CONTACT": Contact, "USER": User, "TEAM": Team}
-# The column holding the linked record, by kind.
-TARGET_COLUMNS = {
-    "COMPANY": "company_id",
-    "CONTACT": "contact_id",
-    "USER": "user_id",
-    "TEAM": "team_id",
-}
 
 
 def describe(participant: Participant) -> dict[str, object]:

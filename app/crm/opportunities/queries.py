@@ -71,9 +71,8 @@ async def _plan(
     matches = await textsearch.find_matches(session, search, collect=ranked)
     where = _where(actor, f, subtrees, matches)
     walk = None
-    if ranked and matches.ids is not None and ranking.worth_walking(matches.count):
-        walking = _where(actor, f, subtrees, matches.walking())
-        walk = ranking.Walk(matches.ids, matches.count, walking)
+    if ranked and ranking.worth_walking(matches):
+        walk = ranking.Walk(matches, _where(actor, f, subtrees, matches.walking()))
     return _Plan(where, ranked, walk, matches)
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.opportunities.models import Opportunity
-from app.crm.opportunities.textsearch import listed_ids
+from app.crm.opportunities.textsearch import Matches
 from app.crm.paging import (
     Page,
     SortKey,
@@ -65,14 +65,14 @@ _RECENT = (Opportunity.updated_at, Opportunity.id)
 class Walk:
     """A rare search's list read by walking the recency index (see the module's doc)."""
 
-    ids: str  # the search's matches (textsearch.Matches.ids)
-    count: int  # how many
+    matches: Matches  # the search's, read first (rare): their ids and how many
     where: Sequence[Any]  # the list's conditions, its search left out: the walk tests it
 
 
-def worth_walking(count: int) -> bool:
-    """Are there matches enough for a walk to fill the ranked part?"""
-    return count >= RANKED
+def worth_walking(matches: Matches) -> bool:
+    """Were the matches read first, and are there enough for a walk to fill the ranked
+    part?"""
+    return matches.ids is not None and matches.count >= RANKED
 
 
 def _position(at: Position) -> Any:
@@ -99,7 +99,7 @@ def _entries(walk: Walk, *, below: Position | None = None, cut: Position | None 
     if below is not None:
         entries = entries.where(position < _position(below))
     entries = entries.order_by(index.c.updated_at.desc(), index.c.id.desc())
-    return entries.limit(WALK_BUDGET * walk.count).subquery("walked")
+    return entries.limit(WALK_BUDGET * walk.matches.count).subquery("walked")
 
 
 def _walked(walk: Walk, entries: Any) -> list[Any]:
@@ -107,7 +107,7 @@ def _walked(walk: Walk, entries: Any) -> list[Any]:
     return [
         *walk.where,
         entries.c.id == Opportunity.id,
-        entries.c.id == any_(listed_ids(walk.ids)),
+        entries.c.id == any_(walk.matches.listed()),
     ]
 
 

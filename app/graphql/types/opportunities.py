@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from app.crm.opportunities.models import TARGET_COLUMNS
 from app.crm.opportunities.rows import OpportunityRow
 from app.crm.orders.rows import OrderRow
 from app.crm.validation import api_name
@@ -240,7 +241,7 @@ class Opportunity(Node):
         self, info: strawberry.Info, kind: str, loader: Any, present: Callable[[Any], Any]
     ) -> Any:
         """The distinct companies or contacts linked to this opportunity, whatever their roles."""
-        column = "company_id" if kind == "COMPANY" else "contact_id"
+        column = TARGET_COLUMNS[kind]
 
         def linked(rows: list[Any]) -> Any:
             ids = dict.fromkeys(getattr(r, column) for r in rows if r.kind == kind)
