@@ -80,6 +80,7 @@ async def custom_plans(session: AsyncSession) -> AsyncIterator[None]:
 def import_models() -> None:
     """Import every model module so that Base.metadata knows all tables (Alembic, tests)."""
     from app.crm.activities import models as _activities  # noqa: F401
+    from app.crm.auth import models as _auth  # noqa: F401
     from app.crm.companies import models as _companies  # noqa: F401
     from app.crm.contacts import models as _contacts  # noqa: F401
     from app.crm.folders import models as _folders  # noqa: F401

@@ -32,7 +32,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from app.crm.auth.passwords import hash_password
+from app.crm.auth.passwords import hash_password_now
 from app.crm.money import quantum
 from app.crm.opportunities.rows import COLUMNS, OpportunityRow
 from app.events.envelope import Audience
@@ -270,7 +270,7 @@ async def _copy(
 
 
 def _users(count: int, now: datetime) -> list[tuple[Any, ...]]:
-    password_hash = hash_password(BENCH_PASSWORD)  # argon2 is slow on purpose: hash once
+    password_hash = hash_password_now(BENCH_PASSWORD)  # argon2 is slow on purpose: hash once
     rows: list[tuple[Any, ...]] = [
         (1, ADMIN_EMAIL, "Bench Admin", password_hash, "ADMIN", now, now)
     ]

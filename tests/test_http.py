@@ -50,6 +50,10 @@ def error_messages(body: dict[str, Any]) -> list[str]:
     return [error["message"] for error in body.get("errors") or []]
 
 
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [(error.get("extensions") or {}).get("code") for error in body.get("errors") or []]
+
+
 async def test_malformed_json_is_400(api: Api, admin_token: str) -> None:
     response = await post_raw(api, b'{"query": "{ me { id } }"', json_headers(admin_token))
     assert response.status_code == 400
@@ -92,9 +96,67 @@ async def test_non_json_content_types_are_refused_with_4xx(api: Api, admin_token
     assert 400 <= response.status_code < 500
 
 
-async def test_batched_requests_are_refused_with_400(api: Api, admin_token: str) -> None:
-    response = await post_raw(api, b'[{"query": "{ me { id } }"}]', json_headers(admin_token))
+async def test_a_batch_runs_each_operation_and_answers_in_order(
+    api: Api, admin_token: str
+) -> None:
+    # Apollo's BatchHttpLink sends a JSON array and expects an array of results back.
+    body = json.dumps(
+        [{"query": "{ me { email } }"}, {"query": "{ stages { name } }"}, {"query": "{ me { "}]
+    ).encode()
+    response = await post_raw(api, body, json_headers(admin_token))
+    assert response.status_code == 200, response.text
+    first, second, third = response.json()
+    assert first == {"data": {"me": {"email": "admin@example.com"}}}
+    assert second["data"]["stages"] and "errors" not in second
+    assert third["data"] is None
+    assert third["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+
+
+async def test_batches_that_cannot_run_are_400_with_a_code(api: Api, admin_token: str) -> None:
+    too_many = json.dumps([{"query": "{ me { id } }"}] * 11).encode()
+    for body, code in (
+        (too_many, "BATCH_TOO_LARGE"),
+        (b"[]", "BAD_REQUEST"),
+        (b'[{"query": "{ me { id } }"}, 5]', "BAD_REQUEST"),
+        (b'[[{"query": "{ me { id } }"}]]', "BAD_REQUEST"),
+    ):
+        response = await post_raw(api, body, json_headers(admin_token))
+        assert response.status_code == 400, (body, response.text)
+        assert_graphql_refusal(response, code)
+
+
+def assert_graphql_refusal(response: httpx.Response, code: str) -> None:
+    """A 4xx a GraphQL client can read: JSON with an `errors` list carrying a code."""
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    errors = response.json()["errors"]
+    assert errors[0]["message"], errors
+    assert errors[0]["extensions"]["code"] == code, errors
+
+
+async def test_every_refused_request_is_graphql_json_with_a_code(
+    api: Api, admin_token: str
+) -> None:
+    auth = json_headers(admin_token)
+    for body, code in (
+        (b'{"query": "{ me { id } }"', "INVALID_JSON"),
+        (b"", "INVALID_JSON"),
+        (b'{"query": "\xff\xfe"}', "INVALID_JSON"),
+        (b"{}", "MISSING_QUERY"),
+        (b"5", "BAD_REQUEST"),
+        (b'{"query": 5}', "BAD_REQUEST"),
+        (b'{"query": "query A { me { id } }", "operationName": "B"}', "UNKNOWN_OPERATION"),
+        (json.dumps({"query": SUBSCRIPTION}).encode(), "OPERATION_NOT_ALLOWED"),
+    ):
+        response = await post_raw(api, body, auth)
+        assert response.status_code == 400, (body, response.text)
+        assert_graphql_refusal(response, code)
+    response = await post_raw(api, ME.encode(), {**auth, "content-type": "text/plain"})
     assert response.status_code == 400
+    assert_graphql_refusal(response, "BAD_REQUEST")
+    response = await api.http.put("/graphql", json={"query": ME})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert_graphql_refusal(response, "METHOD_NOT_ALLOWED")
 
 
 async def test_wrongly_typed_request_members_are_400(api: Api, admin_token: str) -> None:
@@ -135,6 +197,7 @@ async def test_syntax_error_is_a_graphql_error_without_stack_trace(
     body = await api.gql("{ me { id ", token=admin_token)
     assert body["data"] is None
     assert any("Syntax Error" in message for message in error_messages(body)), body
+    assert error_codes(body) == ["GRAPHQL_PARSE_FAILED"], body
     assert "Traceback" not in str(body) and "stack" not in str(body).lower()
 
 
@@ -142,6 +205,7 @@ async def test_unknown_field_is_a_validation_error(api: Api, admin_token: str) -
     body = await api.gql("{ me { id shoeSize } }", token=admin_token)
     assert body["data"] is None
     assert any("shoeSize" in message for message in error_messages(body)), body
+    assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"], body
 
 
 async def test_variable_of_the_wrong_type_is_a_graphql_error(api: Api, admin_token: str) -> None:
@@ -161,6 +225,7 @@ async def test_too_deep_query_is_rejected_by_the_depth_limiter(api: Api, admin_t
     body = await api.gql(TOO_DEEP, token=admin_token)
     assert body["data"] is None
     assert any("depth" in message for message in error_messages(body)), body
+    assert error_codes(body) == ["QUERY_TOO_DEEP"], body
 
 
 async def test_depth_limit_cannot_be_bypassed_through_a_fragment(
@@ -175,6 +240,42 @@ async def test_many_aliases_are_rejected_by_the_alias_limiter(api: Api, admin_to
     body = await api.gql(MANY_ALIASES, token=admin_token)
     assert body["data"] is None
     assert any("aliases" in message for message in error_messages(body)), body
+    assert error_codes(body) == ["TOO_MANY_ALIASES"], body
+
+
+async def test_a_document_long_because_of_its_aliases_is_refused_for_its_aliases(
+    api: Api, admin_token: str
+) -> None:
+    # 1,000 aliases make 6,000 tokens: the alias limit is the one to name, not the token count.
+    many = "{ " + " ".join(f"a{i}: me {{ id }}" for i in range(1000)) + " }"
+    body = await api.gql(many, token=admin_token)
+    assert body["data"] is None
+    assert error_codes(body) == ["TOO_MANY_ALIASES"], body
+    assert "1000 aliases" in body["errors"][0]["message"], body
+
+
+async def test_aliases_hidden_in_fragments_count_once_per_spread_without_blowing_up(
+    api: Api, admin_token: str
+) -> None:
+    # Each fragment spreads the next twice: 2^25 aliases through 26 small fragments. Counting
+    # them must be quick (each fragment measured once) and refuse the document.
+    fragments = " ".join(f"fragment F{i} on User {{ ...F{i + 1} ...F{i + 1} }}" for i in range(25))
+    query = "{ me { ...F0 } } " + fragments + " fragment F25 on User { x: id }"
+    body = await api.gql(query, token=admin_token)
+    assert body["data"] is None
+    assert "TOO_MANY_ALIASES" in error_codes(body), body
+
+
+async def test_aliases_in_arguments_and_input_objects_are_not_counted(
+    api: Api, admin_token: str
+) -> None:
+    # Thirty aliases are allowed; `filter: {status: ...}` holds names and colons that are not.
+    fields = " ".join(
+        f"a{i}: opportunities(first: 1, filter: {{status: [OPEN]}}) {{ totalCount }}"
+        for i in range(30)
+    )
+    body = await api.gql("{ " + fields + " }", token=admin_token)
+    assert "errors" not in body, body
 
 
 async def test_huge_document_is_rejected_by_the_token_limiter(api: Api, admin_token: str) -> None:
@@ -182,6 +283,7 @@ async def test_huge_document_is_rejected_by_the_token_limiter(api: Api, admin_to
     body = await api.gql(huge, token=admin_token)
     assert body["data"] is None
     assert any("more than 5000 tokens" in message for message in error_messages(body)), body
+    assert error_codes(body) == ["TOO_MANY_TOKENS"], body
 
 
 async def test_page_size_beyond_the_maximum_is_a_bad_user_input_error(

@@ -29,6 +29,8 @@ class ErrorCode(StrEnum):
     TOO_LARGE = "TOO_LARGE"
     NOT_EDITABLE = "NOT_EDITABLE"
     INVALID_TRANSITION = "INVALID_TRANSITION"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    BUSY = "BUSY"
 
 
 class DomainError(Exception):
@@ -41,6 +43,7 @@ class DomainError(Exception):
         field: list[str] | None = None,
         *,
         current: Any = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -48,6 +51,8 @@ class DomainError(Exception):
         self.field = field
         # For CONFLICT: the record as it stands now, so the client can merge without a re-read.
         self.current = current
+        # For refusals that pass with time (a throttle): seconds until trying again is useful.
+        self.retry_after = retry_after
 
 
 def not_found(what: str, field: str | None = None) -> DomainError:

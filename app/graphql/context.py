@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.responses import Response
+from starlette.websockets import WebSocket
 
 from app.crm.actor import Actor
 from app.crm.unit import EventSink, Unit, unit_of_work
-from app.crm.users.directory import ActorDirectory
+from app.crm.users.directory import ActorDirectory, Watch
 from app.crm.views.services import ViewDefinition
 from app.events.hub import EventHub
 from app.graphql.errors import unauthenticated
@@ -38,12 +40,27 @@ class Runtime:
 
 
 class Context:
-    def __init__(self, runtime: Runtime, actor: Actor | None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        actor: Actor | None,
+        *,
+        client_address: str | None = None,
+        response: Response | None = None,
+        websocket: WebSocket | None = None,
+    ) -> None:
         self.runtime = runtime
         self.actor = actor
         self.loaders = Loaders(runtime.reads, actor)
+        self.client_address = client_address
+        """The peer's IP address (uvicorn puts a trusted proxy's X-Forwarded-For here)."""
+        self.response = response
+        """HTTP only: where a resolver may add a header (Retry-After)."""
+        self.websocket = websocket
         # Filled by Strawberry from a WebSocket's connection_init payload.
         self.connection_params: dict[str, Any] | None = None
+        self.watch: Watch | None = None
+        """A WebSocket connection's claim on its user's access: it ends when that ends."""
 
     def require_actor(self) -> Actor:
         if self.actor is None:

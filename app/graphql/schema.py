@@ -11,10 +11,6 @@ from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
@@ -23,7 +19,9 @@ from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from app.graphql.documents import ParsedDocuments
 from app.graphql.execution import EventExecutionContext
+from app.graphql.limits import MAX_BATCH_OPERATIONS, DocumentLimits
 from app.graphql.mutations.activities import ActivityMutations
 from app.graphql.mutations.opportunities import OpportunityMutations
 from app.graphql.mutations.orders import OrderMutations
@@ -81,19 +79,12 @@ class MaskUnexpectedErrors(MaskErrors):
         )
 
 
-# The limiters' rule classes are built once: the validation cache keys on the rules, and
-# limiter instances made per request would each bring new classes (a cache that never hits).
-_LIMIT_RULES = [
-    *QueryDepthLimiter(max_depth=12).validation_rules,
-    *MaxAliasesLimiter(max_alias_count=30).validation_rules,
-]
-
-
 class QueryLimits(AddValidationRules):
-    """Depth and alias limits; a fresh extension per operation, shared rule classes."""
+    """Depth and alias limits (limits.py); a fresh extension per operation, one rule class,
+    so the validation cache, which keys on the rules, hits."""
 
     def __init__(self) -> None:
-        super().__init__(_LIMIT_RULES)
+        super().__init__([DocumentLimits])
 
 
 class FreshLoaders(SchemaExtension):
@@ -158,14 +149,17 @@ def build_schema() -> strawberry.Schema:
             LostReason,
             *ACTIVITY_TYPES,
         ],
-        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALAR_MAP),
+        config=StrawberryConfig(
+            auto_camel_case=True,
+            scalar_map=SCALAR_MAP,
+            batching_config={"max_operations": MAX_BATCH_OPERATIONS},
+        ),
         execution_context_class=EventExecutionContext,
         # Classes or factories, never shared instances: extension state is per operation.
         extensions=[
-            lambda: ParserCache(maxsize=512),
+            ParsedDocuments,
             lambda: ValidationCache(maxsize=512),
             QueryLimits,
-            lambda: MaxTokensLimiter(max_token_count=5000),
             MaskUnexpectedErrors,
             FreshLoaders,
         ],

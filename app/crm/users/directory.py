@@ -3,18 +3,46 @@
 A subscription lives for hours; in that time its user may be deactivated, demoted or moved
 between teams. The directory keeps the current Actor of every user with a live subscription
 and refreshes them all with one query every few seconds, so visibility checks on events use
-current rights without a query per subscriber or per event.
+current rights without a query per subscriber or per event. A connection that must end when
+its user loses access (deactivated, deleted, password changed) is *watched*: the refresh that
+finds it calls the watch's callback once.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crm.actor import Actor
 from app.crm.users.queries import load_actors
 from app.periodic import Periodic
+
+log = logging.getLogger(__name__)
+
+
+class Watch:
+    """One connection's claim on a user's access, made with the credential it was opened
+    with. `release()` when the connection ends, whether or not the watch fired."""
+
+    def __init__(
+        self,
+        directory: ActorDirectory,
+        actor: Actor,
+        on_revoked: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._directory = directory
+        self.user_id = actor.user_id
+        self.credential_stamp = actor.credential_stamp
+        self.on_revoked = on_revoked
+        self.released = False
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self._directory.unwatch(self)
 
 
 class ActorDirectory:
@@ -24,6 +52,7 @@ class ActorDirectory:
         self._sessions = sessions
         self._actors: dict[int, Actor | None] = {}
         self._holders: Counter[int] = Counter()
+        self._watches: set[Watch] = set()
         self.refreshing = Periodic("refreshing subscribers' rights", refresh_interval, self.refresh)
 
     def hold(self, actor: Actor) -> None:
@@ -36,6 +65,19 @@ class ActorDirectory:
         if self._holders[user_id] <= 0:
             del self._holders[user_id]
             self._actors.pop(user_id, None)
+
+    def watch(self, actor: Actor, on_revoked: Callable[[], Awaitable[None]]) -> Watch:
+        """Call `on_revoked` once when the user is deactivated or deleted, or their password
+        changes (which ends every token issued before). `actor` must be freshly read."""
+        self.hold(actor)
+        watch = Watch(self, actor, on_revoked)
+        self._watches.add(watch)
+        return watch
+
+    def unwatch(self, watch: Watch) -> None:
+        if watch in self._watches:
+            self._watches.discard(watch)
+            self.release(watch.user_id)
 
     def current(self, user_id: int) -> Actor | None:
         """The user's rights as last read; None once deactivated or deleted."""
@@ -50,3 +92,15 @@ class ActorDirectory:
         for user_id in ids:
             if user_id in self._holders:
                 self._actors[user_id] = found.get(user_id)
+        revoked = [
+            watch
+            for watch in self._watches
+            if (current := found.get(watch.user_id)) is None
+            or current.credential_stamp != watch.credential_stamp
+        ]
+        for watch in revoked:
+            watch.release()
+            try:
+                await watch.on_revoked()
+            except Exception:  # one connection's failure to close must not stop the others
+                log.exception("ending a revoked connection of user %s failed", watch.user_id)

@@ -6,10 +6,14 @@ import re
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.crm.auth import throttle
 from app.crm.auth.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
+    Busy,
+    has_capacity,
     hash_password,
     verify_password,
 )
@@ -18,6 +22,7 @@ from app.crm.opportunities.models import Participant
 from app.crm.unit import Unit
 from app.crm.users.models import Team, TeamMember, User
 from app.crm.validation import required_text
+from app.crm.views.services import unshare_team_views
 
 ROLES = ("ADMIN", "MEMBER")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -80,7 +85,7 @@ async def create_user(
     user = User(
         email=check_email(email),
         name=required_text("name", name, max_length=200),
-        password_hash=hash_password(check_password(password)),
+        password_hash=await hash_password(check_password(password)),
         role=check_role(role),
         must_change_password=must_change_password,
     )
@@ -121,28 +126,46 @@ async def update_user(
 async def change_password(unit: Unit, *, current_password: str, new_password: str) -> User:
     actor = unit.require_actor()
     user = await _get_user(unit, actor.user_id)
-    if not verify_password(user.password_hash, current_password):
+    if not await verify_password(user.password_hash, current_password):
         raise DomainError(
             ErrorCode.INVALID_CREDENTIALS, "the current password is wrong", ["currentPassword"]
         )
-    user.password_hash = hash_password(check_password(new_password))
+    user.password_hash = await hash_password(check_password(new_password))
     user.must_change_password = False
     await unit.session.flush()
     return user
 
 
-async def authenticate(unit: Unit, *, email: str, password: str) -> User:
+async def log_in(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    email: str,
+    password: str,
+    address: str | None,
+) -> User:
+    """The user whose e-mail and password these are, through the login throttle.
+
+    Three short transactions: counting the attempt (committed whatever follows, throttle.py),
+    reading the user, and clearing the counts after a success. The password is checked in
+    between, off the event loop, with no transaction open.
+    """
+    if not has_capacity():
+        raise Busy
+    counters = throttle.keys(email, address)
+    async with sessions() as session, session.begin():
+        await throttle.admit(session, counters)
     # No stored e-mail holds a NUL, and PostgreSQL would refuse it as a parameter.
-    user = (
-        None
-        if "\x00" in email
-        else (
-            await unit.session.execute(select(User).where(func.lower(User.email) == email.lower()))
-        ).scalar_one_or_none()
-    )
-    ok = verify_password(user.password_hash if user else None, password)
+    user = None
+    if "\x00" not in email:
+        async with sessions() as session:
+            user = (
+                await session.execute(select(User).where(func.lower(User.email) == email.lower()))
+            ).scalar_one_or_none()
+    ok = await verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "wrong e-mail or password")
+    async with sessions() as session, session.begin():
+        await throttle.clear(session, counters)
     return user
 
 
@@ -185,6 +208,7 @@ async def delete_team(unit: Unit, team_id: int) -> None:
         raise DomainError(
             ErrorCode.IN_USE, f"the team is linked to {linked} opportunities; unlink it first"
         )
+    await unshare_team_views(unit, team_id)
     await unit.session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
     await unit.session.delete(team)
     await unit.session.flush()

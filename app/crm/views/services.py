@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, false, or_, select, true, update
 
 from app.crm.actor import Actor
 from app.crm.errors import DomainError, ErrorCode, check_version, forbidden, not_found
@@ -209,3 +209,16 @@ async def delete_view(unit: Unit, view_id: int) -> None:
     view = await _editable(unit, view_id, None)
     await unit.session.delete(view)
     await unit.session.flush()
+
+
+async def unshare_team_views(unit: Unit, team_id: int) -> int:
+    """Views shared with a team that is going away become their owners' private views: the
+    team's members lose a view they had through the team, nobody loses a view of their own.
+    How many there were."""
+    result = await unit.session.execute(
+        update(OpportunityView)
+        .where(OpportunityView.team_id == team_id)
+        .values(visibility="PRIVATE", team_id=None, version=OpportunityView.version + 1)
+        .returning(OpportunityView.id)
+    )
+    return len(result.all())

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from starlette.datastructures import UploadFile
 from strawberry import UNSET
 from strawberry.file_uploads import Upload
 
@@ -332,13 +333,25 @@ class ActivityMutations:
         self, info: strawberry.Info, input: UploadDocumentInput
     ) -> ActivityPayload:
         limit = info.context.runtime.settings.max_upload_bytes
-        upload: Any = input.file
-        # Read one byte past the limit: enough to refuse, never the whole of a huge file.
-        # The spooled temporary file is ours to close (the form parser leaves it open).
+        upload = input.file
         try:
+            # Nobody's file is read before they are known; the spooled temporary file is
+            # ours to close either way (the form parser leaves it open).
+            info.context.require_actor()
+            if not isinstance(upload, UploadFile):
+                # The Upload scalar takes any value inline, a string for instance.
+                error = DomainError(
+                    ErrorCode.INVALID,
+                    "file must be a file part of a multipart request (the GraphQL multipart "
+                    "request spec), not a value in the query",
+                    ["file"],
+                )
+                return ActivityPayload(activity=None, user_errors=[UserError.of(error)])
+            # Read one byte past the limit: enough to refuse, never the whole of a huge file.
             content = await upload.read(limit + 1)
         finally:
-            await upload.close()
+            if isinstance(upload, UploadFile):
+                await upload.close()
 
         async def work(unit: Unit) -> ActivityModel:
             return await documents.add_document(

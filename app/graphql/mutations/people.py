@@ -9,7 +9,7 @@ import strawberry
 
 from app.crm.auth.tokens import credential_stamp, issue_token
 from app.crm.errors import DomainError
-from app.crm.unit import Unit, unit_of_work
+from app.crm.unit import Unit
 from app.crm.users import services
 from app.crm.users.models import Team as TeamModel
 from app.crm.users.models import User as UserModel
@@ -36,6 +36,11 @@ class LoginPayload:
     user: User | None
     must_change_password: bool
     user_errors: list[UserError]
+    retry_after_seconds: int | None = strawberry.field(
+        default=None,
+        description="With TOO_MANY_ATTEMPTS or BUSY: how long to wait before trying again "
+        "(also sent as the HTTP Retry-After header).",
+    )
 
 
 @strawberry.type
@@ -64,17 +69,26 @@ async def _team(info: strawberry.Info, work: Callable[[Unit], Awaitable[TeamMode
 class PeopleMutations:
     @strawberry.mutation(description="The one operation that needs no token.")
     async def login(self, info: strawberry.Info, input: LoginInput) -> LoginPayload:
-        runtime = info.context.runtime
+        context = info.context
+        runtime = context.runtime
         try:
-            async with unit_of_work(runtime.sessions, None, runtime.sink) as unit:
-                user = await services.authenticate(unit, email=input.email, password=input.password)
+            user = await services.log_in(
+                runtime.sessions,
+                email=input.email,
+                password=input.password,
+                address=context.client_address,
+            )
         except DomainError as error:
+            retry_after = error.retry_after
+            if retry_after is not None and context.response is not None:
+                context.response.headers["Retry-After"] = str(retry_after)
             return LoginPayload(
                 token=None,
                 expires_at=None,
                 user=None,
                 must_change_password=False,
                 user_errors=[UserError.of(error)],
+                retry_after_seconds=retry_after,
             )
         ttl = runtime.settings.token_ttl_seconds
         return LoginPayload(
@@ -138,7 +152,10 @@ class PeopleMutations:
 
         return await _team(info, work)
 
-    @strawberry.mutation(description="Admins only; a team linked to opportunities stays.")
+    @strawberry.mutation(
+        description="Admins only; a team linked to opportunities stays (IN_USE). Views shared "
+        "with the team become private views of their owners."
+    )
     async def delete_team(self, info: strawberry.Info, input: DeleteInput) -> DeletePayload:
         async def work(unit: Unit) -> None:
             await services.delete_team(unit, decode_id(input.id, "Team"))

@@ -1,0 +1,63 @@
+"""Parsing each document once, and telling clients what is wrong with one that fails.
+
+Every error from parsing or validation carries an `extensions.code` a client can branch on:
+`GRAPHQL_PARSE_FAILED`, `GRAPHQL_VALIDATION_FAILED`, or the code of the limit it broke
+(limits.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import suppress
+from functools import lru_cache
+
+from graphql import DocumentNode, GraphQLError, parse
+from strawberry.extensions import SchemaExtension
+
+from app.graphql.limits import MAX_TOKENS, document_size_error
+
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+
+
+@lru_cache(maxsize=512)
+def _parse(query: str) -> DocumentNode:
+    # Only documents that parse are kept (lru_cache does not keep exceptions), so a stream
+    # of broken documents cannot push the good ones out.
+    return parse(query, max_tokens=MAX_TOKENS)
+
+
+def _tag(errors: list[GraphQLError] | None, code: str) -> None:
+    for error in errors or ():
+        if not (error.extensions or {}).get("code"):
+            error.extensions = {**(error.extensions or {}), "code": code}
+
+
+class ParsedDocuments(SchemaExtension):
+    """The parser cache, and codes on whatever parsing or validation refused."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        query = context.query
+        size_error = None
+        if query and context.graphql_document is None:
+            size_error = document_size_error(query)
+            if size_error is None:
+                # On a syntax error Strawberry parses again and reports it (with its code,
+                # below).
+                with suppress(GraphQLError):
+                    context.graphql_document = _parse(query)
+        # Left unparsed, Strawberry's own parse stops at the same token limit.
+        context.parse_options["max_tokens"] = MAX_TOKENS
+        yield
+        for error in context.pre_execution_errors or ():
+            if size_error is not None:
+                # The parser's "Syntax Error: more than N tokens" names the wrong cause when
+                # aliases made the document that long; say what the limits say.
+                error.message = size_error.message
+                error.extensions = size_error.extensions
+        _tag(context.pre_execution_errors, PARSE_FAILED)
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        _tag(self.execution_context.pre_execution_errors, VALIDATION_FAILED)

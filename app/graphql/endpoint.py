@@ -1,0 +1,217 @@
+"""/graphql: the Strawberry view, over HTTP and WebSocket, with Tandem's authentication.
+
+Whatever a client sends, the answer is GraphQL JSON: a request the server cannot take at all
+(not JSON, a batch too large, an unknown operation name) is a 4xx whose body is
+`{"errors": [{"message", "extensions": {"code"}}]}`, never plain text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketState
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.unset import UNSET
+
+from app.crm.actor import Actor
+from app.crm.auth.tokens import read_token
+from app.crm.users.queries import load_actor_for_token
+from app.graphql.context import Context, Runtime
+from app.graphql.limits import MAX_BATCH_OPERATIONS
+from app.graphql.schema import schema
+from app.graphql.websocket import FORBIDDEN, LegacyProtocol, TextFrames
+
+
+class RequestRefused(HTTPException):
+    """A request refused before any GraphQL runs, with the code the client sees."""
+
+    def __init__(self, status_code: int, reason: str, code: str) -> None:
+        super().__init__(status_code, reason)
+        self.code = code
+
+
+def _code(error: HTTPException) -> str:
+    if isinstance(error, RequestRefused):
+        return error.code
+    cause = error.__cause__
+    if isinstance(cause, InvalidOperationTypeError):
+        return "OPERATION_NOT_ALLOWED"
+    if isinstance(cause, CannotGetOperationTypeError):
+        return "UNKNOWN_OPERATION"
+    if isinstance(cause, MissingQueryError):
+        return "MISSING_QUERY"
+    if isinstance(cause, json.JSONDecodeError):
+        return "INVALID_JSON"
+    return {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(error.status_code, "BAD_REQUEST")
+
+
+def refusal(error: HTTPException) -> Response:
+    body = {"errors": [{"message": error.reason, "extensions": {"code": _code(error)}}]}
+    headers = {"Allow": "GET, POST"} if error.status_code == 405 else None
+    return Response(
+        orjson.dumps(body),
+        status_code=error.status_code,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def bearer_token(value: str | None) -> str | None:
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _not_json(reason: str) -> json.JSONDecodeError:
+    return json.JSONDecodeError(reason, "", 0)
+
+
+def _loads(data: str | bytes) -> Any:
+    """JSON as the standard library reads it (exact integers, for Decimal and Int), minus
+    strings holding half a surrogate pair: no database can store one, so such text would
+    fail deep inside a resolver. orjson refuses them; it is asked only when the body has a
+    \\ud escape at all."""
+    value = json.loads(data)
+    raw = data if isinstance(data, bytes) else data.encode()
+    if b"\\ud" in raw or b"\\uD" in raw:
+        orjson.loads(raw)
+    return value
+
+
+class TandemGraphQL(GraphQL[Context, None]):
+    websocket_adapter_class = TextFrames
+    graphql_ws_handler_class = LegacyProtocol
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            allow_queries_via_get=False,
+            max_subscriptions_per_connection=50,
+            multipart_uploads_enabled=True,
+        )
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            response = refusal(error)
+        await response(scope, receive, send)
+
+    def encode_json(self, data: object) -> str | bytes:
+        # A large response (an order of 500 lines) spends a tenth of its time in the standard
+        # library's encoder; orjson writes the same JSON several times faster. WebSocket
+        # frames are sent as text whatever this returns (websocket.py).
+        try:
+            return orjson.dumps(data)
+        except TypeError:  # something orjson refuses (an integer beyond 64 bits): be exact
+            return json.dumps(data, separators=(",", ":"))
+
+    def decode_json(self, data: str | bytes) -> object:
+        # Strawberry turns only a JSONDecodeError into a 400 (HTTP) or a 4400 close
+        # (WebSocket); bytes that are not UTF-8, absurd nesting, or a message that is not an
+        # object must not become a 500 or a crashed socket.
+        try:
+            value = _loads(data)
+        except (UnicodeDecodeError, RecursionError) as error:
+            raise _not_json(f"not JSON ({error.__class__.__name__})") from None
+        if not isinstance(value, dict):
+            raise _not_json("expected a JSON object")
+        return value
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """An HTTP body: one operation (an object) or a batch of them (an array)."""
+        try:
+            value = _loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+            raise RequestRefused(
+                400, f"the request body is not valid JSON ({error})", "INVALID_JSON"
+            ) from None
+        if isinstance(value, dict):
+            return value
+        if not isinstance(value, list):
+            raise RequestRefused(
+                400,
+                "the request body must be a JSON object with a `query` "
+                "(or an array of such objects: a batch)",
+                "BAD_REQUEST",
+            )
+        if not value:
+            raise RequestRefused(400, "a batch must hold at least one operation", "BAD_REQUEST")
+        if len(value) > MAX_BATCH_OPERATIONS:
+            raise RequestRefused(
+                400,
+                f"a batch may hold at most {MAX_BATCH_OPERATIONS} operations, "
+                f"this one holds {len(value)}",
+                "BATCH_TOO_LARGE",
+            )
+        if not all(isinstance(item, dict) for item in value):
+            raise RequestRefused(
+                400, "every operation in a batch must be a JSON object", "BAD_REQUEST"
+            )
+        return value
+
+    async def authenticate(self, token: str | None) -> Actor | None:
+        if token is None:
+            return None
+        claims = read_token(self.runtime.settings.secret_key, token)
+        if claims is None:
+            return None
+        async with self.runtime.reads() as session:
+            return await load_actor_for_token(session, claims)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        address = request.client.host if request.client else None
+        if isinstance(request, WebSocket):
+            return Context(self.runtime, None, client_address=address, websocket=request)
+        actor = await self.authenticate(bearer_token(request.headers.get("authorization")))
+        return Context(self.runtime, actor, client_address=address, response=response)
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if not isinstance(request, WebSocket):
+            return await super().run(request, context, root_value)
+        connection = await self.get_context(request, request)
+        try:
+            return await super().run(request, connection, root_value)
+        finally:
+            if connection.watch is not None:
+                connection.watch.release()
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        params = context.connection_params or {}
+        token = params.get("token")
+        if not isinstance(token, str):
+            header = params.get("Authorization") or params.get("authorization")
+            token = bearer_token(header) if isinstance(header, str) else None
+        actor = await self.authenticate(token)
+        if actor is None:
+            raise ConnectionRejectionError(
+                {"message": "authentication required", "code": "UNAUTHENTICATED"}
+            )
+        context.set_actor(actor)
+        websocket = context.websocket
+
+        async def end_connection() -> None:
+            # The user was deactivated or their password changed: the connection's rights
+            # are gone, and it must not stay open and silent.
+            if websocket is not None and websocket.application_state == WebSocketState.CONNECTED:
+                await websocket.close(code=FORBIDDEN, reason="Forbidden")
+
+        if context.watch is not None:
+            context.watch.release()
+        context.watch = self.runtime.directory.watch(actor, end_connection)
+        return {"userId": actor.user_id}

@@ -1,0 +1,82 @@
+"""The WebSocket side of /graphql, as the clients' libraries expect it.
+
+- Every message is a text frame. Strawberry sends bytes as binary frames, and the encoder
+  returns bytes (orjson); the npm `graphql-ws` client, Python's `gql` and a browser's
+  WebSocket all refuse or misread binary frames, though `json.loads` would accept them.
+- The legacy `graphql-ws` protocol refuses a bad token with 4403, as graphql-transport-ws does,
+  not with 1011 (which says the server failed), and a malformed message closes with 4400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ConnectionInitMessage,
+    OperationMessage,
+)
+
+from app.graphql.context import Context
+
+# Close codes both protocols use: 4400 a malformed message, 4403 not (or no longer) allowed.
+MALFORMED = 4400
+FORBIDDEN = 4403
+
+
+class TextFrames(ASGIWebSocketAdapter):
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        if self.ws.application_state != WebSocketState.CONNECTED:
+            # Closed by the server meanwhile (a revoked user): nothing more may be sent.
+            raise WebSocketDisconnected
+        encoded = self.view.encode_json(message)
+        text = encoded.decode() if isinstance(encoded, bytes) else encoded
+        try:
+            await self.ws.send_text(text)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
+class LegacyProtocol(BaseGraphQLWSHandler[Context, None]):
+    """The legacy `graphql-ws` subprotocol (subscriptions-transport-ws)."""
+
+    async def handle_message(self, message: OperationMessage) -> None:
+        if not isinstance(message.get("type"), str) or (
+            message["type"] == "start"
+            and not (
+                isinstance(message.get("id"), str)
+                and isinstance(message.get("payload"), dict)
+                and isinstance(message["payload"].get("query"), str)
+            )
+        ):
+            await self.websocket.close(code=MALFORMED, reason="Malformed message")
+            return
+        await super().handle_message(message)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        if self.connection_acknowledged:
+            return  # a second init must not authenticate (and register) the connection again
+        payload = message.get("payload")
+        if payload is not None and not isinstance(payload, dict):
+            await self.send_message({"type": "connection_error"})
+            await self.websocket.close(code=MALFORMED, reason="Invalid connection init payload")
+            return
+        self.context.connection_params = payload
+        try:
+            acknowledged = await self.view.on_ws_connect(self.context)
+        except ConnectionRejectionError as rejected:
+            await self.send_message({"type": "connection_error", "payload": rejected.payload})
+            await self.websocket.close(code=FORBIDDEN, reason="Forbidden")
+            return
+        if isinstance(acknowledged, dict):
+            await self.send_message({"type": "connection_ack", "payload": acknowledged})
+        else:
+            await self.send_message({"type": "connection_ack"})
+        self.connection_acknowledged = True
+        if self.keep_alive:
+            self.keep_alive_task = asyncio.create_task(self.handle_keep_alive())
