@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from app.settings import Settings, to_libpq_url
 from tests.client import Api, Subscriber
@@ -280,8 +281,11 @@ async def test_a_user_deactivated_while_subscribed_stops_receiving(
         await update(api, bob, deal, nextStep="After")
         assert names(await collect(admin, 1)) == [("UPDATED", "Public deal")]
 
-        # The admin's copy of the same dispatch has arrived; Lea's would have by now.
-        await deactivated.expect_silence(1.0)
+        # The admin's copy of the same dispatch has arrived; Lea's would have by now. Lea's
+        # socket is not left open and silent: it was closed as forbidden, with no event.
+        with pytest.raises(ConnectionClosed) as closed:
+            await deactivated.receive(timeout=1.0)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
 
 
 async def test_since_replay_never_replays_private_events_to_an_outsider(

@@ -1,8 +1,8 @@
 """Parsing each document once, and telling clients what is wrong with one that fails.
 
 Every error from parsing or validation carries an `extensions.code` a client can branch on:
-`GRAPHQL_PARSE_FAILED`, `GRAPHQL_VALIDATION_FAILED`, or the code of the limit it broke
-(limits.py).
+`GRAPHQL_PARSE_FAILED`, `GRAPHQL_VALIDATION_FAILED`, `BAD_USER_INPUT` for variables the
+operation cannot take, or the code of the limit it broke (limits.py).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from app.graphql.limits import MAX_TOKENS, document_size_error
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+BAD_USER_INPUT = "BAD_USER_INPUT"
 
 
 @lru_cache(maxsize=512)
@@ -61,3 +62,11 @@ class ParsedDocuments(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         yield
         _tag(self.execution_context.pre_execution_errors, VALIDATION_FAILED)
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        # Variables the operation cannot take (a string for an Int, a missing required input
+        # field) are refused before any field runs: errors without a path.
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        _tag([e for e in errors or () if e.path is None], BAD_USER_INPUT)

@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -15,6 +16,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -57,18 +59,41 @@ Mutation = merge_types(
 )
 
 
+# Strawberry's refusals of an operation it will not run (a query on a subscription-only
+# transport, an operation name the document lacks): the client's mistake, said as such.
+_REFUSALS: dict[type[Exception], str] = {
+    InvalidOperationTypeError: "OPERATION_NOT_ALLOWED",
+    CannotGetOperationTypeError: "UNKNOWN_OPERATION",
+    MissingQueryError: "MISSING_QUERY",
+}
+
+
+def _refusal_code(error: GraphQLError) -> str | None:
+    return _REFUSALS.get(type(error.original_error)) if error.original_error else None
+
+
 def _is_unexpected(error: GraphQLError) -> bool:
     # Errors we raise on purpose are GraphQLErrors with a code; anything else escaping a
     # resolver is a bug whose details (SQL, paths, stack) must never reach the client.
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    return (
+        original is not None
+        and not isinstance(original, GraphQLError)
+        and _refusal_code(error) is None
+    )
 
 
 class MaskUnexpectedErrors(MaskErrors):
     def __init__(self) -> None:
-        super().__init__(should_mask_error=_is_unexpected, error_message="Internal error.")
+        super().__init__(
+            should_mask_error=lambda error: _is_unexpected(error) or bool(_refusal_code(error)),
+            error_message="Internal error.",
+        )
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        code = _refusal_code(error)
+        if code is not None:
+            return GraphQLError(error.message, extensions={"code": code})
         return GraphQLError(
             message=self.error_message,
             nodes=error.nodes,

@@ -4,7 +4,9 @@
   returns bytes (orjson); the npm `graphql-ws` client, Python's `gql` and a browser's
   WebSocket all refuse or misread binary frames, though `json.loads` would accept them.
 - The legacy `graphql-ws` protocol refuses a bad token with 4403, as graphql-transport-ws does,
-  not with 1011 (which says the server failed), and a malformed message closes with 4400.
+  not with 1011 (which says the server failed), and a malformed message closes with 4400. It
+  runs queries and mutations as well as subscriptions, as that protocol allows (clients such
+  as gql send them over the socket they already hold).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
     ConnectionInitMessage,
     OperationMessage,
 )
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.types.graphql import OperationType
 
 from app.graphql.context import Context
 
@@ -80,3 +84,39 @@ class LegacyProtocol(BaseGraphQLWSHandler[Context, None]):
         self.connection_acknowledged = True
         if self.keep_alive:
             self.keep_alive_task = asyncio.create_task(self.handle_keep_alive())
+
+    async def handle_async_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        try:
+            results = await self.schema.stream(
+                query=query,
+                variable_values=variables,
+                operation_name=operation_name,
+                context_value=self.context,
+                root_value=self.root_value,
+                allowed_operation_types=tuple(OperationType),
+            )
+            self.subscriptions[operation_id] = results
+            first = True
+            async for result in results:
+                if first and isinstance(result, PreExecutionError) and result.errors:
+                    await self.send_message(
+                        {"type": "error", "id": operation_id, "payload": result.errors[0].formatted}
+                    )
+                    return
+                first = False
+                # Incremental delivery (@defer, @stream) is not enabled in this schema.
+                assert isinstance(result, ExecutionResult)
+                await self.send_data_message(result, operation_id)
+            await self.send_message({"type": "complete", "id": operation_id})
+        except asyncio.CancelledError:
+            await self.send_message({"type": "complete", "id": operation_id})
+        finally:
+            # Over, by itself or stopped: it no longer counts against the connection's limit.
+            self.subscriptions.pop(operation_id, None)
+            self.tasks.pop(operation_id, None)
