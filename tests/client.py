@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -162,3 +163,20 @@ class Subscriber:
         except TimeoutError:
             return
         raise GraphQLFailure(f"expected nothing, got {message}")
+
+
+async def metric(api: Api, name: str) -> int:
+    """A sample from /metrics."""
+    text = (await api.http.get("/metrics")).text
+    found = re.search(rf"^{name} (\d+)$", text, re.MULTILINE)
+    assert found, text
+    return int(found.group(1))
+
+
+async def until_subscribed(api: Api, count: int) -> None:
+    """The server has registered `count` subscriptions: events from now on reach them."""
+    for _ in range(1000):
+        if await metric(api, "tandem_subscriptions") >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"fewer than {count} subscriptions were registered")

@@ -11,7 +11,6 @@ nothing. The shared Redis on 6379 is never used: its pub/sub channels are global
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 import shutil
 import socket
@@ -26,7 +25,7 @@ import pytest
 from starlette.applications import Starlette
 
 from app.settings import Settings, to_libpq_url
-from tests.client import Api, Subscriber
+from tests.client import Api, Subscriber, metric, until_subscribed
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, DatabaseServer, create_admin, serve
 
 EVENTS = """
@@ -106,13 +105,6 @@ async def health(api: Api) -> dict[str, Any]:
     return body
 
 
-async def metric(api: Api, name: str) -> int:
-    text = (await api.http.get("/metrics")).text
-    found = re.search(rf"^{name} (\d+)$", text, re.MULTILINE)
-    assert found, text
-    return int(found.group(1))
-
-
 async def until_broker(api: Api, state: str) -> None:
     """Wait (up to a minute: reconnecting backs off) until /health reports `state`."""
     for _ in range(600):
@@ -120,14 +112,6 @@ async def until_broker(api: Api, state: str) -> None:
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"the broker never became {state!r}: {await health(api)}")
-
-
-async def until_subscribed(api: Api, count: int) -> None:
-    for _ in range(1000):
-        if await metric(api, "tandem_subscriptions") >= count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"fewer than {count} subscriptions were registered")
 
 
 async def next_event(sub: Subscriber) -> dict[str, Any]:

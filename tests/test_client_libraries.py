@@ -108,7 +108,9 @@ async def set_next_step(
     session: AsyncClientSession, deal: dict[str, Any], step: str
 ) -> dict[str, Any]:
     result = await session.execute(
-        request(UPDATE, input={"id": deal["id"], "expectedVersion": deal["version"], "nextStep": step})
+        request(
+            UPDATE, input={"id": deal["id"], "expectedVersion": deal["version"], "nextStep": step}
+        )
     )
     assert result["updateOpportunity"]["userErrors"] == [], result
     changed: dict[str, Any] = result["updateOpportunity"]["opportunity"]
@@ -162,7 +164,10 @@ async def test_gql_subscriber_receives_a_teammates_change_and_resumes_with_since
             await set_next_step(writer, deal, "Call the CFO")
             await set_next_step(writer, deal, "Send the offer")
             await asyncio.wait_for(listening, 10)
-        assert [e["opportunity"]["nextStep"] for e in received] == ["Call the CFO", "Send the offer"]
+        assert [e["opportunity"]["nextStep"] for e in received] == [
+            "Call the CFO",
+            "Send the offer",
+        ]
         assert {e["actor"]["name"] for e in received} == {"Mia"}
         assert [c for c in received[0]["changes"] if c["field"] == "nextStep"] == [
             {"field": "nextStep", "new": "Call the CFO"}
@@ -192,9 +197,7 @@ async def test_gql_runs_queries_over_the_websocket_too(
     assert result == {"me": {"email": ADMIN_EMAIL}}
 
 
-async def test_gql_uploads_a_document_and_it_downloads_the_same(
-    api: Api, admin_token: str
-) -> None:
+async def test_gql_uploads_a_document_and_it_downloads_the_same(api: Api, admin_token: str) -> None:
     content = b"%PDF-1.7\n" + bytes(range(256)) * 40
     async with http_session(api, admin_token) as session:
         deal = await new_deal(session)

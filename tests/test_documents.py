@@ -143,3 +143,41 @@ async def test_an_outsider_is_denied_a_private_opportunitys_document(
     assert denied.content == missing.content
     assert (await download(api, path, None)).status_code == 401
     assert (await download(api, "/documents/not-a-number", owner)).status_code == 404
+
+
+async def test_a_string_in_place_of_the_file_is_a_user_error(api: Api, admin_token: str) -> None:
+    deal = await create(api, admin_token)
+    body = await api.gql(
+        """mutation($id: ID!) { uploadDocument(input: {opportunityId: $id, file: "x"}) {
+          activity { id } userErrors { field code message } } }""",
+        {"id": deal},
+        admin_token,
+    )
+    assert "errors" not in body, body
+    payload = body["data"]["uploadDocument"]
+    assert payload["activity"] is None
+    assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("INVALID", ["file"])]
+    assert "multipart" in payload["userErrors"][0]["message"]
+    timeline = await api.ok(TIMELINE, {"id": deal}, admin_token)
+    assert timeline["opportunity"]["timeline"]["nodes"] == []
+
+
+async def test_an_upload_without_a_token_is_refused_and_stores_nothing(
+    api: Api, admin_token: str
+) -> None:
+    deal = await create(api, admin_token)
+    operations = {
+        "query": UPLOAD,
+        "variables": {"i": {"opportunityId": deal, "file": None}},
+    }
+    response = await api.http.post(
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.i.file"]})},
+        files={"0": ("offer.pdf", PDF, "application/pdf")},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
+    timeline = await api.ok(TIMELINE, {"id": deal}, admin_token)
+    assert timeline["opportunity"]["timeline"]["nodes"] == []

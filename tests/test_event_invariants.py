@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,7 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from app.settings import Settings, to_libpq_url
-from tests.client import Api, Subscriber
+from tests.client import Api, Subscriber, metric, until_subscribed
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, RunningServer, create_admin, serve
 
 EVENTS = """
@@ -62,22 +61,6 @@ REMOVE_MEMBER = """mutation($i: TeamMemberInput!) { removeTeamMember(input: $i) 
 UPDATE_USER = mutation("updateUser", "user { id isActive }")
 HISTORY = """query($id: ID!) { opportunity(id: $id) {
   history(first: 100) { totalCount nodes { cursor kind opportunityId version } } } }"""
-
-
-async def metric(api: Api, name: str) -> int:
-    text = (await api.http.get("/metrics")).text
-    found = re.search(rf"^{name} (\d+)$", text, re.MULTILINE)
-    assert found, text
-    return int(found.group(1))
-
-
-async def until_subscribed(api: Api, count: int) -> None:
-    """The server has registered `count` subscriptions: events from now on reach them."""
-    for _ in range(1000):
-        if await metric(api, "tandem_subscriptions") >= count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"fewer than {count} subscriptions were registered")
 
 
 async def next_event(sub: Subscriber, wait: float = 10) -> dict[str, Any]:

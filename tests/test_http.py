@@ -96,9 +96,7 @@ async def test_non_json_content_types_are_refused_with_4xx(api: Api, admin_token
     assert 400 <= response.status_code < 500
 
 
-async def test_a_batch_runs_each_operation_and_answers_in_order(
-    api: Api, admin_token: str
-) -> None:
+async def test_a_batch_runs_each_operation_and_answers_in_order(api: Api, admin_token: str) -> None:
     # Apollo's BatchHttpLink sends a JSON array and expects an array of results back.
     body = json.dumps(
         [{"query": "{ me { email } }"}, {"query": "{ stages { name } }"}, {"query": "{ me { "}]

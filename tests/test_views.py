@@ -328,3 +328,56 @@ async def test_search_finds_words_parts_and_company_names_best_first(
     assert await found("weld") == ["Robot arms for Globex"]  # a word of the description
     assert await found("klift") == ["Forklift fleet"]  # any part of the name
     assert await found("nothing like it") == []
+
+
+DELETE_TEAM = """mutation($id: ID!) { deleteTeam(input: {id: $id}) {
+  deletedId userErrors { field code message } } }"""
+
+
+async def test_deleting_a_team_makes_its_shared_views_private_to_their_owners(
+    api: Api, admin_token: str
+) -> None:
+    carol_id, carol = await api.create_user(admin_token, "carol@example.com")
+    dave_id, dave = await api.create_user(admin_token, "dave@example.com")
+    team = await team_with(api, admin_token, carol_id)
+    await api.mutate(
+        "addTeamMember",
+        """mutation($t: ID!, $u: ID!) { addTeamMember(input: {teamId: $t, userId: $u}) {
+          team { id } userErrors { code } } }""",
+        {"t": team, "u": dave_id},
+        admin_token,
+    )
+    shared = await view(api, carol, name="Team board", visibility="TEAM", teamId=team)
+    assert shared["name"] in {v["name"] for v in (await api.ok(VIEWS, token=dave))["views"]}
+
+    deleted = (await api.ok(DELETE_TEAM, {"id": team}, admin_token))["deleteTeam"]
+    assert deleted == {"deletedId": team, "userErrors": []}
+
+    mine = {v["id"]: v for v in (await api.ok(VIEWS, token=carol))["views"]}
+    kept = mine[shared["id"]]
+    assert (kept["visibility"], kept["team"], kept["owner"]) == ("PRIVATE", None, {"id": carol_id})
+    assert kept["version"] == shared["version"] + 1
+    assert shared["id"] not in {v["id"] for v in (await api.ok(VIEWS, token=dave))["views"]}
+    # Still usable by its owner.
+    assert (await api.ok(PAGE, {"view": shared["id"]}, carol))["opportunities"]["totalCount"] == 0
+
+
+async def test_a_team_that_cannot_be_deleted_keeps_its_shared_views(
+    api: Api, admin_token: str
+) -> None:
+    carol_id, carol = await api.create_user(admin_token, "carol@example.com")
+    team = await team_with(api, admin_token, carol_id)
+    shared = await view(api, carol, name="Team board", visibility="TEAM", teamId=team)
+    deal = await create(api, carol, "Linked to the team")
+    values = {"opportunityId": deal, "participantId": team, "role": "SALES_REP"}
+    await api.mutate("linkParticipant", LINKED, {"i": values}, carol)
+
+    refused = (await api.ok(DELETE_TEAM, {"id": team}, admin_token))["deleteTeam"]
+    assert [e["code"] for e in refused["userErrors"]] == ["IN_USE"]
+    # Refused in the same transaction: the view was not made private on the way.
+    kept = {v["id"]: v for v in (await api.ok(VIEWS, token=carol))["views"]}[shared["id"]]
+    assert (kept["visibility"], kept["team"], kept["version"]) == (
+        "TEAM",
+        {"id": team},
+        shared["version"],
+    )
