@@ -50,7 +50,7 @@ def error_messages(body: dict[str, Any]) -> list[str]:
     return [error["message"] for error in body.get("errors") or []]
 
 
-def error_codes(body: dict[str, Any]) -> list[str]:
+def error_codes(body: dict[str, Any]) -> list[str | None]:
     return [(error.get("extensions") or {}).get("code") for error in body.get("errors") or []]
 
 

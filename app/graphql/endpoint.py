@@ -27,7 +27,7 @@ from app.crm.users.queries import load_actor_for_token
 from app.graphql.context import Context, Runtime
 from app.graphql.limits import MAX_BATCH_OPERATIONS
 from app.graphql.schema import schema
-from app.graphql.websocket import FORBIDDEN, LegacyProtocol, TextFrames
+from app.graphql.websocket import FORBIDDEN, LegacyProtocol, TextFrames, TransportProtocol
 
 
 class RequestRefused(HTTPException):
@@ -89,6 +89,7 @@ def _loads(data: str | bytes) -> Any:
 
 class TandemGraphQL(GraphQL[Context, None]):
     websocket_adapter_class = TextFrames
+    graphql_transport_ws_handler_class = TransportProtocol
     graphql_ws_handler_class = LegacyProtocol
 
     def __init__(self, runtime: Runtime) -> None:

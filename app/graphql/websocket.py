@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from typing import Any
 
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import (
     ConnectionInitMessage,
@@ -46,19 +51,46 @@ class TextFrames(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from exc
 
 
+def malformed(message: Mapping[str, Any], operation_types: tuple[str, ...]) -> str | None:
+    """Why a client message cannot be handled, or None. Checked before Strawberry's handlers,
+    which index into the message and would fail on a payload of the wrong shape."""
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "a message needs a string type"
+    with_id = (*operation_types, "complete", "stop")
+    if kind in with_id and not isinstance(message.get("id"), str):
+        return f"a {kind} message needs a string id"
+    if kind in operation_types:
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return f"a {kind} message needs a payload with a query string"
+        if not isinstance(payload.get("variables"), dict | None):
+            return "variables must be an object"
+        if not isinstance(payload.get("operationName"), str | None):
+            return "operationName must be a string"
+        if not isinstance(payload.get("extensions"), dict | None):
+            return "extensions must be an object"
+    return None
+
+
+class TransportProtocol(BaseGraphQLTransportWSHandler[Context, None]):
+    """The `graphql-transport-ws` subprotocol (the npm graphql-ws library's)."""
+
+    async def handle_message(self, message: Message) -> None:
+        reason = malformed(message, ("subscribe",))
+        if reason is not None:
+            await self.handle_invalid_message(reason)
+            return
+        await super().handle_message(message)
+
+
 class LegacyProtocol(BaseGraphQLWSHandler[Context, None]):
     """The legacy `graphql-ws` subprotocol (subscriptions-transport-ws)."""
 
     async def handle_message(self, message: OperationMessage) -> None:
-        if not isinstance(message.get("type"), str) or (
-            message["type"] == "start"
-            and not (
-                isinstance(message.get("id"), str)
-                and isinstance(message.get("payload"), dict)
-                and isinstance(message["payload"].get("query"), str)
-            )
-        ):
-            await self.websocket.close(code=MALFORMED, reason="Malformed message")
+        reason = malformed(message, ("start",))
+        if reason is not None:
+            await self.websocket.close(code=MALFORMED, reason=reason)
             return
         await super().handle_message(message)
 

@@ -38,11 +38,13 @@ MAX_PASSWORD_LENGTH = 256
 
 _hasher = PasswordHasher.from_parameters(PROFILES["standard"])
 
-# One thread per core: more would only share the same cores, each holding 64 MiB.
-_THREADS = max(1, min(4, os.cpu_count() or 1))
+# A standard-cost hash already runs its four lanes on threads of its own, so one pool thread
+# per two cores keeps the machine's cores busy while leaving room for the event loop and
+# PostgreSQL (bench/logins.py: /health p99 64 ms during bursts with one thread, 91 with two).
+_THREADS = max(1, min(4, (os.cpu_count() or 1) // 2))
 _pool = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="tandem-argon2")
-# About a second of work at the standard cost on two cores.
-MAX_WAITING = 16 * _THREADS
+# About five seconds of work at the standard cost on a 2-core machine; past it, BUSY at once.
+MAX_WAITING = 32 * _THREADS
 _waiting = 0
 
 

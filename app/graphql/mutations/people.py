@@ -55,13 +55,24 @@ class TeamPayload:
     user_errors: list[UserError]
 
 
+async def _rights_changed(info: strawberry.Info) -> None:
+    # Open subscriptions in this process follow a change of rights at once (a deactivated
+    # user's sockets close before another event can reach them); other processes follow at
+    # their next periodic refresh.
+    await info.context.runtime.directory.refresh()
+
+
 async def _user(info: strawberry.Info, work: Callable[[Unit], Awaitable[UserModel]]) -> UserPayload:
     user, errors = await presented(info, work, User.of)
+    if not errors:
+        await _rights_changed(info)
     return UserPayload(user=user, user_errors=errors)
 
 
 async def _team(info: strawberry.Info, work: Callable[[Unit], Awaitable[TeamModel]]) -> TeamPayload:
     team, errors = await presented(info, work, Team.of)
+    if not errors:
+        await _rights_changed(info)
     return TeamPayload(team=team, user_errors=errors)
 
 
@@ -160,7 +171,10 @@ class PeopleMutations:
         async def work(unit: Unit) -> None:
             await services.delete_team(unit, decode_id(input.id, "Team"))
 
-        return await deletion(info, work, input.id)
+        deleted = await deletion(info, work, input.id)
+        if not deleted.user_errors:
+            await _rights_changed(info)
+        return deleted
 
     @strawberry.mutation(description="Admins only.")
     async def add_team_member(self, info: strawberry.Info, input: TeamMemberInput) -> TeamPayload:
