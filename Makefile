@@ -1,11 +1,14 @@
-# The two commands a fresh machine needs: `make serve` and `make test` (Python 3.11+ only;
-# PostgreSQL is embedded when TANDEM_DATABASE_URL is unset).
+# The two commands a fresh machine needs: `make serve` (Python 3.11+ only; PostgreSQL is
+# embedded when TANDEM_DATABASE_URL is unset) and `make test` (also Node.js 20+, for the npm
+# graphql-ws client the protocol tests drive).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # pip runs again only when pyproject.toml changes, so `make test` stays fast after the first run.
 STAMP := $(VENV)/.installed
+# The third-party JavaScript client the protocol tests drive (tests/js), from its lockfile.
+NODE_STAMP := tests/js/node_modules/.installed
 PYTEST_ARGS ?=
 
 .PHONY: venv serve test bench schema
@@ -20,10 +23,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[dev]'
 	touch $@
 
+$(NODE_STAMP): tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $@
+
 serve: venv
 	$(BIN)/tandem serve
 
-test: venv
+test: venv $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy app tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
