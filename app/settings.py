@@ -36,6 +36,9 @@ class Settings:
     password_hashing: str
     max_upload_bytes: int
     totals_fold_seconds: int
+    executor: str = "plan"
+    """"plan": compiled plans (the standard executor serves what they decline); "standard":
+    graphql-core's executor for everything, as a fallback should a plan ever be wrong."""
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -135,4 +138,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         password_hashing=_choice(env, "TANDEM_PASSWORD_HASHING", ("standard", "fast"), "standard"),
         max_upload_bytes=_int(env, "TANDEM_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, 1024, 1024**3),
         totals_fold_seconds=_int(env, "TANDEM_TOTALS_FOLD_SECONDS", 5, 1, 3600),
+        executor=_choice(env, "TANDEM_EXECUTOR", ("plan", "standard"), "plan"),
     )

@@ -16,6 +16,7 @@ from app.crm.unit import EventSink, Unit, unit_of_work
 from app.crm.users.directory import ActorDirectory, Watch
 from app.crm.views.services import ViewDefinition
 from app.events.hub import EventHub
+from app.graphql.batch import Reader
 from app.graphql.errors import unauthenticated
 from app.graphql.execution import SharedEvents
 from app.graphql.loaders import Loaders
@@ -52,6 +53,8 @@ class Context:
         self.runtime = runtime
         self.actor = actor
         self.loaders = Loaders(runtime.reads, actor)
+        self.reader = Reader(runtime.reads, actor)
+        """What batched fields read through: one per operation."""
         self.client_address = client_address
         """The peer's IP address (uvicorn puts a trusted proxy's X-Forwarded-For here)."""
         self.response = response
@@ -69,11 +72,12 @@ class Context:
 
     def set_actor(self, actor: Actor) -> None:
         self.actor = actor
-        self.loaders = Loaders(self.runtime.reads, actor)
+        self.fresh_loaders()
 
     def fresh_loaders(self) -> None:
         """A new cache per operation: a WebSocket connection runs many over one context."""
         self.loaders = Loaders(self.runtime.reads, self.actor)
+        self.reader = Reader(self.runtime.reads, self.actor)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

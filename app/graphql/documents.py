@@ -34,6 +34,27 @@ def _tag(errors: list[GraphQLError] | None, code: str) -> None:
             error.extensions = {**(error.extensions or {}), "code": code}
 
 
+def parsed(query: str) -> DocumentNode | list[GraphQLError]:
+    """The document, or why it cannot be parsed (a limit's error, or the syntax error)."""
+    size_error = document_size_error(query)
+    if size_error is not None:
+        return [size_error]
+    try:
+        return _parse(query)
+    except GraphQLError as error:
+        return [error]
+
+
+def parse_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
+    _tag(errors, PARSE_FAILED)
+    return errors
+
+
+def validation_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
+    _tag(errors, VALIDATION_FAILED)
+    return errors
+
+
 class ParsedDocuments(SchemaExtension):
     """The parser cache, and codes on whatever parsing or validation refused."""
 

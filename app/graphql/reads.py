@@ -8,11 +8,8 @@ from app.crm.activities import queries as activity_queries
 from app.crm.errors import DomainError
 from app.crm.opportunities import history, queries
 from app.crm.opportunities.filters import OpportunityFilter
-from app.crm.opportunities.models import TARGET_COLUMNS
-from app.crm.opportunities.rows import OpportunityRow
 from app.crm.opportunities.sorting import Sort
 from app.graphql.errors import bad_input
-from app.graphql.selection import node_selections, selects_below
 from app.graphql.types.activities import Activity, TimelineEntry, TimelineKind, activity_of
 from app.graphql.types.common import Connection, connection
 from app.graphql.types.opportunities import Opportunity, OpportunityEvent
@@ -54,54 +51,7 @@ async def opportunity_connection(
         async with context.read() as session:
             return await queries.count(session, actor, f)
 
-    await prefetch_for_page(info, page.items)
     return connection(page, [Opportunity.of(row) for row in page.items], count)
-
-
-# The loader of a participant's linked record, by kind (its column: TARGET_COLUMNS).
-_TARGET_LOADERS = {
-    "COMPANY": "company_by_id",
-    "CONTACT": "contact_by_id",
-    "USER": "user_by_id",
-    "TEAM": "team_by_id",
-}
-
-
-async def prefetch_for_page(info: strawberry.Info, rows: list[OpportunityRow]) -> None:
-    """Load what the page's selection needs for all its rows at once (a query per kind, one
-    after another in one session).
-
-    The nested fields then find their values in the loaders and resolve without awaiting.
-    """
-    selected = node_selections(info)
-    loaders = info.context.loaders
-    related = {"participants", "companies", "contacts", "primaryContact"} & selected.keys()
-    async with info.context.read() as session:
-        if "owner" in selected:
-            await loaders.user_by_id.fill(session, (r.owner_id for r in rows))
-        if "stage" in selected:
-            await loaders.stage_by_id.fill(session, (r.stage_id for r in rows))
-        if "folder" in selected:
-            await loaders.folder_by_id.fill(session, (r.folder_id for r in rows if r.folder_id))
-        if not related:
-            return
-        await loaders.participants_by_opportunity.fill(session, (r.id for r in rows))
-        wanted = set()
-        if "companies" in selected:
-            wanted.add("COMPANY")
-        if {"contacts", "primaryContact"} & selected.keys():
-            wanted.add("CONTACT")
-        if "participants" in selected and selects_below(selected["participants"], "target"):
-            wanted |= set(_TARGET_LOADERS)
-        targets: dict[str, list[int]] = {kind: [] for kind in wanted}
-        for row in rows:
-            for participant in await loaders.participants_by_opportunity.load(row.id):
-                if participant.kind in wanted:
-                    targets[participant.kind].append(
-                        getattr(participant, TARGET_COLUMNS[participant.kind])
-                    )
-        for kind, ids in targets.items():
-            await getattr(loaders, _TARGET_LOADERS[kind]).fill(session, ids)
 
 
 async def timeline_connection(

@@ -8,22 +8,22 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     SchemaExtension,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.graphql.documents import ParsedDocuments
 from app.graphql.execution import EventExecutionContext
+from app.graphql.executor.operation import PlanExecutor
+from app.graphql.executor.types import TypeNames
 from app.graphql.limits import MAX_BATCH_OPERATIONS, DocumentLimits
+from app.graphql.masking import MaskUnexpectedErrors, as_client_sees, log_unexpected
 from app.graphql.mutations.activities import ActivityMutations
 from app.graphql.mutations.opportunities import OpportunityMutations
 from app.graphql.mutations.orders import OrderMutations
@@ -59,51 +59,6 @@ Mutation = merge_types(
 )
 
 
-# Strawberry's refusals of an operation it will not run (a query on a subscription-only
-# transport, an operation name the document lacks): the client's mistake, said as such.
-_REFUSALS: dict[type[Exception], str] = {
-    InvalidOperationTypeError: "OPERATION_NOT_ALLOWED",
-    CannotGetOperationTypeError: "UNKNOWN_OPERATION",
-    MissingQueryError: "MISSING_QUERY",
-}
-
-
-def _refusal_code(error: GraphQLError) -> str | None:
-    return _REFUSALS.get(type(error.original_error)) if error.original_error else None
-
-
-def _is_unexpected(error: GraphQLError) -> bool:
-    # Errors we raise on purpose are GraphQLErrors with a code; anything else escaping a
-    # resolver is a bug whose details (SQL, paths, stack) must never reach the client.
-    original = error.original_error
-    return (
-        original is not None
-        and not isinstance(original, GraphQLError)
-        and _refusal_code(error) is None
-    )
-
-
-class MaskUnexpectedErrors(MaskErrors):
-    def __init__(self) -> None:
-        super().__init__(
-            should_mask_error=lambda error: _is_unexpected(error) or bool(_refusal_code(error)),
-            error_message="Internal error.",
-        )
-
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        code = _refusal_code(error)
-        if code is not None:
-            return GraphQLError(error.message, extensions={"code": code})
-        return GraphQLError(
-            message=self.error_message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR"},
-        )
-
-
 class QueryLimits(AddValidationRules):
     """Depth and alias limits (limits.py); a fresh extension per operation, one rule class,
     so the validation cache, which keys on the rules, hits."""
@@ -123,14 +78,16 @@ class FreshLoaders(SchemaExtension):
 
 
 class TandemSchema(strawberry.Schema):
+    """Queries and mutations run through their compiled plans (app/graphql/executor/); the
+    standard executor serves what the planner declines, and everything when
+    TANDEM_EXECUTOR=standard."""
+
+    plans: PlanExecutor
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Client mistakes (bad token, bad ID, syntax) are answered, not logged as failures;
-        # only errors that escaped a resolver are the server's, with their traceback.
-        for error in errors:
-            if _is_unexpected(error):
-                log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+        log_unexpected(errors)
 
     async def execute(
         self,
@@ -146,6 +103,17 @@ class TandemSchema(strawberry.Schema):
         # query field and fail as an internal error (strawberry#3392). Refusing it here makes
         # the view answer 400; WebSockets subscribe through subscribe() and stream().
         allowed = set(allowed_operation_types or OperationType) - {OperationType.SUBSCRIPTION}
+        if _planned(context_value):
+            fresh = getattr(context_value, "fresh_loaders", None)
+            if fresh is not None:
+                fresh()
+            result = await self.plans.execute(
+                query, variable_values, context_value, root_value, operation_name, allowed
+            )
+            if result is not None:
+                if result.errors:
+                    result.errors = as_client_sees(result.errors)
+                return result
         return await super().execute(
             query,
             variable_values,
@@ -157,8 +125,13 @@ class TandemSchema(strawberry.Schema):
         )
 
 
-def build_schema() -> strawberry.Schema:
-    return TandemSchema(
+def _planned(context: Any) -> bool:
+    runtime = getattr(context, "runtime", None)
+    return runtime is None or runtime.settings.executor == "plan"
+
+
+def build_schema() -> TandemSchema:
+    built = TandemSchema(
         query=Queries,
         mutation=Mutation,
         subscription=Subscription,
@@ -189,6 +162,8 @@ def build_schema() -> strawberry.Schema:
             FreshLoaders,
         ],
     )
+    built.plans = PlanExecutor(TypeNames(built))
+    return built
 
 
 schema = build_schema()

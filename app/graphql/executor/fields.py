@@ -1,0 +1,103 @@
+"""How the plan gets each field of the schema: read from Strawberry's definitions, once.
+
+A field is one of:
+
+- an attribute of the object (a Strawberry field without a resolver): read it;
+- a batched relation (declared with `app.graphql.batch.batched`): one call for every parent
+  of one level of the result, which reads the rows for all of them at once;
+- a resolver: called with the converted arguments, the object and `info`, as Strawberry
+  would call it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLField
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.arguments import convert_arguments
+from strawberry.types.field import StrawberryField
+
+from app.graphql.batch import BATCH
+
+ATTRIBUTE = "attribute"
+BATCHED = "batched"
+RESOLVER = "resolver"
+
+
+class CannotPlan(Exception):
+    """Something the plan executor does not serve; the standard executor will."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSource:
+    kind: str
+    python_name: str
+    field: StrawberryField
+    batch: Callable[..., Any] | None
+    takes_source: bool
+    """The resolver wants the object: as `self` (first) or as `root`/`parent` (by name)."""
+    source_keyword: str | None
+    info_keyword: str | None
+    is_async: bool
+    has_arguments: bool
+
+    def arguments(
+        self,
+        raw: dict[str, Any],
+        scalar_registry: Mapping[object, Any],
+        config: Any,
+    ) -> dict[str, Any]:
+        """The resolver's keyword arguments for graphql-core's coerced argument values."""
+        if not self.has_arguments:
+            return {}
+        return convert_arguments(raw, self.field.arguments, scalar_registry, config)
+
+
+def field_source(graphql_field: GraphQLField) -> FieldSource:
+    definition = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField):
+        raise CannotPlan("a field not defined with Strawberry")
+    if definition.extensions:
+        raise CannotPlan(f"field extensions on {definition.python_name}")
+    metadata: Any = definition.metadata or {}
+    batch = metadata.get(BATCH)
+    resolver = definition.base_resolver
+    if batch is not None:
+        return FieldSource(
+            BATCHED,
+            definition.python_name,
+            definition,
+            batch,
+            False,
+            None,
+            None,
+            True,
+            bool(definition.arguments),
+        )
+    if resolver is None:
+        return FieldSource(
+            ATTRIBUTE, definition.python_name, definition, None, False, None, None, False, False
+        )
+    if resolver.is_graphql_generic or inspect.isasyncgenfunction(resolver.wrapped_func):
+        raise CannotPlan(f"the resolver of {definition.python_name}")
+    source_parameter = resolver.root_parameter or resolver.parent_parameter
+    info = resolver.info_parameter
+    return FieldSource(
+        RESOLVER,
+        definition.python_name,
+        definition,
+        None,
+        resolver.self_parameter is not None,
+        source_parameter.name if source_parameter is not None else None,
+        info.name if info is not None else None,
+        resolver.is_async,
+        bool(definition.arguments),
+    )

@@ -1,0 +1,225 @@
+"""Serving one operation through its plan, from the query text to the result.
+
+Each document is parsed and validated once (bounded caches), each (document, operation,
+@skip/@include values) compiled once. What the planner cannot serve returns None, and the
+caller runs the standard executor instead; that is logged once per document and counted by
+reason (`/metrics`: tandem_plan_fallbacks_total).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    specified_rules,
+)
+from graphql import OperationType as GraphQLOperationType
+from graphql.execution.values import get_variable_values
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.schema import validate_document
+from strawberry.types.execution import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from app.graphql.documents import parse_errors, parsed, validation_errors
+from app.graphql.executor.fields import CannotPlan
+from app.graphql.executor.plan import OperationPlan, Planner, condition_variables
+from app.graphql.executor.run import Execution, Pending, Slot
+from app.graphql.executor.types import TypeNames
+from app.graphql.limits import DocumentLimits
+
+log = logging.getLogger(__name__)
+
+_RULES = (*specified_rules, DocumentLimits)
+MAX_COERCION_ERRORS = 50
+
+
+class _Bounded(OrderedDict[Any, Any]):
+    """A least-recently-used map of at most `size` entries."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self._size = size
+
+    def get_recent(self, key: Any) -> Any:
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+    def keep(self, key: Any, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self._size:
+            self.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A query text as parsed and validated: its errors, or what its plans need."""
+
+    node: DocumentNode | None
+    errors: list[GraphQLError] | None
+    conditions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    plan: OperationPlan | None
+    planner: Planner | None
+    reason: str | None = None
+
+
+class PlanExecutor:
+    def __init__(self, types: TypeNames, *, documents: int = 512, plans: int = 1024) -> None:
+        self.types = types
+        self._documents = _Bounded(documents)
+        self._plans = _Bounded(plans)
+        self.fallbacks: Counter[str] = Counter()
+        self.planned = 0
+
+    def document(self, query: str) -> Document:
+        known: Document | None = self._documents.get_recent(query)
+        if known is not None:
+            return known
+        node = parsed(query)
+        if isinstance(node, list):
+            document = Document(None, parse_errors(node))
+        else:
+            errors = validate_document(self.types.graphql, node, _RULES)
+            if errors:
+                document = Document(node, validation_errors(errors))
+            else:
+                try:
+                    document = Document(node, None, condition_variables(node))
+                except CannotPlan:
+                    document = Document(node, None, ("*",))
+        self._documents.keep(query, document)
+        return document
+
+    def compiled(
+        self,
+        query: str,
+        document: Document,
+        operation: OperationDefinitionNode,
+        variables: dict[str, Any],
+    ) -> Compiled:
+        if document.conditions == ("*",):
+            return self._fell_back(query, "@skip/@include on a definition")
+        conditions = {name: variables.get(name) is True for name in document.conditions}
+        key = (query, operation.name.value if operation.name else None, *conditions.values())
+        known: Compiled | None = self._plans.get_recent(key)
+        if known is None:
+            assert document.node is not None
+            planner = Planner(self.types.graphql, document.node, conditions)
+            try:
+                known = Compiled(planner.operation(operation), planner)
+            except CannotPlan as refused:
+                known = Compiled(None, None, refused.reason)
+                log.info("plan executor: %s; the standard executor serves %r", refused, query[:200])
+            self._plans.keep(key, known)
+        if known.plan is None:
+            assert known.reason is not None
+            self.fallbacks[known.reason] += 1
+        return known
+
+    def _fell_back(self, query: str, reason: str) -> Compiled:
+        self.fallbacks[reason] += 1
+        return Compiled(None, None, reason)
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None,
+        context: Any,
+        root_value: Any,
+        operation_name: str | None,
+        allowed: Iterable[OperationType],
+    ) -> ExecutionResult | None:
+        """The result, or None when the standard executor must serve this operation. Raises
+        Strawberry's own exceptions where its view answers 400 (no query, unknown operation
+        name, an operation type this transport does not run)."""
+        if not query:
+            raise MissingQueryError
+        document = self.document(query)
+        if document.node is None:
+            return ExecutionResult(data=None, errors=document.errors)
+        operations = [
+            d for d in document.node.definitions if isinstance(d, OperationDefinitionNode)
+        ]
+        operation = _chosen(operations, operation_name)
+        if operation is None:
+            raise CannotGetOperationTypeError(operation_name)
+        kind = OperationType(operation.operation.value)
+        if kind not in allowed:
+            raise InvalidOperationTypeError(kind)
+        if document.errors:
+            return ExecutionResult(data=None, errors=document.errors)
+        if operation_name is None and len(operations) > 1:
+            message = "Must provide operation name if query contains multiple operations."
+            return ExecutionResult(data=None, errors=[GraphQLError(message)])
+        if kind is OperationType.SUBSCRIPTION:
+            return None
+        variables = get_variable_values(
+            self.types.graphql,
+            operation.variable_definitions or (),
+            variable_values or {},
+            max_errors=MAX_COERCION_ERRORS,
+        )
+        if isinstance(variables, list):
+            return ExecutionResult(data=None, errors=variables)
+        compiled = self.compiled(query, document, operation, variables.coerced)
+        if compiled.plan is None:
+            return None
+        assert compiled.planner is not None
+        self.planned += 1
+        return await run_plan(
+            self.types, compiled.plan, compiled.planner, context, variables, root_value
+        )
+
+
+def _chosen(
+    operations: list[OperationDefinitionNode], name: str | None
+) -> OperationDefinitionNode | None:
+    if name is None:
+        return operations[0] if operations else None
+    return next((o for o in operations if o.name and o.name.value == name), None)
+
+
+async def run_plan(
+    types: TypeNames,
+    plan: OperationPlan,
+    planner: Planner,
+    context: Any,
+    variables: Any,
+    root_value: Any,
+) -> ExecutionResult:
+    execution = Execution(plan, planner, types, context, variables, root_value)
+    data: dict[str, Any] = {}
+    holder: dict[str, Any] = {"data": data}
+    root_slot = Slot(holder, "data", True, None)
+    reader = getattr(context, "reader", None)
+    async with reader.holding() if reader is not None else _nothing():
+        if plan.kind is GraphQLOperationType.MUTATION:
+            # Each root field, with everything below it, before the next one starts.
+            for field in plan.root.fields:
+                one = type(plan.root)(plan.root.type, [field])
+                await execution.fill([Pending(one, root_value, data, root_slot)])
+        else:
+            await execution.fill([Pending(plan.root, root_value, data, root_slot)])
+    return ExecutionResult(data=holder["data"], errors=execution.errors or None)
+
+
+class _nothing:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
