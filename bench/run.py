@@ -248,8 +248,10 @@ def graphql_request(port: int, query: str, variables: dict[str, Any], token: str
 
 
 @asynccontextmanager
-async def bench_database(explicit_url: str | None, keep: bool) -> AsyncIterator[str]:
-    """A fresh `tandem_bench` database; yields its SQLAlchemy asyncpg URL."""
+async def bench_database(
+    explicit_url: str | None, keep: bool, name: str = DATABASE_NAME
+) -> AsyncIterator[str]:
+    """A fresh database `name` (`tandem_bench`); yields its SQLAlchemy asyncpg URL."""
     server_url = explicit_url or os.environ.get("TANDEM_BENCH_DATABASE_URL") or DEFAULT_SERVER
     server_url = to_asyncpg_url(server_url)
     embedded = None
@@ -267,15 +269,15 @@ async def bench_database(explicit_url: str | None, keep: bool) -> AsyncIterator[
         embedded = await asyncio.to_thread(start_embedded_postgres, data_dir, "postgres")
         server_url = embedded.url
         connection = await asyncpg.connect(**libpq_connect_args(server_url))
-    database_url = make_url(server_url).set(database=DATABASE_NAME)
+    database_url = make_url(server_url).set(database=name)
     url = database_url.render_as_string(hide_password=False)
     try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
         yield url
     finally:
         if not keep:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE_NAME}" WITH (FORCE)')
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await connection.close()
         if embedded is not None:
             embedded.stop()
