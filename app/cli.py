@@ -137,7 +137,7 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
-    from app.crm.demo import seed_demo
+    from app.demo import seed_demo
 
     if not args.demo:
         _fail("say what to seed: `tandem seed --demo` loads a demo sales team")

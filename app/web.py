@@ -26,7 +26,9 @@ from app.events.broker import BrokerLink
 from app.events.hub import EventHub
 from app.graphql.context import Runtime
 from app.graphql.endpoint import TandemGraphQL, bearer_token
-from app.graphql.execution import SharedEvents
+from app.graphql.executor.operation import plan_metrics
+from app.graphql.schema import schema
+from app.graphql.shared_events import SharedEvents
 from app.periodic import Periodic
 from app.settings import Settings
 
@@ -130,6 +132,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             f"tandem_broker_reconnects_total {broker.reconnects}",
             "# TYPE tandem_broker_connected gauge",
             f"tandem_broker_connected {int(broker.connected)}",
+            *plan_metrics(schema.plans),
         ]
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 

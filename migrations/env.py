@@ -9,8 +9,26 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.db import Base, import_models
+from app.db import Base
 from app.settings import to_asyncpg_url
+
+
+def import_models() -> None:
+    """Import every model module so that Base.metadata knows all tables (Alembic needs them all)."""
+    from app.crm.activities import models as _activities  # noqa: F401
+    from app.crm.auth import models as _auth  # noqa: F401
+    from app.crm.companies import models as _companies  # noqa: F401
+    from app.crm.contacts import models as _contacts  # noqa: F401
+    from app.crm.folders import models as _folders  # noqa: F401
+    from app.crm.opportunities import models as _opportunities  # noqa: F401
+    from app.crm.opportunities import totals as _totals  # noqa: F401
+    from app.crm.orders import models as _orders  # noqa: F401
+    from app.crm.products import models as _products  # noqa: F401
+    from app.crm.stages import models as _stages  # noqa: F401
+    from app.crm.users import models as _users  # noqa: F401
+    from app.crm.views import models as _views  # noqa: F401
+    from app.events import models as _events  # noqa: F401
+
 
 import_models()
 target_metadata = Base.metadata

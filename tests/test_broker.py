@@ -1,4 +1,4 @@
-"""Invariant 6 of DESIGN.md §5: events travel through the broker named by
+"""Live-update invariant 6 (docs/architecture.md): events travel through the broker named by
 TANDEM_BROADCAST_URL, and survive the broker going away.
 
 Each scheme (memory://, postgres:// on the test database, redis:// on a private

@@ -1,4 +1,4 @@
-"""The live-update invariants of DESIGN.md §5 that go beyond one action's events.
+"""The live-update invariants (docs/architecture.md) that go beyond one action's events.
 
 - Invariant 3: a private opportunity's events reach its owner, the users and team members
   linked to it, and admins, never anybody else, live or replayed; rights are re-read while

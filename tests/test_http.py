@@ -1,6 +1,6 @@
 """The HTTP surface: whatever a client sends, it gets a clear 4xx or a GraphQL error, never a 500.
 
-Covers issue 2 point 10 (malformed JSON and non-GraphQL requests get 400) and DESIGN.md §4
+Covers issue 2 point 10 (malformed JSON and non-GraphQL requests get 400) and the API's conventions
 (nothing a client sends may produce a stack trace), plus /health and /metrics.
 """
 

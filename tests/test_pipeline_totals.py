@@ -129,7 +129,7 @@ class World:
         return {p.id: p.name for p in self.everyone}
 
     def sees(self, person: Person, deal: DealModel) -> bool:
-        """DESIGN.md §1: admins see everything; others public deals, their own, and private
+        """The visibility rule: admins see everything; others public deals, their own, and private
         ones linked to them or to one of their teams."""
         if person.is_admin or deal.visibility == "PUBLIC" or deal.owner == person.id:
             return True

@@ -25,7 +25,7 @@ class Actor:
 
 
 def visible_to(actor: Actor) -> ColumnElement[bool]:
-    """The visibility rule of DESIGN.md §1 as a WHERE clause over `opportunities`."""
+    """The visibility rule (docs/architecture.md) as a WHERE clause over `opportunities`."""
     if actor.is_admin:
         return true()
     linked = [Participant.user_id == actor.user_id]

@@ -2,7 +2,8 @@
 
 Every state change runs inside `unit_of_work(...)`. Services record events on the unit; the
 events are written to the outbox in the same transaction and handed to the sink only once the
-transaction has committed (DESIGN.md §5, invariant 1). A DomainError rolls everything back.
+transaction has committed (docs/architecture.md, live-update invariant 1). A DomainError rolls
+everything back.
 """
 
 from __future__ import annotations

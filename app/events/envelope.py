@@ -50,7 +50,7 @@ class FieldChange:
 
 @dataclass(frozen=True, slots=True)
 class Audience:
-    """Who may see an opportunity: the rule of DESIGN.md §1 in a form checked without a query."""
+    """Who may see an opportunity: the visibility rule, in a form checked without a query."""
 
     visibility: str
     owner_id: int

@@ -4,7 +4,8 @@ Events reach the hub from the broker in whatever order the broker delivers them,
 some missing (a publish lost while the broker was down). The hub hands them on strictly in
 sequence order: an event beyond the next expected one makes it read the gap from the outbox
 first, and a periodic check reads anything the broker never delivered. So every subscriber
-sees each committed event exactly once, in commit order (DESIGN.md §5, invariant 2).
+sees each committed event exactly once, in commit order (docs/architecture.md, live-update
+invariant 2).
 
 A subscriber never slows the hub or the others: the hub only appends to its bounded queue.
 When that queue is full the subscriber is switched to reading the outbox at its own pace,

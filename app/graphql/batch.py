@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -40,9 +41,21 @@ class Reader:
     executor they may run side by side, and then take turns on the lock.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], actor: Actor | None) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        actor: Actor | None,
+        *,
+        remember: bool = True,
+    ) -> None:
         self._sessions = sessions
         self.actor = actor
+        self._remember = remember
+        """False for a subscription under the standard executor: its context lives as long as
+        the subscription, and each event must show the rows as they are now."""
+        self.asked_actor = False
+        """Whether a field read what the actor may see: then a live event's result depends
+        on who receives it."""
         self._known: dict[object, dict[Any, Any]] = {}
         self._lock = asyncio.Lock()
         self._session: AsyncSession | None = None
@@ -68,31 +81,37 @@ class Reader:
 
     async def fetch(self, fetch: Fetch, keys: Iterable[Any], default: Any = None) -> dict[Any, Any]:
         """{key: row} for `keys` (`default` for a missing one): read once per operation."""
-        known = self._known.setdefault(fetch, {})
-        missing = [key for key in dict.fromkeys(keys) if key not in known]
-        if missing:
-            async with self.session() as session:
-                missing = [key for key in missing if key not in known]
-                if missing:
-                    found = await fetch(session, missing)
-                    for key in missing:
-                        known[key] = found.get(key, default)
-        return known
+        return await self._read(fetch, keys, default, None)
 
     async def visible(
         self, fetch: VisibleFetch, keys: Iterable[Any], default: Any = None
     ) -> dict[Any, Any]:
         """`fetch` with this operation's actor: what that actor may see."""
         actor = self.actor
+        self.asked_actor = True
         if actor is None:
             raise RuntimeError("reading what an actor may see needs an actor")
-        known = self._known.setdefault(fetch, {})
+        return await self._read(fetch, keys, default, actor)
+
+    async def one(self, fetch: Fetch, key: Any, default: Any = None) -> Any:
+        return (await self.fetch(fetch, (key,), default))[key]
+
+    async def one_visible(self, fetch: VisibleFetch, key: Any, default: Any = None) -> Any:
+        return (await self.visible(fetch, (key,), default))[key]
+
+    async def _read(
+        self, fetch: Any, keys: Iterable[Any], default: Any, actor: Actor | None
+    ) -> dict[Any, Any]:
+        known = self._known.setdefault(fetch, {}) if self._remember else {}
         missing = [key for key in dict.fromkeys(keys) if key not in known]
         if missing:
             async with self.session() as session:
                 missing = [key for key in missing if key not in known]
                 if missing:
-                    found = await fetch(session, actor, missing)
+                    if actor is None:
+                        found = await fetch(session, missing)
+                    else:
+                        found = await fetch(session, actor, missing)
                     for key in missing:
                         known[key] = found.get(key, default)
         return known
@@ -101,6 +120,47 @@ class Reader:
 def reader(info: Any) -> Reader:
     found: Reader = info.context.reader
     return found
+
+
+async def related(
+    info: Any,
+    fetch: Fetch,
+    keys: Sequence[Any],
+    present: Callable[[Any], V],
+    default: Any = None,
+) -> list[V | None]:
+    """`present(row)` for each key's row: None where the key is None or the row missing."""
+    found = await reader(info).fetch(fetch, (k for k in keys if k is not None), default)
+    return [None if key is None or (row := found[key]) is None else present(row) for key in keys]
+
+
+async def related_required(
+    info: Any, fetch: Fetch, keys: Sequence[Any], present: Callable[[Any], V]
+) -> list[V]:
+    """`related` for a field that cannot be null: a missing row (a broken reference) still
+    comes back as None, which the executor reports as that field's error."""
+    found: list[Any] = await related(info, fetch, keys, present)
+    return found
+
+
+async def related_visible(
+    info: Any,
+    fetch: VisibleFetch,
+    keys: Sequence[Any],
+    present: Callable[[Any], V],
+) -> list[V | None]:
+    """`related` over what the operation's actor may see."""
+    found = await reader(info).visible(fetch, (k for k in keys if k is not None))
+    return [None if key is None or (row := found[key]) is None else present(row) for key in keys]
+
+
+async def related_lists(
+    info: Any, fetch: Fetch, key_lists: Sequence[Iterable[Any]], present: Callable[[Any], V]
+) -> list[list[V]]:
+    """For each list of keys, `present` of each row found (missing rows left out)."""
+    lists = [list(keys) for keys in key_lists]
+    found = await reader(info).fetch(fetch, (k for keys in lists for k in keys))
+    return [[present(row) for k in keys if (row := found[k]) is not None] for keys in lists]
 
 
 BatchFunction = Callable[..., Awaitable[Sequence[Any]]]
@@ -115,25 +175,43 @@ def _one_at_a_time(batch: BatchFunction) -> Callable[..., Awaitable[Any]]:
         return (await batch([root], *args, **kwargs))[0]
 
     root = inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    resolve.__signature__ = signature.replace(parameters=[root, *rest])  # type: ignore[attr-defined]
-    resolve.__annotations__ = {
+    annotations = {
         name: hint for name, hint in batch.__annotations__.items() if name != parents.name
     }
+    returns = inspect.Signature.empty
+    if "return" in annotations:
+        annotations["return"] = returns = _item_of(annotations["return"])
+    resolve.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[root, *rest], return_annotation=returns
+    )
+    resolve.__annotations__ = annotations
     resolve.__module__ = batch.__module__
     resolve.__name__ = batch.__name__
     resolve.__qualname__ = batch.__qualname__
     return resolve
 
 
+def _item_of(annotation: Any) -> Any:
+    """The field's type from the batch function's return annotation, `list[T]`: `T`."""
+    if isinstance(annotation, str):
+        text = annotation.strip()
+        if text.startswith("list[") and text.endswith("]"):
+            return text[len("list[") : -1]
+    elif typing.get_origin(annotation) is list:
+        return typing.get_args(annotation)[0]
+    raise TypeError(f"a batch function returns list[...], one value per parent: {annotation!r}")
+
+
 def batched(
     *,
-    graphql_type: Any,
+    graphql_type: Any = None,
     description: str | None = None,
     name: str | None = None,
     deprecation_reason: str | None = None,
 ) -> Callable[[BatchFunction], Any]:
     """A field whose values for many parents come from one call of the decorated function,
-    `async def f(parents, info, **arguments) -> list` (one value per parent, in order)."""
+    `async def f(parents, info, **arguments) -> list[T]` (one value per parent, in order); the
+    field's type is `T`, unless `graphql_type` says otherwise."""
 
     def field(batch: BatchFunction) -> Any:
         return strawberry.field(

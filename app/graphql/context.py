@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +18,7 @@ from app.crm.views.services import ViewDefinition
 from app.events.hub import EventHub
 from app.graphql.batch import Reader
 from app.graphql.errors import unauthenticated
-from app.graphql.execution import SharedEvents
-from app.graphql.loaders import Loaders
+from app.graphql.shared_events import SharedEvents
 from app.settings import Settings
 
 
@@ -52,7 +51,6 @@ class Context:
     ) -> None:
         self.runtime = runtime
         self.actor = actor
-        self.loaders = Loaders(runtime.reads, actor)
         self.reader = Reader(runtime.reads, actor)
         """What batched fields read through: one per operation."""
         self.client_address = client_address
@@ -72,12 +70,24 @@ class Context:
 
     def set_actor(self, actor: Actor) -> None:
         self.actor = actor
-        self.fresh_loaders()
+        self.fresh_reads()
 
-    def fresh_loaders(self) -> None:
-        """A new cache per operation: a WebSocket connection runs many over one context."""
-        self.loaders = Loaders(self.runtime.reads, self.actor)
-        self.reader = Reader(self.runtime.reads, self.actor)
+    def fresh_reads(self, *, remember: bool = True) -> None:
+        """A new reader per operation: a WebSocket connection runs many over one context."""
+        self.reader = Reader(self.runtime.reads, self.actor, remember=remember)
+
+    def for_event(self) -> EventContext:
+        """What the fields of one live event see: this context, with reads of their own."""
+        return EventContext(self, Reader(self.runtime.reads, self.actor))
+
+    def visibility(self) -> Hashable:
+        """Who sees what: subscribers with the same may share a result that depends on it."""
+        actor = self.actor
+        if actor is None:
+            return None
+        if actor.is_admin:
+            return "admin"
+        return (actor.user_id, tuple(sorted(actor.team_ids)))
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -86,3 +96,34 @@ class Context:
 
     def unit(self) -> AbstractAsyncContextManager[Unit]:
         return unit_of_work(self.runtime.sessions, self.require_actor(), self.runtime.sink)
+
+
+class EventContext:
+    """A subscriber's context as one event's fields see it: its own reader, and a note of
+    whether anything asked who the actor is (then the result is not everyone's to share)."""
+
+    def __init__(self, base: Context, reader: Reader) -> None:
+        self._base = base
+        self.reader = reader
+        self.runtime = base.runtime
+
+    @property
+    def asked_actor(self) -> bool:
+        return self.reader.asked_actor
+
+    @property
+    def actor(self) -> Actor | None:
+        self.reader.asked_actor = True
+        return self._base.actor
+
+    def require_actor(self) -> Actor:
+        self.reader.asked_actor = True
+        return self._base.require_actor()
+
+    def read(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self._base.read()
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else of the connection (its socket, its parameters) is the subscriber's.
+        self.reader.asked_actor = True
+        return getattr(self._base, name)

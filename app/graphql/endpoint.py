@@ -25,6 +25,7 @@ from app.crm.actor import Actor
 from app.crm.auth.tokens import read_token
 from app.crm.users.queries import load_actor_for_token
 from app.graphql.context import Context, Runtime
+from app.graphql.encoding import encode_json
 from app.graphql.limits import MAX_BATCH_OPERATIONS
 from app.graphql.schema import schema
 from app.graphql.websocket import FORBIDDEN, LegacyProtocol, TextFrames, TransportProtocol
@@ -114,13 +115,8 @@ class TandemGraphQL(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     def encode_json(self, data: object) -> str | bytes:
-        # A large response (an order of 500 lines) spends a tenth of its time in the standard
-        # library's encoder; orjson writes the same JSON several times faster. WebSocket
-        # frames are sent as text whatever this returns (websocket.py).
-        try:
-            return orjson.dumps(data)
-        except TypeError:  # something orjson refuses (an integer beyond 64 bits): be exact
-            return json.dumps(data, separators=(",", ":"))
+        # WebSocket frames are sent as text whatever this returns (websocket.py).
+        return encode_json(data)
 
     def decode_json(self, data: str | bytes) -> object:
         # Strawberry turns only a JSONDecodeError into a 400 (HTTP) or a 4400 close

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
-    SchemaExtension,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StreamResult
 from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.graphql.documents import ParsedDocuments
-from app.graphql.execution import EventExecutionContext
 from app.graphql.executor.operation import PlanExecutor
 from app.graphql.executor.types import TypeNames
 from app.graphql.limits import MAX_BATCH_OPERATIONS, DocumentLimits
@@ -31,8 +30,7 @@ from app.graphql.mutations.parties import PartyMutations
 from app.graphql.mutations.people import PeopleMutations
 from app.graphql.mutations.pipeline import PipelineMutations
 from app.graphql.mutations.views import ViewMutations
-from app.graphql.order_queries import OrderQueries
-from app.graphql.queries import Query
+from app.graphql.queries import Queries
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
 from app.graphql.types.activities import ACTIVITY_TYPES
@@ -40,11 +38,9 @@ from app.graphql.types.opportunities import Opportunity, Participant
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import Team, User
 from app.graphql.types.pipeline import Folder, LostReason, Stage
-from app.graphql.view_queries import ViewQueries
 
 log = logging.getLogger(__name__)
 
-Queries = merge_types("Query", (Query, OrderQueries, ViewQueries))
 Mutation = merge_types(
     "Mutation",
     (
@@ -67,20 +63,10 @@ class QueryLimits(AddValidationRules):
         super().__init__([DocumentLimits])
 
 
-class FreshLoaders(SchemaExtension):
-    """A WebSocket connection shares one context across operations; each gets its own cache."""
-
-    def on_operation(self) -> Iterator[None]:
-        context = self.execution_context.context
-        if hasattr(context, "fresh_loaders"):
-            context.fresh_loaders()
-        yield
-
-
 class TandemSchema(strawberry.Schema):
-    """Queries and mutations run through their compiled plans (app/graphql/executor/); the
-    standard executor serves what the planner declines, and everything when
-    TANDEM_EXECUTOR=standard."""
+    """Queries, mutations and subscriptions run through their compiled plans
+    (app/graphql/executor/); the standard executor serves what the planner declines (and
+    answers documents in error), and everything when TANDEM_EXECUTOR=standard."""
 
     plans: PlanExecutor
 
@@ -101,12 +87,10 @@ class TandemSchema(strawberry.Schema):
     ) -> ExecutionResult:
         # execute() serves plain HTTP, where a subscription would run its resolver as a
         # query field and fail as an internal error (strawberry#3392). Refusing it here makes
-        # the view answer 400; WebSockets subscribe through subscribe() and stream().
+        # the view answer 400; WebSockets subscribe through stream().
         allowed = set(allowed_operation_types or OperationType) - {OperationType.SUBSCRIPTION}
+        _fresh_reads(context_value, remember=True)
         if _planned(context_value):
-            fresh = getattr(context_value, "fresh_loaders", None)
-            if fresh is not None:
-                fresh()
             result = await self.plans.execute(
                 query, variable_values, context_value, root_value, operation_name, allowed
             )
@@ -123,6 +107,64 @@ class TandemSchema(strawberry.Schema):
             allowed,
             operation_extensions,
         )
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        """What a WebSocket runs: any operation, a subscription as a stream of results."""
+        allowed = set(allowed_operation_types or OperationType)
+        if _planned(context_value):
+            kind = self.plans.kind_of(query, operation_name)
+            if kind is OperationType.SUBSCRIPTION and kind in allowed:
+                _fresh_reads(context_value, remember=True)
+                events = self.plans.subscription(
+                    query, variable_values, context_value, root_value, operation_name
+                )
+                if events is not None:
+                    return events
+            elif kind is not None and kind in allowed:
+                return self._once(
+                    query, variable_values, context_value, root_value, operation_name, allowed
+                )
+        # The standard executor runs every event of a subscription in this operation's
+        # context: its reads must show each event's rows as they are then, not as first read.
+        _fresh_reads(context_value, remember=False)
+        return await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed,
+        )
+
+    async def _once(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None,
+        context_value: Any,
+        root_value: Any,
+        operation_name: str | None,
+        allowed: set[OperationType],
+    ) -> AsyncGenerator[ExecutionResult, None]:
+        yield await self.execute(
+            query, variable_values, context_value, root_value, operation_name, allowed
+        )
+
+
+def _fresh_reads(context: Any, *, remember: bool) -> None:
+    """A WebSocket connection runs many operations over one context: each reads afresh."""
+    fresh = getattr(context, "fresh_reads", None)
+    if fresh is not None:
+        fresh(remember=remember)
 
 
 def _planned(context: Any) -> bool:
@@ -152,14 +194,12 @@ def build_schema() -> TandemSchema:
             scalar_map=SCALAR_MAP,
             batching_config={"max_operations": MAX_BATCH_OPERATIONS},
         ),
-        execution_context_class=EventExecutionContext,
         # Classes or factories, never shared instances: extension state is per operation.
         extensions=[
             ParsedDocuments,
             lambda: ValidationCache(maxsize=512),
             QueryLimits,
             MaskUnexpectedErrors,
-            FreshLoaders,
         ],
     )
     built.plans = PlanExecutor(TypeNames(built))

@@ -2,7 +2,7 @@
 
 Each subscription is a filter over the process's event hub: deciding whether a subscriber may
 see an event is an in-memory check against the audience the event carries, so one event costs
-work per socket and no query per subscriber (DESIGN.md §5, invariant 4).
+work per socket and no query per subscriber (docs/architecture.md, live-update invariant 4).
 """
 
 from __future__ import annotations
@@ -16,14 +16,17 @@ import strawberry
 
 from app.crm.actor import Actor
 from app.crm.errors import DomainError, ErrorCode
+from app.crm.opportunities import queries as opportunities
 from app.crm.opportunities.filters import OpportunityFilter, check_filter
+from app.crm.orders import queries as orders
 from app.crm.users.queries import load_actor
 from app.events.envelope import ChangeEvent, EventKind
+from app.graphql.batch import reader
 from app.graphql.errors import bad_input, unauthenticated
-from app.graphql.execution import SharedEvents, filter_key
 from app.graphql.filters import OpportunityFilterInput
 from app.graphql.ids import decode_id
-from app.graphql.queries import through_view
+from app.graphql.queries.views import through_view
+from app.graphql.shared_events import SharedEvents, filter_key
 from app.graphql.types.opportunities import OpportunityEvent, ViewChange
 from app.graphql.types.orders import OrderEvent
 
@@ -72,17 +75,19 @@ async def _since(info: strawberry.Info, since: str | None) -> int | None:
     return since_seq
 
 
-async def _admitted_now(payload: OpportunityEvent | OrderEvent, actor: Actor) -> bool:
+async def _admitted_now(
+    shared: SharedEvents, payload: OpportunityEvent | OrderEvent, actor: Actor
+) -> bool:
     """Whether the event's opportunity admits the actor now, not only when it was committed.
 
     A replayed or queued event may be delivered after the opportunity became private, and its
     nested fields show the present: one query per event per process, shared by all its
     subscribers. An order without an opportunity is everyone's.
     """
-    if payload.event.opportunity_id is None:
+    opportunity_id = payload.event.opportunity_id
+    if opportunity_id is None:
         return True
-    assert payload.loaders is not None
-    now = await payload.loaders.audience_by_opportunity.load(payload.event.opportunity_id)
+    now = await shared.audience_now(opportunity_id, payload.event.seq)
     return now is not None and now.admits(actor.user_id, actor.team_ids, actor.is_admin)
 
 
@@ -122,7 +127,7 @@ async def _deliver(
             if current is None:
                 return  # deactivated while subscribed
             payload = await present(event, current)
-            if payload is not None and await _admitted_now(payload, current):
+            if payload is not None and await _admitted_now(runtime.shared_events, payload, current):
                 yield payload
     finally:
         subscription.close()
@@ -161,7 +166,10 @@ class Subscription:
             raise bad_input(error) from None
         kinds = frozenset(filter.kinds) if filter and filter.kinds else None
         since_seq = await _since(info, since)
-        if only_id is not None and await context.loaders.opportunity_by_id.load(only_id) is None:
+        if (
+            only_id is not None
+            and await reader(info).one_visible(opportunities.visible_by_id, only_id) is None
+        ):
             raise bad_input(
                 DomainError(ErrorCode.NOT_FOUND, "opportunity not found", ["opportunityId"])
             )
@@ -209,7 +217,7 @@ class Subscription:
         except DomainError as error:
             raise bad_input(error) from None
         since_seq = await _since(info, since)
-        if await info.context.loaders.order_by_id.load(only_id) is None:
+        if await reader(info).one_visible(orders.visible_by_id, only_id) is None:
             raise bad_input(DomainError(ErrorCode.NOT_FOUND, "order not found", ["orderId"]))
 
         shared: SharedEvents = runtime.shared_events

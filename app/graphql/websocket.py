@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
@@ -32,6 +33,7 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from app.graphql.context import Context
+from app.graphql.executor.events import EncodedData
 
 # Close codes both protocols use: 4400 a malformed message, 4403 not (or no longer) allowed.
 MALFORMED = 4400
@@ -43,12 +45,27 @@ class TextFrames(ASGIWebSocketAdapter):
         if self.ws.application_state != WebSocketState.CONNECTED:
             # Closed by the server meanwhile (a revoked user): nothing more may be sent.
             raise WebSocketDisconnected
-        encoded = self.view.encode_json(message)
-        text = encoded.decode() if isinstance(encoded, bytes) else encoded
+        text = _shared_text(message)
+        if text is None:
+            encoded = self.view.encode_json(message)
+            text = encoded.decode() if isinstance(encoded, bytes) else encoded
         try:
             await self.ws.send_text(text)
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
+
+
+def _shared_text(message: Mapping[str, Any]) -> str | None:
+    """A live event's message from the payload JSON its subscribers share (encoded once per
+    event and selection, app/graphql/executor/events.py), or None to encode it whole."""
+    payload = message.get("payload")
+    if message.get("type") not in ("next", "data") or not isinstance(payload, dict):
+        return None
+    data = payload.get("data")
+    if not isinstance(data, EncodedData) or not data.payload or "extensions" in payload:
+        return None
+    head = orjson.dumps({"type": message["type"], "id": message["id"]})
+    return (head[:-1] + b',"payload":' + data.payload + b"}").decode()
 
 
 def malformed(message: Mapping[str, Any], operation_types: tuple[str, ...]) -> str | None:

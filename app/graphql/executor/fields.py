@@ -6,7 +6,9 @@ A field is one of:
 - a batched relation (declared with `app.graphql.batch.batched`): one call for every parent
   of one level of the result, which reads the rows for all of them at once;
 - a resolver: called with the converted arguments, the object and `info`, as Strawberry
-  would call it.
+  would call it;
+- a subscription's root field: its resolver makes the stream of events, and for each event
+  the field's value is the event itself.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from app.graphql.batch import BATCH
 ATTRIBUTE = "attribute"
 BATCHED = "batched"
 RESOLVER = "resolver"
+SUBSCRIPTION = "subscription"
 
 
 class CannotPlan(Exception):
@@ -61,7 +64,7 @@ class FieldSource:
         return convert_arguments(raw, self.field.arguments, scalar_registry, config)
 
 
-def field_source(graphql_field: GraphQLField) -> FieldSource:
+def field_source(graphql_field: GraphQLField, *, subscription: bool = False) -> FieldSource:
     definition = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     if not isinstance(definition, StrawberryField):
         raise CannotPlan("a field not defined with Strawberry")
@@ -86,12 +89,14 @@ def field_source(graphql_field: GraphQLField) -> FieldSource:
         return FieldSource(
             ATTRIBUTE, definition.python_name, definition, None, False, None, None, False, False
         )
-    if resolver.is_graphql_generic or inspect.isasyncgenfunction(resolver.wrapped_func):
+    if resolver.is_graphql_generic or (
+        inspect.isasyncgenfunction(resolver.wrapped_func) is not subscription
+    ):
         raise CannotPlan(f"the resolver of {definition.python_name}")
     source_parameter = resolver.root_parameter or resolver.parent_parameter
     info = resolver.info_parameter
     return FieldSource(
-        RESOLVER,
+        SUBSCRIPTION if subscription else RESOLVER,
         definition.python_name,
         definition,
         None,

@@ -8,12 +8,14 @@ reason (`/metrics`: tandem_plan_fallbacks_total).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     GraphQLError,
@@ -29,6 +31,7 @@ from strawberry.types.execution import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.graphql.documents import parse_errors, parsed, validation_errors
+from app.graphql.executor.events import SharedResults, event_stream
 from app.graphql.executor.fields import CannotPlan
 from app.graphql.executor.plan import OperationPlan, Planner, condition_variables
 from app.graphql.executor.run import Execution, Pending, Slot
@@ -84,6 +87,7 @@ class PlanExecutor:
         self._plans = _Bounded(plans)
         self.fallbacks: Counter[str] = Counter()
         self.planned = 0
+        self.event_results = SharedResults()
 
     def document(self, query: str) -> Document:
         known: Document | None = self._documents.get_recent(query)
@@ -151,9 +155,7 @@ class PlanExecutor:
         document = self.document(query)
         if document.node is None:
             return ExecutionResult(data=None, errors=document.errors)
-        operations = [
-            d for d in document.node.definitions if isinstance(d, OperationDefinitionNode)
-        ]
+        operations = _operations(document.node)
         operation = _chosen(operations, operation_name)
         if operation is None:
             raise CannotGetOperationTypeError(operation_name)
@@ -167,12 +169,7 @@ class PlanExecutor:
             return ExecutionResult(data=None, errors=[GraphQLError(message)])
         if kind is OperationType.SUBSCRIPTION:
             return None
-        variables = get_variable_values(
-            self.types.graphql,
-            operation.variable_definitions or (),
-            variable_values or {},
-            max_errors=MAX_COERCION_ERRORS,
-        )
+        variables = self._variables(operation, variable_values)
         if isinstance(variables, list):
             return ExecutionResult(data=None, errors=variables)
         compiled = self.compiled(query, document, operation, variables.coerced)
@@ -183,6 +180,80 @@ class PlanExecutor:
         return await run_plan(
             self.types, compiled.plan, compiled.planner, context, variables, root_value
         )
+
+    def kind_of(self, query: str | None, operation_name: str | None) -> OperationType | None:
+        """The type of the operation a valid document runs; None for a document in error."""
+        if not query:
+            return None
+        document = self.document(query)
+        if document.node is None or document.errors:
+            return None
+        operations = _operations(document.node)
+        if operation_name is None and len(operations) > 1:
+            return None
+        operation = _chosen(operations, operation_name)
+        return OperationType(operation.operation.value) if operation is not None else None
+
+    def subscription(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None,
+        context: Any,
+        root_value: Any,
+        operation_name: str | None,
+    ) -> AsyncGenerator[ExecutionResult, None] | None:
+        """A valid subscription's stream of results through its plan; None for anything else
+        (another operation type, an error to answer, a plan declined): the standard path
+        serves those."""
+        if not query:
+            return None
+        document = self.document(query)
+        if document.node is None or document.errors:
+            return None
+        operations = _operations(document.node)
+        if operation_name is None and len(operations) > 1:
+            return None
+        operation = _chosen(operations, operation_name)
+        if operation is None or operation.operation is not GraphQLOperationType.SUBSCRIPTION:
+            return None
+        variables = self._variables(operation, variable_values)
+        if isinstance(variables, list):
+            return None
+        compiled = self.compiled(query, document, operation, variables.coerced)
+        if compiled.plan is None:
+            return None
+        assert compiled.planner is not None
+        self.planned += 1
+        return event_stream(
+            self.types,
+            compiled.plan,
+            compiled.planner,
+            context,
+            variables,
+            _variables_key(variable_values),
+            root_value,
+            self.event_results,
+        )
+
+    def _variables(self, operation: OperationDefinitionNode, given: dict[str, Any] | None) -> Any:
+        return get_variable_values(
+            self.types.graphql,
+            operation.variable_definitions or (),
+            given or {},
+            max_errors=MAX_COERCION_ERRORS,
+        )
+
+
+def _variables_key(values: dict[str, Any] | None) -> bytes:
+    """One byte string per distinct set of variables, whatever the order of their keys."""
+    try:
+        return orjson.dumps(values or {}, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a number beyond 64 bits: slower, as exact
+        return json.dumps(values or {}, sort_keys=True).encode()
+
+
+def _operations(document: DocumentNode) -> list[OperationDefinitionNode]:
+    return [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
 
 
 def _chosen(
@@ -223,3 +294,21 @@ class _nothing:
 
     async def __aexit__(self, *exc: object) -> None:
         return None
+
+
+def plan_metrics(plans: PlanExecutor) -> list[str]:
+    """/metrics lines: operations run through plans, the standard executor's share by reason,
+    and how many results live events needed (one per event and group of subscribers)."""
+    lines = [
+        "# TYPE tandem_planned_operations_total counter",
+        f"tandem_planned_operations_total {plans.planned}",
+        "# TYPE tandem_plan_fallbacks_total counter",
+    ]
+    for reason, count in sorted(plans.fallbacks.items()):
+        label = reason.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+        lines.append(f'tandem_plan_fallbacks_total{{reason="{label}"}} {count}')
+    lines += [
+        "# TYPE tandem_event_results_built_total counter",
+        f"tandem_event_results_built_total {plans.event_results.built}",
+    ]
+    return lines

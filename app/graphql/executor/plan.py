@@ -87,6 +87,9 @@ class OperationPlan:
     operation: OperationDefinitionNode
     kind: OperationType
     root: Selection
+    asks_actor: bool = False
+    """A subscription's: its events' results depend on who receives them (a field read what
+    the actor may see), so they are shared only between subscribers who see the same."""
 
 
 def condition_variables(document: DocumentNode) -> tuple[str, ...]:
@@ -134,15 +137,26 @@ class Planner:
         }[kind]
         if root_type is None:
             raise CannotPlan(f"no {kind.value} type")
-        return OperationPlan(operation, kind, self.selection(root_type, [operation.selection_set]))
+        root = self.selection(
+            root_type,
+            [operation.selection_set],
+            subscription=kind is OperationType.SUBSCRIPTION,
+        )
+        return OperationPlan(operation, kind, root)
 
     def selection(
-        self, object_type: GraphQLObjectType, selection_sets: list[SelectionSetNode]
+        self,
+        object_type: GraphQLObjectType,
+        selection_sets: list[SelectionSetNode],
+        *,
+        subscription: bool = False,
     ) -> Selection:
         collected: dict[str, list[FieldNode]] = {}
         for selection_set in selection_sets:
             self._collect(object_type, selection_set, collected, set())
-        fields = [self._field(object_type, key, nodes) for key, nodes in collected.items()]
+        fields = [
+            self._field(object_type, key, nodes, subscription) for key, nodes in collected.items()
+        ]
         return Selection(object_type, fields)
 
     def possible(self, completion: Completion, type_name: str) -> Selection:
@@ -206,7 +220,9 @@ class Planner:
                 if self._matches(object_type, fragment.type_condition):
                     self._collect(object_type, fragment.selection_set, collected, visited)
 
-    def _field(self, parent: GraphQLObjectType, key: str, nodes: list[FieldNode]) -> FieldPlan:
+    def _field(
+        self, parent: GraphQLObjectType, key: str, nodes: list[FieldNode], subscription: bool
+    ) -> FieldPlan:
         name = nodes[0].name.value
         if name == "__typename":
             typename = Completion(LEAF, False, serialize=lambda _: parent.name)
@@ -214,7 +230,7 @@ class Planner:
         if name.startswith("__"):
             raise CannotPlan("introspection")
         definition = parent.fields[name]
-        source = field_source(definition)
+        source = field_source(definition, subscription=subscription)
         complete = self._completion(definition.type, nodes)
         static = all(
             not _has_variables(argument.value)

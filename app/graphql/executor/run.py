@@ -21,7 +21,7 @@ from typing import Any
 from graphql import GraphQLError, located_error
 from graphql.execution.values import VariableValues, get_argument_values
 
-from app.graphql.executor.fields import ATTRIBUTE, BATCHED, FieldSource
+from app.graphql.executor.fields import ATTRIBUTE, BATCHED, SUBSCRIPTION, FieldSource
 from app.graphql.executor.plan import (
     ABSTRACT,
     LEAF,
@@ -104,8 +104,11 @@ class Execution:
         context: Any,
         variables: VariableValues,
         root_value: Any = None,
+        event: Any = None,
     ) -> None:
         self.plan = plan
+        self._event = event
+        """A subscription's event: its root field's value."""
         self._planner = planner
         self._types = types
         self.context = context
@@ -139,6 +142,8 @@ class Execution:
         source = field.source
         if source is None:  # __typename
             return [field.parent_type.name] * len(objects)
+        if source.kind is SUBSCRIPTION:
+            return [self._event] * len(objects)
         if source.kind is ATTRIBUTE:
             name = source.python_name
             try:
@@ -175,12 +180,7 @@ class Execution:
         waiting: list[tuple[int, Awaitable[Any]]] = []
         for index, pending in enumerate(objects):
             try:
-                if source.takes_source:
-                    value = function(pending.source, **keywords)  # type: ignore[operator]
-                elif source.source_keyword is not None:
-                    value = function(**{**keywords, source.source_keyword: pending.source})  # type: ignore[operator]
-                else:
-                    value = function(**keywords)  # type: ignore[operator]
+                value = _invoke(source, function, keywords, pending.source)
             except Exception as error:
                 value = error
             if inspect.isawaitable(value):
@@ -193,6 +193,17 @@ class Execution:
                     raise value
                 values[index] = value
         return values
+
+    def source_stream(self, field: FieldPlan) -> Any:
+        """What a subscription's root field returns: its resolver's stream of events."""
+        source = field.source
+        assert source is not None and source.kind is SUBSCRIPTION
+        resolver = source.field.base_resolver
+        assert resolver is not None
+        keywords = dict(self.arguments(field))
+        if source.info_keyword is not None:
+            keywords[source.info_keyword] = self.info
+        return _invoke(source, resolver.wrapped_func, keywords, self.info.root_value)
 
     def arguments(self, field: FieldPlan) -> dict[str, Any]:
         source = field.source
@@ -365,6 +376,14 @@ class Execution:
                 key,
             )
         return self._planner.possible(completion, name)
+
+
+def _invoke(source: FieldSource, function: Any, keywords: dict[str, Any], parent: Any) -> Any:
+    if source.takes_source:
+        return function(parent, **keywords)
+    if source.source_keyword is not None:
+        return function(**{**keywords, source.source_keyword: parent})
+    return function(**keywords)
 
 
 def _attribute(source: Any, name: str) -> Any:

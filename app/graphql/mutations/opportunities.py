@@ -9,9 +9,11 @@ import strawberry
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.money import Money as DomainMoney
 from app.crm.opportunities import participants, services
+from app.crm.opportunities import queries as opportunities
 from app.crm.opportunities.models import Opportunity as OpportunityModel
 from app.crm.opportunities.rows import OpportunityRow
 from app.crm.unit import Unit
+from app.graphql.batch import reader
 from app.graphql.errors import UserError
 from app.graphql.ids import decode_any, decode_id, decode_optional
 from app.graphql.inputs import (
@@ -52,7 +54,7 @@ async def _current(info: strawberry.Info, error: DomainError | None) -> Opportun
     """After a CONFLICT, the opportunity as it stands now, so the client can merge."""
     if error is None or error.code is not ErrorCode.CONFLICT or error.current is None:
         return None
-    row = await info.context.loaders.opportunity_by_id.load(error.current)
+    row = await reader(info).one_visible(opportunities.visible_by_id, error.current)
     return Opportunity.of(row) if row is not None else None
 
 

@@ -11,6 +11,7 @@ import strawberry
 from strawberry import UNSET
 
 from app.crm.errors import DomainError, ErrorCode
+from app.crm.orders import queries as orders
 from app.crm.orders import services
 from app.crm.orders.models import Order as OrderModel
 from app.crm.orders.models import OrderLine as LineModel
@@ -18,6 +19,7 @@ from app.crm.orders.rows import LineRow, OrderRow
 from app.crm.products import services as products
 from app.crm.products.models import Product as ProductModel
 from app.crm.unit import Unit
+from app.graphql.batch import reader
 from app.graphql.errors import UserError
 from app.graphql.ids import decode_id, decode_optional
 from app.graphql.inputs import MoneyInput, given, id_of
@@ -231,7 +233,7 @@ async def _current(info: strawberry.Info, error: DomainError | None) -> Order | 
     """After a CONFLICT, the order as it stands now, so the client can merge."""
     if error is None or error.code is not ErrorCode.CONFLICT or error.current is None:
         return None
-    row = await info.context.loaders.order_by_id.load(error.current)
+    row = await reader(info).one_visible(orders.visible_by_id, error.current)
     return Order.of(row) if row is not None else None
 
 

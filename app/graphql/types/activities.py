@@ -8,8 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from app.crm.activities import queries as activities
+from app.crm.companies import queries as companies
+from app.crm.contacts import queries as contacts
+from app.crm.users import queries as users
+from app.graphql.batch import batched, reader, related, related_lists
 from app.graphql.ids import encode_id
-from app.graphql.loaders import all_now_or_later, now_or_later
 from app.graphql.types.common import Node
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import User
@@ -68,35 +72,27 @@ class Activity(Node):
     def opportunity_id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("Opportunity", self.row.opportunity_id))
 
-    @strawberry.field(graphql_type=User)
-    def created_by(self, info: strawberry.Info) -> Any:
-        return now_or_later(info.context.loaders.user_by_id.load(self.row.created_by_id), User.of)
+    @batched()
+    async def created_by(parents: list[Activity], info: strawberry.Info) -> list[User]:
+        return await _users(info, [a.row.created_by_id for a in parents])
 
-    @strawberry.field(graphql_type=list[Company])
-    def companies(self, info: strawberry.Info) -> Any:
-        loaders = info.context.loaders
+    @batched()
+    async def companies(parents: list[Activity], info: strawberry.Info) -> list[list[Company]]:
+        links = await reader(info).fetch(activities.links_by_activity, [a.row.id for a in parents])
+        ids = [[k.company_id for k in links[a.row.id] if k.company_id is not None] for a in parents]
+        return await related_lists(info, companies.by_id, ids, Company.of)
 
-        def present(links: list[Any]) -> Any:
-            ids = [link.company_id for link in links if link.company_id is not None]
-            return all_now_or_later(
-                [loaders.company_by_id.load(i) for i in ids],
-                lambda rows: [Company.of(r) for r in rows if r is not None],
-            )
+    @batched()
+    async def contacts(parents: list[Activity], info: strawberry.Info) -> list[list[Contact]]:
+        links = await reader(info).fetch(activities.links_by_activity, [a.row.id for a in parents])
+        ids = [[k.contact_id for k in links[a.row.id] if k.contact_id is not None] for a in parents]
+        return await related_lists(info, contacts.by_id, ids, Contact.of)
 
-        return now_or_later(loaders.links_by_activity.load(self.row.id), present)
 
-    @strawberry.field(graphql_type=list[Contact])
-    def contacts(self, info: strawberry.Info) -> Any:
-        loaders = info.context.loaders
-
-        def present(links: list[Any]) -> Any:
-            ids = [link.contact_id for link in links if link.contact_id is not None]
-            return all_now_or_later(
-                [loaders.contact_by_id.load(i) for i in ids],
-                lambda rows: [Contact.of(r) for r in rows if r is not None],
-            )
-
-        return now_or_later(loaders.links_by_activity.load(self.row.id), present)
+async def _users(info: strawberry.Info, ids: list[int | None]) -> list[Any]:
+    """The users of `ids` (None where an id is None): for fields typed User or User | None."""
+    found: list[Any] = await related(info, users.users_by_id, ids, User.of)
+    return found
 
 
 def _common(row: Any) -> dict[str, Any]:
@@ -127,15 +123,13 @@ class Task(Activity):
     status: TaskStatus
     completed_at: datetime | None
 
-    @strawberry.field(graphql_type=User)
-    def assignee(self, info: strawberry.Info) -> Any:
-        return now_or_later(info.context.loaders.user_by_id.load(self.row.assignee_id), User.of)
+    @batched()
+    async def assignee(parents: list[Task], info: strawberry.Info) -> list[User]:
+        return await _users(info, [t.row.assignee_id for t in parents])
 
-    @strawberry.field(graphql_type=User | None)
-    def completed_by(self, info: strawberry.Info) -> Any:
-        if self.row.completed_by_id is None:
-            return None
-        return now_or_later(info.context.loaders.user_by_id.load(self.row.completed_by_id), User.of)
+    @batched()
+    async def completed_by(parents: list[Task], info: strawberry.Info) -> list[User | None]:
+        return await _users(info, [t.row.completed_by_id for t in parents])
 
     @strawberry.field(description="Open and past its due time.")
     def is_overdue(self) -> bool:
@@ -154,27 +148,28 @@ class Appointment(Activity):
     location: str | None
     notes: str | None
 
-    @strawberry.field(graphql_type=list[AttendeeTarget])
-    def attendees(self, info: strawberry.Info) -> Any:
-        loaders = info.context.loaders
+    @batched(graphql_type=list[AttendeeTarget])
+    async def attendees(parents: list[Appointment], info: strawberry.Info) -> list[list[Any]]:
+        known = reader(info)
+        rows = await known.fetch(activities.attendees_by_activity, [a.row.id for a in parents])
+        every = [r for a in parents for r in rows[a.row.id]]
+        found_users = await known.fetch(
+            users.users_by_id, [r.user_id for r in every if r.user_id is not None]
+        )
+        found_contacts = await known.fetch(
+            contacts.by_id, [r.contact_id for r in every if r.contact_id is not None]
+        )
 
-        def present(rows: list[Any]) -> Any:
-            loads = [
-                loaders.user_by_id.load(r.user_id)
-                if r.user_id is not None
-                else loaders.contact_by_id.load(r.contact_id)
-                for r in rows
-            ]
-            return all_now_or_later(
-                loads,
-                lambda found: [
-                    User.of(f) if r.user_id is not None else Contact.of(f)
-                    for r, f in zip(rows, found, strict=True)
-                    if f is not None
-                ],
-            )
+        def attendee(row: Any) -> User | Contact | None:
+            if row.user_id is not None:
+                user = found_users[row.user_id]
+                return User.of(user) if user is not None else None
+            contact = found_contacts[row.contact_id]
+            return Contact.of(contact) if contact is not None else None
 
-        return now_or_later(loaders.attendees_by_activity.load(self.row.id), present)
+        return [
+            [found for r in rows[a.row.id] if (found := attendee(r)) is not None] for a in parents
+        ]
 
 
 @strawberry.type(description="An e-mail logged on the opportunity.")
@@ -270,14 +265,13 @@ class TimelineEntry:
         Annotated[OpportunityEvent, strawberry.lazy("app.graphql.types.opportunities")] | None
     ) = strawberry.field(description="For HISTORY: the change, field by field.")
 
-    @strawberry.field(graphql_type=User | None)
-    def actor(self, info: strawberry.Info) -> Any:
-        if self.activity is not None:
-            return now_or_later(
-                info.context.loaders.user_by_id.load(self.activity.row.created_by_id), User.of
-            )
-        assert self.change is not None
-        actor_id = self.change.event.actor_id
-        if actor_id is None:
-            return None
-        return now_or_later(info.context.loaders.user_by_id.load(actor_id), User.of)
+    @batched()
+    async def actor(parents: list[TimelineEntry], info: strawberry.Info) -> list[User | None]:
+        return await _users(info, [_actor_id(e) for e in parents])
+
+
+def _actor_id(entry: TimelineEntry) -> int | None:
+    if entry.activity is not None:
+        created_by: int = entry.activity.row.created_by_id
+        return created_by
+    return entry.change.event.actor_id if entry.change is not None else None

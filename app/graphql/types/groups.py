@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
 
+from app.crm.companies import queries as companies
+from app.crm.folders import queries as folders
 from app.crm.opportunities.groups import Group, GroupBy
+from app.crm.stages import queries as stages
+from app.crm.users import queries as users
+from app.graphql.batch import Fetch, batched, related
 from app.graphql.ids import encode_id
-from app.graphql.loaders import now_or_later
 from app.graphql.types.common import Money
 from app.graphql.types.parties import Company
 from app.graphql.types.people import Team, User
@@ -73,30 +78,36 @@ class OpportunityGroup:
             group_by=group_by,
         )
 
-    def _load(self, info: strawberry.Info, group_by: GroupBy, loader: str, present: Any) -> Any:
-        if self.group_by is not group_by or self.group.key is None:
-            return None
-        return now_or_later(
-            getattr(info.context.loaders, loader).load(self.group.key),
-            lambda row: present(row) if row is not None else None,
-        )
+    @batched(description="When grouped by stage.")
+    async def stage(parents: list[OpportunityGroup], info: strawberry.Info) -> list[Stage | None]:
+        return await _records(info, parents, GroupBy.STAGE, stages.stages_by_id, Stage.of)
 
-    @strawberry.field(graphql_type=Stage | None, description="When grouped by stage.")
-    def stage(self, info: strawberry.Info) -> Any:
-        return self._load(info, GroupBy.STAGE, "stage_by_id", Stage.of)
+    @batched(description="When grouped by owner.")
+    async def owner(parents: list[OpportunityGroup], info: strawberry.Info) -> list[User | None]:
+        return await _records(info, parents, GroupBy.OWNER, users.users_by_id, User.of)
 
-    @strawberry.field(graphql_type=User | None, description="When grouped by owner.")
-    def owner(self, info: strawberry.Info) -> Any:
-        return self._load(info, GroupBy.OWNER, "user_by_id", User.of)
+    @batched(description="When grouped by team.")
+    async def team(parents: list[OpportunityGroup], info: strawberry.Info) -> list[Team | None]:
+        return await _records(info, parents, GroupBy.TEAM, users.teams_by_id, Team.of)
 
-    @strawberry.field(graphql_type=Team | None, description="When grouped by team.")
-    def team(self, info: strawberry.Info) -> Any:
-        return self._load(info, GroupBy.TEAM, "team_by_id", Team.of)
+    @batched(description="When grouped by folder.")
+    async def folder(parents: list[OpportunityGroup], info: strawberry.Info) -> list[Folder | None]:
+        return await _records(info, parents, GroupBy.FOLDER, folders.folders_by_id, Folder.of)
 
-    @strawberry.field(graphql_type=Folder | None, description="When grouped by folder.")
-    def folder(self, info: strawberry.Info) -> Any:
-        return self._load(info, GroupBy.FOLDER, "folder_by_id", Folder.of)
+    @batched(description="When grouped by company.")
+    async def company(
+        parents: list[OpportunityGroup], info: strawberry.Info
+    ) -> list[Company | None]:
+        return await _records(info, parents, GroupBy.COMPANY, companies.by_id, Company.of)
 
-    @strawberry.field(graphql_type=Company | None, description="When grouped by company.")
-    def company(self, info: strawberry.Info) -> Any:
-        return self._load(info, GroupBy.COMPANY, "company_by_id", Company.of)
+
+async def _records(
+    info: strawberry.Info,
+    groups: list[OpportunityGroup],
+    group_by: GroupBy,
+    fetch: Fetch,
+    present: Callable[[Any], Any],
+) -> list[Any]:
+    """The record each group's key names, when the groups are by `group_by` (else null)."""
+    keys = [g.group.key if g.group_by is group_by else None for g in groups]
+    return await related(info, fetch, keys, present)

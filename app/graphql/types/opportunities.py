@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
@@ -10,13 +9,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from app.crm.activities import queries as activities
+from app.crm.companies import queries as companies
+from app.crm.contacts import queries as contacts
+from app.crm.folders import queries as folders
+from app.crm.opportunities import queries as opportunities
 from app.crm.opportunities.models import TARGET_COLUMNS
 from app.crm.opportunities.rows import OpportunityRow
+from app.crm.orders import queries as orders
 from app.crm.orders.rows import OrderRow
+from app.crm.stages import queries as stages
+from app.crm.users import queries as users
 from app.crm.validation import api_name
 from app.events.envelope import ChangeEvent, EventKind, FieldChange
+from app.graphql.batch import Fetch, batched, reader, related, related_lists, related_required
 from app.graphql.ids import encode_id
-from app.graphql.loaders import Loaders, all_now_or_later, now_or_later
 from app.graphql.scalars import JSON
 from app.graphql.types.common import (
     Connection,
@@ -69,16 +76,6 @@ ParticipantTarget = Annotated[
 ]
 
 
-def _maybe(present: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda row: present(row) if row is not None else None
-
-
-def loaders_for(own: Loaders | None, info: strawberry.Info) -> Loaders:
-    # Event payloads carry loaders shared by every subscriber of that event (one query per
-    # event per process); everything else uses the request's own.
-    return own if own is not None else info.context.loaders
-
-
 @strawberry.type(description="A company, contact, user or team linked to an opportunity.")
 class Participant(Node):
     id: strawberry.ID
@@ -87,10 +84,9 @@ class Participant(Node):
     is_primary: bool
     created_at: datetime
     target_pk: strawberry.Private[int]
-    loaders: strawberry.Private[Loaders | None]
 
     @classmethod
-    def of(cls, row: Any, loaders: Loaders | None = None) -> Participant:
+    def of(cls, row: Any) -> Participant:
         kind = ParticipantKind(row.kind)
         target = {"COMPANY": row.company_id, "CONTACT": row.contact_id, "USER": row.user_id}
         return cls(
@@ -100,19 +96,26 @@ class Participant(Node):
             is_primary=row.is_primary,
             created_at=row.created_at,
             target_pk=target.get(row.kind, row.team_id),
-            loaders=loaders,
         )
 
-    @strawberry.field(graphql_type=ParticipantTarget)
-    def target(self, info: strawberry.Info) -> Any:
-        loaders = loaders_for(self.loaders, info)
-        if self.kind is ParticipantKind.COMPANY:
-            return now_or_later(loaders.company_by_id.load(self.target_pk), Company.of)
-        if self.kind is ParticipantKind.CONTACT:
-            return now_or_later(loaders.contact_by_id.load(self.target_pk), Contact.of)
-        if self.kind is ParticipantKind.USER:
-            return now_or_later(loaders.user_by_id.load(self.target_pk), User.of)
-        return now_or_later(loaders.team_by_id.load(self.target_pk), Team.of)
+    @batched(graphql_type=ParticipantTarget)
+    async def target(parents: list[Participant], info: strawberry.Info) -> list[Any]:
+        targets: list[Any] = [None] * len(parents)
+        for kind, fetch, present in _TARGETS:
+            chosen = [i for i, p in enumerate(parents) if p.kind is kind]
+            if chosen:
+                found = await related(info, fetch, [parents[i].target_pk for i in chosen], present)
+                for i, target in zip(chosen, found, strict=True):
+                    targets[i] = target
+        return targets
+
+
+_TARGETS: tuple[tuple[ParticipantKind, Fetch, Callable[[Any], Any]], ...] = (
+    (ParticipantKind.COMPANY, companies.by_id, Company.of),
+    (ParticipantKind.CONTACT, contacts.by_id, Contact.of),
+    (ParticipantKind.USER, users.users_by_id, User.of),
+    (ParticipantKind.TEAM, users.teams_by_id, Team.of),
+)
 
 
 @strawberry.type(description="A potential sale.")
@@ -142,10 +145,9 @@ class Opportunity(Node):
     updated_at: datetime
     is_deleted: bool
     row: strawberry.Private[OpportunityRow]
-    loaders: strawberry.Private[Loaders | None]
 
     @classmethod
-    def of(cls, row: OpportunityRow, loaders: Loaders | None = None) -> Opportunity:
+    def of(cls, row: OpportunityRow) -> Opportunity:
         currency = row.currency
         return cls(
             id=strawberry.ID(encode_id("Opportunity", row.id)),
@@ -173,143 +175,98 @@ class Opportunity(Node):
             updated_at=row.updated_at,
             is_deleted=row.deleted_at is not None,
             row=row,
-            loaders=loaders,
         )
 
-    # Related objects come through the loaders, resolved synchronously when a page has
-    # prefetched them (see now_or_later), so a page of 50 does not cost 50 awaits a field.
+    # Related objects: one call for all the opportunities of a level (app/graphql/batch.py).
 
-    @strawberry.field(graphql_type=Stage)
-    def stage(self, info: strawberry.Info) -> Any:
-        return now_or_later(
-            loaders_for(self.loaders, info).stage_by_id.load(self.row.stage_id), Stage.of
+    @batched()
+    async def stage(parents: list[Opportunity], info: strawberry.Info) -> list[Stage]:
+        return await related_required(
+            info, stages.stages_by_id, [o.row.stage_id for o in parents], Stage.of
         )
 
-    @strawberry.field(graphql_type=Folder | None)
-    def folder(self, info: strawberry.Info) -> Any:
-        if self.row.folder_id is None:
-            return None
-        return now_or_later(
-            loaders_for(self.loaders, info).folder_by_id.load(self.row.folder_id), _maybe(Folder.of)
+    @batched()
+    async def folder(parents: list[Opportunity], info: strawberry.Info) -> list[Folder | None]:
+        ids = [o.row.folder_id for o in parents]
+        return await related(info, folders.folders_by_id, ids, Folder.of)
+
+    @batched()
+    async def owner(parents: list[Opportunity], info: strawberry.Info) -> list[User]:
+        return await related_required(
+            info, users.users_by_id, [o.row.owner_id for o in parents], User.of
         )
 
-    @strawberry.field(graphql_type=User)
-    def owner(self, info: strawberry.Info) -> Any:
-        return now_or_later(
-            loaders_for(self.loaders, info).user_by_id.load(self.row.owner_id), User.of
+    @batched()
+    async def created_by(parents: list[Opportunity], info: strawberry.Info) -> list[User]:
+        ids = [o.row.created_by_id for o in parents]
+        return await related_required(info, users.users_by_id, ids, User.of)
+
+    @batched(description="When lost: the company that won the business.")
+    async def awarded_to(parents: list[Opportunity], info: strawberry.Info) -> list[Company | None]:
+        ids = [o.row.awarded_company_id for o in parents]
+        return await related(info, companies.by_id, ids, Company.of)
+
+    @batched()
+    async def lost_reasons(
+        parents: list[Opportunity], info: strawberry.Info
+    ) -> list[list[LostReason]]:
+        ids = await reader(info).fetch(
+            opportunities.lost_reason_ids_by_opportunity, [o.row.id for o in parents], []
+        )
+        return await related_lists(
+            info, opportunities.lost_reasons_by_id, [ids[o.row.id] for o in parents], LostReason.of
         )
 
-    @strawberry.field(graphql_type=User)
-    def created_by(self, info: strawberry.Info) -> Any:
-        return now_or_later(
-            loaders_for(self.loaders, info).user_by_id.load(self.row.created_by_id), User.of
-        )
+    @batched()
+    async def participants(
+        parents: list[Opportunity], info: strawberry.Info, kind: ParticipantKind | None = None
+    ) -> list[list[Participant]]:
+        rows = await _participant_rows(info, parents)
+        return [
+            [Participant.of(r) for r in rows if kind is None or r.kind == kind.value]
+            for rows in rows
+        ]
 
-    @strawberry.field(
-        graphql_type=Company | None, description="When lost: the company that won the business."
-    )
-    def awarded_to(self, info: strawberry.Info) -> Any:
-        if self.row.awarded_company_id is None:
-            return None
-        return now_or_later(
-            loaders_for(self.loaders, info).company_by_id.load(self.row.awarded_company_id),
-            _maybe(Company.of),
-        )
+    @batched(description="The linked companies (each once, whatever its roles).")
+    async def companies(parents: list[Opportunity], info: strawberry.Info) -> list[list[Company]]:
+        ids = _linked(await _participant_rows(info, parents), "COMPANY")
+        return await related_lists(info, companies.by_id, ids, Company.of)
 
-    @strawberry.field
-    async def lost_reasons(self, info: strawberry.Info) -> list[LostReason]:
-        loaders = loaders_for(self.loaders, info)
-        ids = await loaders.lost_reason_ids_by_opportunity.load(self.row.id)
-        return [LostReason.of(r) for r in await loaders.lost_reason_by_id.load_many(ids) if r]
+    @batched(description="The linked contacts (each once, whatever their roles).")
+    async def contacts(parents: list[Opportunity], info: strawberry.Info) -> list[list[Contact]]:
+        ids = _linked(await _participant_rows(info, parents), "CONTACT")
+        return await related_lists(info, contacts.by_id, ids, Contact.of)
 
-    def _participant_rows(self, info: strawberry.Info, present: Callable[[list[Any]], Any]) -> Any:
-        loaders = loaders_for(self.loaders, info)
-        return now_or_later(loaders.participants_by_opportunity.load(self.row.id), present)
+    @batched()
+    async def primary_contact(
+        parents: list[Opportunity], info: strawberry.Info
+    ) -> list[Contact | None]:
+        ids = [
+            next((r.contact_id for r in rows if r.is_primary), None)
+            for rows in await _participant_rows(info, parents)
+        ]
+        return await related(info, contacts.by_id, ids, Contact.of)
 
-    @strawberry.field(graphql_type=list[Participant])
-    def participants(self, info: strawberry.Info, kind: ParticipantKind | None = None) -> Any:
-        return self._participant_rows(
-            info,
-            lambda rows: [
-                Participant.of(r, self.loaders)
-                for r in rows
-                if kind is None or r.kind == kind.value
-            ],
-        )
+    @batched()
+    async def last_activity_at(
+        parents: list[Opportunity], info: strawberry.Info
+    ) -> list[datetime | None]:
+        return [s.last_activity_at if s else None for s in await _summaries(info, parents)]
 
-    def _linked(
-        self, info: strawberry.Info, kind: str, loader: Any, present: Callable[[Any], Any]
-    ) -> Any:
-        """The distinct companies or contacts linked to this opportunity, whatever their roles."""
-        column = TARGET_COLUMNS[kind]
+    @batched()
+    async def open_task_count(parents: list[Opportunity], info: strawberry.Info) -> list[int]:
+        return [s.open_task_count if s else 0 for s in await _summaries(info, parents)]
 
-        def linked(rows: list[Any]) -> Any:
-            ids = dict.fromkeys(getattr(r, column) for r in rows if r.kind == kind)
-            return all_now_or_later(
-                [loader.load(i) for i in ids],
-                lambda found: [present(row) for row in found if row is not None],
-            )
-
-        return self._participant_rows(info, linked)
-
-    @strawberry.field(
-        graphql_type=list[Company],
-        description="The linked companies (each once, whatever its roles).",
-    )
-    def companies(self, info: strawberry.Info) -> Any:
-        loader = loaders_for(self.loaders, info).company_by_id
-        return self._linked(info, "COMPANY", loader, Company.of)
-
-    @strawberry.field(
-        graphql_type=list[Contact],
-        description="The linked contacts (each once, whatever their roles).",
-    )
-    def contacts(self, info: strawberry.Info) -> Any:
-        loader = loaders_for(self.loaders, info).contact_by_id
-        return self._linked(info, "CONTACT", loader, Contact.of)
-
-    @strawberry.field(graphql_type=Contact | None)
-    def primary_contact(self, info: strawberry.Info) -> Any:
-        loaders = loaders_for(self.loaders, info)
-
-        def present(rows: list[Any]) -> Any:
-            primary = next((r for r in rows if r.is_primary), None)
-            if primary is None:
-                return None
-            return now_or_later(loaders.contact_by_id.load(primary.contact_id), _maybe(Contact.of))
-
-        return self._participant_rows(info, present)
-
-    def _summary(self, info: strawberry.Info, present: Callable[[Any], Any]) -> Any:
-        loader = loaders_for(self.loaders, info).activity_summary_by_opportunity
-        return now_or_later(loader.load(self.row.id), present)
-
-    @strawberry.field(graphql_type=datetime | None)
-    def last_activity_at(self, info: strawberry.Info) -> Any:
-        return self._summary(info, lambda s: s.last_activity_at if s else None)
-
-    @strawberry.field(graphql_type=int)
-    def open_task_count(self, info: strawberry.Info) -> Any:
-        return self._summary(info, lambda s: s.open_task_count if s else 0)
-
-    @strawberry.field(
+    @batched(
         graphql_type=Annotated["Appointment", strawberry.lazy("app.graphql.types.activities")]
         | None,
         description="The first appointment that has not started yet.",
     )
-    def next_appointment(self, info: strawberry.Info) -> Any:
+    async def next_appointment(parents: list[Opportunity], info: strawberry.Info) -> list[Any]:
         from app.graphql.types.activities import activity_of
 
-        loaders = loaders_for(self.loaders, info)
-
-        def present(summary: Any) -> Any:
-            if summary is None or summary.next_appointment_id is None:
-                return None
-            return now_or_later(
-                loaders.activity_row_by_id.load(summary.next_appointment_id), activity_of
-            )
-
-        return self._summary(info, present)
+        ids = [s.next_appointment_id if s else None for s in await _summaries(info, parents)]
+        return await related(info, activities.rows_by_id, ids, activity_of)
 
     @strawberry.field(description="Activities and changes merged, newest first.")
     async def timeline(
@@ -320,28 +277,49 @@ class Opportunity(Node):
         kinds: list[Annotated[TimelineKind, strawberry.lazy("app.graphql.types.activities")]]
         | None = None,
     ) -> Connection[Annotated[TimelineEntry, strawberry.lazy("app.graphql.types.activities")]]:
-        from app.graphql.reads import timeline_connection
+        from app.graphql.queries.connections import timeline_connection
 
         return await timeline_connection(
             info, self.row.id, [k.value for k in kinds or []], first, after
         )
 
-    @strawberry.field(description="Orders made from this opportunity, oldest first.")
+    @batched(description="Orders made from this opportunity, oldest first.")
     async def orders(
-        self, info: strawberry.Info
-    ) -> list[Annotated[Order, strawberry.lazy("app.graphql.types.orders")]]:
+        parents: list[Opportunity], info: strawberry.Info
+    ) -> list[list[Annotated[Order, strawberry.lazy("app.graphql.types.orders")]]]:
         from app.graphql.types.orders import Order
 
-        rows = await loaders_for(self.loaders, info).orders_by_opportunity.load(self.row.id)
-        return [Order.of(r) for r in rows]
+        found = await reader(info).fetch(orders.by_opportunity, [o.row.id for o in parents], [])
+        return [[Order.of(r) for r in found[o.row.id]] for o in parents]
 
     @strawberry.field(description="Every change, field by field, newest first.")
     async def history(
         self, info: strawberry.Info, first: int | None = 20, after: str | None = None
     ) -> Connection[OpportunityEvent]:
-        from app.graphql.reads import history_connection
+        from app.graphql.queries.connections import history_connection
 
         return await history_connection(info, self.row.id, first, after)
+
+
+async def _participant_rows(info: strawberry.Info, parents: list[Opportunity]) -> list[list[Any]]:
+    ids = [o.row.id for o in parents]
+    found = await reader(info).fetch(opportunities.participants_by_opportunity, ids, [])
+    return [found[i] for i in ids]
+
+
+def _linked(rows_per_opportunity: list[list[Any]], kind: str) -> list[list[int]]:
+    """The distinct companies or contacts linked to each opportunity, whatever their roles."""
+    column = TARGET_COLUMNS[kind]
+    return [
+        list(dict.fromkeys(getattr(r, column) for r in rows if r.kind == kind))
+        for rows in rows_per_opportunity
+    ]
+
+
+async def _summaries(info: strawberry.Info, parents: list[Opportunity]) -> list[Any]:
+    ids = [o.row.id for o in parents]
+    found = await reader(info).fetch(activities.summaries, ids)
+    return [found[i] for i in ids]
 
 
 OpportunityEventKind = strawberry.enum(EventKind, name="OpportunityEventKind")
@@ -453,20 +431,9 @@ class OpportunityEvent:
         "opportunity into it, took it out, or kept it in."
     )
     event: strawberry.Private[ChangeEvent]
-    loaders: strawberry.Private[Loaders | None]
-    # A live event is one object shared by all its subscribers in the process; it keeps their
-    # GraphQL results by query (app/graphql/execution.py).
-    results: strawberry.Private[dict[tuple[int, str], tuple[object, Any]]] = dataclasses.field(
-        default_factory=dict
-    )
 
     @classmethod
-    def of(
-        cls,
-        event: ChangeEvent,
-        loaders: Loaders | None = None,
-        view_change: ViewChange | None = None,
-    ) -> OpportunityEvent:
+    def of(cls, event: ChangeEvent, view_change: ViewChange | None = None) -> OpportunityEvent:
         # Only events on an opportunity's stream get here (an order's without one do not).
         assert event.opportunity_id is not None
         return cls(
@@ -478,7 +445,6 @@ class OpportunityEvent:
             occurred_at=event.occurred_at,
             view_change=view_change,
             event=event,
-            loaders=loaders,
         )
 
     @strawberry.field(
@@ -489,15 +455,12 @@ class OpportunityEvent:
 
         if self.event.order_snapshot is None:
             return None
-        return OrderType.of(OrderRow.from_json(self.event.order_snapshot), self.loaders)
+        return OrderType.of(OrderRow.from_json(self.event.order_snapshot))
 
     @strawberry.field(description="The opportunity as this change left it.")
     def opportunity(self) -> Opportunity:
-        return Opportunity.of(OpportunityRow.from_json(self.event.snapshot), self.loaders)
+        return Opportunity.of(OpportunityRow.from_json(self.event.snapshot))
 
-    @strawberry.field
-    async def actor(self, info: strawberry.Info) -> User | None:
-        if self.event.actor_id is None:
-            return None
-        row = await loaders_for(self.loaders, info).user_by_id.load(self.event.actor_id)
-        return User.of(row) if row is not None else None
+    @batched()
+    async def actor(parents: list[OpportunityEvent], info: strawberry.Info) -> list[User | None]:
+        return await related(info, users.users_by_id, [e.event.actor_id for e in parents], User.of)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -10,20 +9,21 @@ from typing import Any
 
 import strawberry
 
+from app.crm.companies import queries as companies
+from app.crm.contacts import queries as contacts
 from app.crm.money import minor_units
 from app.crm.numbers import at_least_places, trimmed
+from app.crm.opportunities import queries as opportunities
+from app.crm.orders import queries as orders
 from app.crm.orders.rows import LineRow, OrderRow
+from app.crm.products import queries as products
+from app.crm.users import queries as users
 from app.crm.validation import api_name
 from app.events.envelope import ChangeEvent, FieldChange
+from app.graphql.batch import batched, reader, related, related_required, related_visible
 from app.graphql.ids import encode_id
-from app.graphql.loaders import Loaders, now_or_later
 from app.graphql.types.common import Money, Node
-from app.graphql.types.opportunities import (
-    FieldChangeType,
-    Opportunity,
-    OpportunityEventKind,
-    loaders_for,
-)
+from app.graphql.types.opportunities import FieldChangeType, Opportunity, OpportunityEventKind
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import User
 
@@ -127,14 +127,9 @@ class OrderLine(Node):
             row=row,
         )
 
-    @strawberry.field(graphql_type=Product | None)
-    def product(self, info: strawberry.Info) -> Any:
-        if self.row.product_id is None:
-            return None
-        return now_or_later(
-            info.context.loaders.product_by_id.load(self.row.product_id),
-            lambda r: Product.of(r) if r is not None else None,
-        )
+    @batched()
+    async def product(parents: list[OrderLine], info: strawberry.Info) -> list[Product | None]:
+        return await related(info, products.by_id, [x.row.product_id for x in parents], Product.of)
 
     @strawberry.field
     def order_id(self) -> strawberry.ID:
@@ -162,10 +157,9 @@ class Order(Node):
     created_at: datetime
     updated_at: datetime
     row: strawberry.Private[OrderRow]
-    loaders: strawberry.Private[Loaders | None] = None
 
     @classmethod
-    def of(cls, row: OrderRow, loaders: Loaders | None = None) -> Order:
+    def of(cls, row: OrderRow) -> Order:
         def money(amount: Decimal) -> Money:
             return Money(amount=amount, currency=row.currency)
 
@@ -189,51 +183,35 @@ class Order(Node):
             created_at=row.created_at,
             updated_at=row.updated_at,
             row=row,
-            loaders=loaders,
         )
 
-    @strawberry.field(description="The lines, by position.")
-    async def lines(self, info: strawberry.Info) -> list[OrderLine]:
-        rows = await loaders_for(self.loaders, info).lines_by_order.load(self.row.id)
-        return [OrderLine.of(r, self.row.currency) for r in rows]
+    @batched(description="The lines, by position.")
+    async def lines(parents: list[Order], info: strawberry.Info) -> list[list[OrderLine]]:
+        found = await reader(info).fetch(orders.lines_by_order, [o.row.id for o in parents], [])
+        return [[OrderLine.of(r, o.row.currency) for r in found[o.row.id]] for o in parents]
 
-    @strawberry.field(graphql_type=Company | None)
-    def company(self, info: strawberry.Info) -> Any:
-        if self.row.company_id is None:
-            return None
-        return now_or_later(
-            loaders_for(self.loaders, info).company_by_id.load(self.row.company_id),
-            lambda r: Company.of(r) if r is not None else None,
+    @batched()
+    async def company(parents: list[Order], info: strawberry.Info) -> list[Company | None]:
+        return await related(info, companies.by_id, [o.row.company_id for o in parents], Company.of)
+
+    @batched()
+    async def contact(parents: list[Order], info: strawberry.Info) -> list[Contact | None]:
+        return await related(info, contacts.by_id, [o.row.contact_id for o in parents], Contact.of)
+
+    @batched()
+    async def owner(parents: list[Order], info: strawberry.Info) -> list[User]:
+        return await related_required(
+            info, users.users_by_id, [o.row.owner_id for o in parents], User.of
         )
 
-    @strawberry.field(graphql_type=Contact | None)
-    def contact(self, info: strawberry.Info) -> Any:
-        if self.row.contact_id is None:
-            return None
-        return now_or_later(
-            loaders_for(self.loaders, info).contact_by_id.load(self.row.contact_id),
-            lambda r: Contact.of(r) if r is not None else None,
-        )
-
-    @strawberry.field(graphql_type=User)
-    def owner(self, info: strawberry.Info) -> Any:
-        return now_or_later(
-            loaders_for(self.loaders, info).user_by_id.load(self.row.owner_id), User.of
-        )
-
-    @strawberry.field(
-        graphql_type=Opportunity | None,
-        description="The opportunity it came from (null when there is none or it was deleted).",
+    @batched(
+        description="The opportunity it came from (null when there is none or it was deleted)."
     )
-    def opportunity(self, info: strawberry.Info) -> Any:
-        if self.row.opportunity_id is None:
-            return None
-        # The asker's own loader: seeing the order means seeing the opportunity, but a
+    async def opportunity(parents: list[Order], info: strawberry.Info) -> list[Opportunity | None]:
+        # What the asker may see: seeing the order means seeing the opportunity, but a
         # deleted opportunity is shown as absent rather than as a ghost.
-        return now_or_later(
-            info.context.loaders.opportunity_by_id.load(self.row.opportunity_id),
-            lambda r: Opportunity.of(r) if r is not None else None,
-        )
+        ids = [o.row.opportunity_id for o in parents]
+        return await related_visible(info, opportunities.visible_by_id, ids, Opportunity.of)
 
 
 # Keys of order event values that hold database IDs, and the node type each names.
@@ -302,13 +280,9 @@ class OrderEvent:
     changes: list[FieldChangeType]
     occurred_at: datetime
     event: strawberry.Private[ChangeEvent]
-    loaders: strawberry.Private[Loaders | None]
-    results: strawberry.Private[dict[tuple[int, str], tuple[object, Any]]] = dataclasses.field(
-        default_factory=dict
-    )
 
     @classmethod
-    def of(cls, event: ChangeEvent, loaders: Loaders | None = None) -> OrderEvent:
+    def of(cls, event: ChangeEvent) -> OrderEvent:
         assert event.order_id is not None and event.order_snapshot is not None
         return cls(
             cursor=str(event.seq),
@@ -323,17 +297,13 @@ class OrderEvent:
             changes=[order_change(c) for c in event.changes],
             occurred_at=event.occurred_at,
             event=event,
-            loaders=loaders,
         )
 
     @strawberry.field(description="The order as this change left it.")
     def order(self) -> Order:
         assert self.event.order_snapshot is not None
-        return Order.of(OrderRow.from_json(self.event.order_snapshot), self.loaders)
+        return Order.of(OrderRow.from_json(self.event.order_snapshot))
 
-    @strawberry.field
-    async def actor(self, info: strawberry.Info) -> User | None:
-        if self.event.actor_id is None:
-            return None
-        row = await loaders_for(self.loaders, info).user_by_id.load(self.event.actor_id)
-        return User.of(row) if row is not None else None
+    @batched()
+    async def actor(parents: list[OrderEvent], info: strawberry.Info) -> list[User | None]:
+        return await related(info, users.users_by_id, [e.event.actor_id for e in parents], User.of)

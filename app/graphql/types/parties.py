@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from app.crm.companies import queries as companies
+from app.graphql.batch import batched, related
 from app.graphql.ids import encode_id
 from app.graphql.types.common import Connection, Node
 
@@ -50,7 +52,7 @@ class Company(Node):
     async def activities(
         self, info: strawberry.Info, first: int | None = 20, after: str | None = None
     ) -> Connection[Annotated[Activity, strawberry.lazy("app.graphql.types.activities")]]:
-        from app.graphql.reads import party_activities
+        from app.graphql.queries.connections import party_activities
 
         return await party_activities(info, company_id=self.pk, first=first, after=after)
 
@@ -89,17 +91,14 @@ class Contact(Node):
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
-    @strawberry.field
-    async def company(self, info: strawberry.Info) -> Company | None:
-        if self.company_pk is None:
-            return None
-        row = await info.context.loaders.company_by_id.load(self.company_pk)
-        return Company.of(row) if row is not None else None
+    @batched()
+    async def company(parents: list[Contact], info: strawberry.Info) -> list[Company | None]:
+        return await related(info, companies.by_id, [c.company_pk for c in parents], Company.of)
 
     @strawberry.field(description="Activities filed under it, newest first.")
     async def activities(
         self, info: strawberry.Info, first: int | None = 20, after: str | None = None
     ) -> Connection[Annotated[Activity, strawberry.lazy("app.graphql.types.activities")]]:
-        from app.graphql.reads import party_activities
+        from app.graphql.queries.connections import party_activities
 
         return await party_activities(info, contact_id=self.pk, first=first, after=after)

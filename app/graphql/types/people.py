@@ -7,6 +7,8 @@ from typing import Any
 
 import strawberry
 
+from app.crm.users import queries as users
+from app.graphql.batch import batched, reader, related_lists
 from app.graphql.ids import encode_id
 from app.graphql.types.common import Node, Role
 
@@ -33,11 +35,10 @@ class User(Node):
             pk=row.id,
         )
 
-    @strawberry.field
-    async def teams(self, info: strawberry.Info) -> list[Team]:
-        loaders = info.context.loaders
-        ids = await loaders.team_ids_by_user.load(self.pk)
-        return [Team.of(t) for t in await loaders.team_by_id.load_many(ids) if t is not None]
+    @batched()
+    async def teams(parents: list[User], info: strawberry.Info) -> list[list[Team]]:
+        ids = await reader(info).fetch(users.team_ids_by_user, [u.pk for u in parents], [])
+        return await related_lists(info, users.teams_by_id, [ids[u.pk] for u in parents], Team.of)
 
 
 @strawberry.type
@@ -56,8 +57,7 @@ class Team(Node):
             pk=row.id,
         )
 
-    @strawberry.field
-    async def members(self, info: strawberry.Info) -> list[User]:
-        loaders = info.context.loaders
-        ids = await loaders.member_ids_by_team.load(self.pk)
-        return [User.of(u) for u in await loaders.user_by_id.load_many(ids) if u is not None]
+    @batched()
+    async def members(parents: list[Team], info: strawberry.Info) -> list[list[User]]:
+        ids = await reader(info).fetch(users.member_ids_by_team, [t.pk for t in parents], [])
+        return await related_lists(info, users.users_by_id, [ids[t.pk] for t in parents], User.of)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import strawberry
 
+from app.crm.folders import queries as folders
+from app.graphql.batch import batched, reader, related, related_lists
 from app.graphql.ids import encode_id
 from app.graphql.types.common import ForecastCategory, Node, StageKind
 
@@ -69,34 +72,31 @@ class Folder(Node):
             path_ids=path_ids,
         )
 
-    @strawberry.field
-    async def parent(self, info: strawberry.Info) -> Folder | None:
-        if self.parent_pk is None:
-            return None
-        row = await info.context.loaders.folder_by_id.load(self.parent_pk)
-        return Folder.of(row) if row is not None else None
+    @batched()
+    async def parent(parents: list[Folder], info: strawberry.Info) -> list[Folder | None]:
+        return await related(info, folders.folders_by_id, [f.parent_pk for f in parents], Folder.of)
 
-    @strawberry.field(description="The folders from the root down to this one's parent.")
-    async def ancestors(self, info: strawberry.Info) -> list[Folder]:
-        rows = await info.context.loaders.folder_by_id.load_many(self.path_ids[:-1])
-        return [Folder.of(r) for r in rows if r is not None]
+    @batched(description="The folders from the root down to this one's parent.")
+    async def ancestors(parents: list[Folder], info: strawberry.Info) -> list[list[Folder]]:
+        paths = [f.path_ids[:-1] for f in parents]
+        return await related_lists(info, folders.folders_by_id, paths, Folder.of)
 
-    @strawberry.field
-    async def children(self, info: strawberry.Info) -> list[Folder]:
-        return [Folder.of(r) for r in await info.context.loaders.children_by_folder.load(self.pk)]
+    @batched()
+    async def children(parents: list[Folder], info: strawberry.Info) -> list[list[Folder]]:
+        found = await reader(info).fetch(folders.children_by_parent, [f.pk for f in parents], [])
+        return [[Folder.of(row) for row in found[f.pk]] for f in parents]
 
-    @strawberry.field(
+    @batched(
         description="Opportunities in this folder that you may see; with includeSubfolders, "
         "in its whole subtree."
     )
     async def opportunity_count(
-        self, info: strawberry.Info, include_subfolders: bool = False
-    ) -> int:
-        loaders = info.context.loaders
-        loader = (
-            loaders.subtree_opportunity_count_by_folder
-            if include_subfolders
-            else loaders.opportunity_count_by_folder
-        )
-        count: int = await loader.load(self.pk)
-        return count
+        parents: list[Folder], info: strawberry.Info, include_subfolders: bool = False
+    ) -> list[int]:
+        counts = _SUBTREE_COUNTS if include_subfolders else _OWN_COUNTS
+        found = await reader(info).visible(counts, [f.pk for f in parents], 0)
+        return [found[f.pk] for f in parents]
+
+
+_OWN_COUNTS = partial(folders.opportunity_counts, include_subfolders=False)
+_SUBTREE_COUNTS = partial(folders.opportunity_counts, include_subfolders=True)

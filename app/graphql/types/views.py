@@ -10,10 +10,11 @@ import strawberry
 
 from app.crm.opportunities.groups import GroupBy
 from app.crm.opportunities.sorting import SortField
+from app.crm.users import queries as users
+from app.graphql.batch import batched, related
 from app.graphql.filters import filter_to_api
 from app.graphql.ids import encode_id
 from app.graphql.inputs import OpportunitySortField
-from app.graphql.loaders import now_or_later
 from app.graphql.scalars import JSON
 from app.graphql.types.common import Node, SortDirection
 from app.graphql.types.groups import OpportunityGroupBy
@@ -83,14 +84,10 @@ class OpportunityView(Node):
             row=row,
         )
 
-    @strawberry.field(graphql_type=User | None, description="Null for built-in views.")
-    def owner(self, info: strawberry.Info) -> Any:
-        if self.row.owner_id is None:
-            return None
-        return now_or_later(info.context.loaders.user_by_id.load(self.row.owner_id), User.of)
+    @batched(description="Null for built-in views.")
+    async def owner(parents: list[OpportunityView], info: strawberry.Info) -> list[User | None]:
+        return await related(info, users.users_by_id, [v.row.owner_id for v in parents], User.of)
 
-    @strawberry.field(graphql_type=Team | None, description="The team a TEAM view is shared with.")
-    def team(self, info: strawberry.Info) -> Any:
-        if self.row.team_id is None:
-            return None
-        return now_or_later(info.context.loaders.team_by_id.load(self.row.team_id), Team.of)
+    @batched(description="The team a TEAM view is shared with.")
+    async def team(parents: list[OpportunityView], info: strawberry.Info) -> list[Team | None]:
+        return await related(info, users.teams_by_id, [v.row.team_id for v in parents], Team.of)

@@ -9,6 +9,7 @@ from app.crm.errors import DomainError
 from app.crm.opportunities import history, queries
 from app.crm.opportunities.filters import OpportunityFilter
 from app.crm.opportunities.sorting import Sort
+from app.graphql.batch import reader
 from app.graphql.errors import bad_input
 from app.graphql.types.activities import Activity, TimelineEntry, TimelineKind, activity_of
 from app.graphql.types.common import Connection, connection
@@ -70,17 +71,13 @@ async def timeline_connection(
             )
     except DomainError as error:
         raise bad_input(error) from None
-    loaders = context.loaders
-    activity_ids = [r.id for r in page.items if r.source == "A"]
-    seqs = [r.id for r in page.items if r.source == "H"]
-    activities = dict(
-        zip(activity_ids, await loaders.activity_row_by_id.load_many(activity_ids), strict=True)
+    known = reader(info)
+    activities = await known.fetch(
+        activity_queries.rows_by_id, [r.id for r in page.items if r.source == "A"]
     )
-    events = dict(zip(seqs, await loaders.event_by_seq.load_many(seqs), strict=True))
-    # The actors of the whole page in one batch, so each entry's `actor` resolves at once.
-    actor_ids = {row.created_by_id for row in activities.values() if row is not None}
-    actor_ids |= {e.actor_id for e in events.values() if e is not None and e.actor_id is not None}
-    await loaders.user_by_id.load_many(sorted(actor_ids))
+    events = await known.fetch(
+        activity_queries.events_by_seq, [r.id for r in page.items if r.source == "H"]
+    )
     entries = []
     for item in page.items:
         if item.source == "A":

@@ -11,6 +11,7 @@ from app.crm.errors import DomainError
 from app.crm.orders import queries as orders
 from app.crm.orders.queries import OrderFilter, OrderSort, OrderSortField
 from app.crm.products import queries as products
+from app.graphql.batch import reader
 from app.graphql.errors import bad_input
 from app.graphql.ids import decode_id, decode_optional
 from app.graphql.types.common import Connection, SortDirection, connection
@@ -80,7 +81,7 @@ class OrderQueries:
             pk = decode_id(id, "Order")
         except DomainError as error:
             raise bad_input(error) from None
-        row = await info.context.loaders.order_by_id.load(pk)
+        row = await reader(info).one_visible(orders.visible_by_id, pk)
         return Order.of(row) if row is not None else None
 
     @strawberry.field(description="The product catalogue, by name.")

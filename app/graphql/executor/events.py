@@ -1,0 +1,167 @@
+"""Subscriptions through their plans: each event's result built once per group of subscribers.
+
+A subscription's resolver makes its stream of events (the same code the standard executor
+runs); each event is then the value of the root field, and the rest of the selection is
+filled as a query's would be. Subscribers of one event that share the plan (document,
+operation, @skip/@include values) and variables share one result, and the JSON of its
+payload is encoded once (`EncodedData.payload`) for every socket it goes to. A plan whose
+fields read what the actor may see (a folder's count, an order's opportunity) is shared only
+between subscribers who see the same (`Context.visibility`): the first event that reads
+through the actor says so, and from then on that plan's results are kept per visibility.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Hashable
+from contextlib import aclosing
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.types.execution import ExecutionResult
+
+from app.graphql.encoding import encode_json
+from app.graphql.executor.plan import OperationPlan, Planner
+from app.graphql.executor.run import Execution, Pending, Slot
+from app.graphql.executor.types import TypeNames
+from app.graphql.masking import as_client_sees
+
+
+class EncodedData(dict[str, Any]):
+    """An event's `data`, with the JSON of the whole payload (data and errors) it goes in."""
+
+    payload: bytes = b""
+
+
+class _Shared:
+    __slots__ = ("asked_actor", "result")
+
+    def __init__(self, result: ExecutionResult, asked_actor: bool) -> None:
+        self.result = result
+        self.asked_actor = asked_actor
+
+
+class SharedResults:
+    """The results of recent events, by event and (plan, variables[, visibility])."""
+
+    def __init__(self, events: int = 256) -> None:
+        self._events = events
+        # id(event) -> (the event, kept so that its id is not reused; its results)
+        self._by_event: OrderedDict[int, tuple[object, dict[Hashable, asyncio.Future[_Shared]]]]
+        self._by_event = OrderedDict()
+        self.built = 0
+        """Results built: with sharing, one per event and group of subscribers."""
+
+    def of(self, event: object) -> dict[Hashable, asyncio.Future[_Shared]]:
+        entry = self._by_event.get(id(event))
+        if entry is None or entry[0] is not event:
+            entry = (event, {})
+            self._by_event[id(event)] = entry
+            while len(self._by_event) > self._events:
+                self._by_event.popitem(last=False)
+        return entry[1]
+
+
+async def event_stream(
+    types: TypeNames,
+    plan: OperationPlan,
+    planner: Planner,
+    context: Any,
+    variables: Any,
+    variables_key: Hashable,
+    root_value: Any,
+    shared: SharedResults,
+) -> AsyncGenerator[ExecutionResult, None]:
+    """The results of a subscription, one per event its resolver yields."""
+    root_field = plan.root.fields[0]
+    setup = Execution(plan, planner, types, context, variables, root_value)
+    try:
+        source = setup.source_stream(root_field)
+        async with aclosing(source):
+            async for event in source:
+                yield await _result(
+                    types,
+                    plan,
+                    planner,
+                    context,
+                    variables,
+                    variables_key,
+                    root_value,
+                    shared,
+                    event,
+                )
+    except Exception as error:
+        # As the standard executor answers a stream that fails: one result with the error.
+        located = (
+            error
+            if isinstance(error, GraphQLError)
+            else GraphQLError(str(error), original_error=error)
+        )
+        yield ExecutionResult(data=None, errors=as_client_sees([located]))
+
+
+async def _result(
+    types: TypeNames,
+    plan: OperationPlan,
+    planner: Planner,
+    context: Any,
+    variables: Any,
+    variables_key: Hashable,
+    root_value: Any,
+    shared: SharedResults,
+    event: Any,
+) -> ExecutionResult:
+    results = shared.of(event)
+    base = (id(plan), variables_key)
+    visibility = context.visibility()
+    while True:
+        key: Hashable = (*base, visibility) if plan.asks_actor else base
+        future = results.get(key)
+        mine = future is None
+        if future is None:
+            shared.built += 1
+            future = asyncio.ensure_future(
+                _build(types, plan, planner, context, variables, root_value, event)
+            )
+            results[key] = future
+        try:
+            built = await asyncio.shield(future)
+        except Exception:
+            results.pop(key, None)  # a failure is not a result to share
+            raise
+        if not built.asked_actor or key != base:
+            return built.result
+        # Its fields read what the actor may see: this result is for that actor's kind only.
+        plan.asks_actor = True
+        results.pop(base, None)
+        if mine:
+            results[(*base, visibility)] = future
+            return built.result
+
+
+async def _build(
+    types: TypeNames,
+    plan: OperationPlan,
+    planner: Planner,
+    context: Any,
+    variables: Any,
+    root_value: Any,
+    event: Any,
+) -> _Shared:
+    own = context.for_event()
+    execution = Execution(plan, planner, types, own, variables, root_value, event)
+    data: dict[str, Any] = EncodedData()
+    holder: dict[str, Any] = {"data": data}
+    async with own.reader.holding():
+        root = Pending(plan.root, root_value, data, Slot(holder, "data", True, None))
+        await execution.fill([root])
+    errors = as_client_sees(execution.errors) if execution.errors else None
+    final = holder["data"]
+    if final is not None:
+        assert isinstance(final, EncodedData)
+        payload: dict[str, Any] = {"data": final}
+        if errors:
+            payload["errors"] = [error.formatted for error in errors]
+        final.payload = encode_json(payload)
+    return _Shared(ExecutionResult(data=final, errors=errors), own.asked_actor)
