@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    or_,
+    select,
+    true,
+    union_all,
+)
 
 from app.crm.opportunities.models import Opportunity, Participant
+from app.crm.statements import keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +44,25 @@ def visible_to(actor: Actor) -> ColumnElement[bool]:
     linked = [Participant.user_id == actor.user_id]
     if actor.team_ids:
         linked.append(Participant.team_id.in_(sorted(actor.team_ids)))
+    return _member_sees(actor.user_id, or_(*linked))
+
+
+def visible_to_member() -> ColumnElement[bool]:
+    """`visible_to` a member given as parameters, `user_id` and `team_ids` (see
+    `member_parameters`), for statements compiled once (app/crm/statements.py)."""
+    user = bindparam("user_id", type_=BigInteger)
+    linked = or_(Participant.user_id == user, Participant.team_id == any_(keys("team_ids")))
+    return _member_sees(user, linked)
+
+
+def member_parameters(actor: Actor) -> dict[str, Any]:
+    return {"user_id": actor.user_id, "team_ids": sorted(actor.team_ids)}
+
+
+def _member_sees(user: Any, linked: ColumnElement[bool]) -> ColumnElement[bool]:
     return or_(
         Opportunity.visibility == "PUBLIC",
-        Opportunity.owner_id == actor.user_id,
+        Opportunity.owner_id == user,
         exists(
             select(Participant.id).where(
                 and_(
@@ -43,7 +72,7 @@ def visible_to(actor: Actor) -> ColumnElement[bool]:
                     # deal, instead of first hashing every deal the user's teams are linked
                     # to (135 ms for a 50-row page at a million deals).
                     Opportunity.visibility != "PUBLIC",
-                    or_(*linked),
+                    linked,
                 )
             )
         ),

@@ -58,6 +58,7 @@ class Reader:
         on who receives it."""
         self._known: dict[object, dict[Any, Any]] = {}
         self._lock = asyncio.Lock()
+        self._objects: dict[tuple[int, Any], dict[Any, Any]] = {}
         self._session: AsyncSession | None = None
 
     @asynccontextmanager
@@ -92,6 +93,27 @@ class Reader:
         if actor is None:
             raise RuntimeError("reading what an actor may see needs an actor")
         return await self._read(fetch, keys, default, actor)
+
+    def objects(
+        self, rows: dict[Any, Any], present: Callable[[Any], V]
+    ) -> Callable[[Any], V | None]:
+        """key -> `present(rows[key])` (None for a missing row), each made once per operation:
+        the 50 deals of a page share a handful of owners and stages."""
+        # `rows` is this reader's own memo of one fetch, alive as long as the reader, so its
+        # id names it (without a memo, nothing is kept either).
+        made: dict[Any, Any] = (
+            self._objects.setdefault((id(rows), present), {}) if self._remember else {}
+        )
+
+        def object_of(key: Any) -> V | None:
+            try:
+                found: V | None = made[key]
+            except KeyError:
+                row = rows[key]
+                made[key] = found = None if row is None else present(row)
+            return found
+
+        return object_of
 
     async def one(self, fetch: Fetch, key: Any, default: Any = None) -> Any:
         return (await self.fetch(fetch, (key,), default))[key]
@@ -130,8 +152,10 @@ async def related(
     default: Any = None,
 ) -> list[V | None]:
     """`present(row)` for each key's row: None where the key is None or the row missing."""
-    found = await reader(info).fetch(fetch, (k for k in keys if k is not None), default)
-    return [None if key is None or (row := found[key]) is None else present(row) for key in keys]
+    known = reader(info)
+    found = await known.fetch(fetch, (k for k in keys if k is not None), default)
+    objects = known.objects(found, present)
+    return [None if key is None else objects(key) for key in keys]
 
 
 async def related_required(
@@ -150,8 +174,10 @@ async def related_visible(
     present: Callable[[Any], V],
 ) -> list[V | None]:
     """`related` over what the operation's actor may see."""
-    found = await reader(info).visible(fetch, (k for k in keys if k is not None))
-    return [None if key is None or (row := found[key]) is None else present(row) for key in keys]
+    known = reader(info)
+    found = await known.visible(fetch, (k for k in keys if k is not None))
+    objects = known.objects(found, present)
+    return [None if key is None else objects(key) for key in keys]
 
 
 async def related_lists(
@@ -159,8 +185,10 @@ async def related_lists(
 ) -> list[list[V]]:
     """For each list of keys, `present` of each row found (missing rows left out)."""
     lists = [list(keys) for keys in key_lists]
-    found = await reader(info).fetch(fetch, (k for keys in lists for k in keys))
-    return [[present(row) for k in keys if (row := found[k]) is not None] for keys in lists]
+    known = reader(info)
+    found = await known.fetch(fetch, (k for keys in lists for k in keys))
+    objects = known.objects(found, present)
+    return [[o for k in keys if (o := objects(k)) is not None] for keys in lists]
 
 
 BatchFunction = Callable[..., Awaitable[Sequence[Any]]]

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, any_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.crm.actor import Actor, live_and_visible
+from app.crm.actor import Actor, live_and_visible, member_parameters, visible_to_member
 from app.crm.folders import queries as folder_queries
 from app.crm.opportunities import ranking, textsearch
 from app.crm.opportunities.filters import (
@@ -28,6 +28,7 @@ from app.crm.opportunities.models import (
 from app.crm.opportunities.rows import COLUMNS, OpportunityRow
 from app.crm.opportunities.sorting import Sort, SortField, effective, order_tag, sort_keys
 from app.crm.paging import Page, check_page_size, fetch_page, page_query
+from app.crm.statements import Statement, keys
 
 _table = Opportunity.__table__
 _columns = [_table.c[name] for name in COLUMNS]
@@ -139,27 +140,38 @@ async def count(session: AsyncSession, actor: Actor, f: OpportunityFilter) -> in
     return int((await session.execute(query)).scalar_one())
 
 
+_BY_ID = select(*_columns).where(_table.c.id == any_(keys("ids")), _table.c.deleted_at.is_(None))
+_VISIBLE_BY_ID = {
+    "admin": Statement(_BY_ID),
+    "member": Statement(_BY_ID.where(visible_to_member())),
+}
+
+
 async def visible_by_id(
     session: AsyncSession, actor: Actor, ids: Sequence[int]
 ) -> dict[int, OpportunityRow]:
-    rows = (
-        await session.execute(
-            select(*_columns).where(_table.c.id.in_(ids), live_and_visible(actor))
+    if actor.is_admin:
+        rows = await _VISIBLE_BY_ID["admin"].rows(session, ids=list(ids))
+    else:
+        rows = await _VISIBLE_BY_ID["member"].rows(
+            session, ids=list(ids), **member_parameters(actor)
         )
-    ).all()
     return {r.id: OpportunityRow.from_source(r) for r in rows}
+
+
+_participants = Participant.__table__
+_PARTICIPANTS = Statement(
+    select(_participants)
+    .where(_participants.c.opportunity_id == any_(keys("ids")))
+    .order_by(_participants.c.id)
+)
 
 
 async def participants_by_opportunity(
     session: AsyncSession, opportunity_ids: Sequence[int]
 ) -> dict[int, list[Row[Any]]]:
-    table = Participant.__table__
-    rows = (
-        await session.execute(
-            select(table).where(table.c.opportunity_id.in_(opportunity_ids)).order_by(table.c.id)
-        )
-    ).all()
-    result: dict[int, list[Row[Any]]] = {i: [] for i in opportunity_ids}
+    rows = await _PARTICIPANTS.rows(session, ids=list(opportunity_ids))
+    result: dict[int, list[Any]] = {i: [] for i in opportunity_ids}
     for row in rows:
         result[row.opportunity_id].append(row)
     return result

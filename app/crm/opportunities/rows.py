@@ -15,6 +15,7 @@ from sqlalchemy import Row
 
 from app.crm.jsonable import jsonable
 from app.crm.money import quantum, weighted
+from app.crm.statements import Record
 
 
 @dataclass(slots=True)
@@ -52,7 +53,7 @@ class OpportunityRow:
     @classmethod
     def from_source(cls, source: Any) -> OpportunityRow:
         """From an ORM entity, or a Core row that starts with COLUMNS, in their order."""
-        if isinstance(source, Row):
+        if isinstance(source, Row | Record | tuple):
             # By position: a hot path (every list), and a Row's attributes are lookups by name.
             row = cls(*source[: len(COLUMNS)])
         else:

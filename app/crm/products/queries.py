@@ -3,12 +3,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import Row, any_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.paging import Page, SortKey, fetch_page, parse_int, parse_text
 from app.crm.products.models import Product
 from app.crm.search import contains_pattern
+from app.crm.statements import Statement, by_key, keys
 
 _table = Product.__table__
 _KEYS = [
@@ -43,6 +44,8 @@ async def count(session: AsyncSession, search: str | None, active: bool | None) 
     return int((await session.execute(query)).scalar_one())
 
 
-async def by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Row[Any]]:
-    rows = (await session.execute(select(_table).where(_table.c.id.in_(ids)))).all()
-    return {r.id: r for r in rows}
+_BY_ID = Statement(select(_table).where(_table.c.id == any_(keys("ids"))))
+
+
+async def by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Any]:
+    return by_key(await _BY_ID.rows(session, ids=list(ids)))

@@ -3,10 +3,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, any_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.stages.models import Stage
+from app.crm.statements import Statement, by_key, keys
 
 _stages = Stage.__table__
 
@@ -15,6 +16,8 @@ async def list_stages(session: AsyncSession) -> Sequence[Row[Any]]:
     return (await session.execute(select(_stages).order_by(_stages.c.position, _stages.c.id))).all()
 
 
-async def stages_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Row[Any]]:
-    rows = (await session.execute(select(_stages).where(_stages.c.id.in_(ids)))).all()
-    return {r.id: r for r in rows}
+_STAGES_BY_ID = Statement(select(_stages).where(_stages.c.id == any_(keys("ids"))))
+
+
+async def stages_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Any]:
+    return by_key(await _STAGES_BY_ID.rows(session, ids=list(ids)))

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import Row, any_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.actor import Actor
 from app.crm.auth.tokens import TokenClaims, credential_stamp
+from app.crm.statements import Statement, by_key, keys
 from app.crm.users.models import Team, TeamMember, User
 
 _users = User.__table__
@@ -29,14 +30,16 @@ async def load_actor_for_token(session: AsyncSession, claims: TokenClaims) -> Ac
     return actor
 
 
-async def users_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Row[Any]]:
-    rows = (await session.execute(select(_users).where(_users.c.id.in_(ids)))).all()
-    return {r.id: r for r in rows}
+_USERS_BY_ID = Statement(select(_users).where(_users.c.id == any_(keys("ids"))))
+_TEAMS_BY_ID = Statement(select(_teams).where(_teams.c.id == any_(keys("ids"))))
 
 
-async def teams_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Row[Any]]:
-    rows = (await session.execute(select(_teams).where(_teams.c.id.in_(ids)))).all()
-    return {r.id: r for r in rows}
+async def users_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Any]:
+    return by_key(await _USERS_BY_ID.rows(session, ids=list(ids)))
+
+
+async def teams_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Any]:
+    return by_key(await _TEAMS_BY_ID.rows(session, ids=list(ids)))
 
 
 async def list_users(session: AsyncSession, *, include_inactive: bool) -> Sequence[Row[Any]]:
@@ -80,24 +83,25 @@ async def team_ids_by_user(session: AsyncSession, user_ids: Sequence[int]) -> di
     return result
 
 
-# Built once: every request reads its actor, and building the statement each time was a
-# third of the cost of reading it (0.6 -> 0.4 ms of CPU).
-_ACTORS = select(
-    _users.c.id,
-    _users.c.name,
-    _users.c.email,
-    _users.c.role,
-    _users.c.password_hash,
-    select(func.array_agg(TeamMember.team_id))
-    .where(TeamMember.user_id == _users.c.id)
-    .scalar_subquery()
-    .label("teams"),
-).where(_users.c.id.in_(bindparam("user_ids", expanding=True)), _users.c.is_active)
+# Compiled once: every request reads its actor.
+_ACTORS = Statement(
+    select(
+        _users.c.id,
+        _users.c.name,
+        _users.c.email,
+        _users.c.role,
+        _users.c.password_hash,
+        select(func.array_agg(TeamMember.team_id))
+        .where(TeamMember.user_id == _users.c.id)
+        .scalar_subquery()
+        .label("teams"),
+    ).where(_users.c.id == any_(keys("user_ids")), _users.c.is_active)
+)
 
 
 async def load_actors(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, Actor]:
     """Active users among `user_ids` with their teams, in one query."""
-    rows = (await session.execute(_ACTORS, {"user_ids": list(user_ids)})).all()
+    rows = await _ACTORS.rows(session, user_ids=list(user_ids))
     return {
         r.id: Actor(
             r.id,
