@@ -63,6 +63,7 @@ TANDEM = str(Path(sys.executable).with_name("tandem"))
 
 PAGE_GOAL_RPS = 900
 EVENT_GOAL_P99_MS = 20.0
+EVENT_GOAL_MANY_P99_MS = 50.0  # 1,000 subscribers over 10 distinct selections
 
 PAGE = """
 query Page($after: String) {
@@ -545,7 +546,15 @@ async def watch(ws: ClientConnection, deliveries: Deliveries) -> None:
             raise RuntimeError(f"subscription ended: {message}")
 
 
-async def open_subscriber(server: Server, token: str) -> ClientConnection:
+def subscription(selection: int) -> str:
+    """The subscription of the `selection`-th distinct selection: the same fields, and one
+    more (an alias) that makes it a document of its own, executed on its own."""
+    if selection == 0:
+        return SUBSCRIPTION
+    return SUBSCRIPTION.replace("cursor kind", f"cursor s{selection}: version kind", 1)
+
+
+async def open_subscriber(server: Server, token: str, selection: int = 0) -> ClientConnection:
     ws = await connect(
         f"ws://127.0.0.1:{server.port}/graphql",
         subprotocols=[Subprotocol("graphql-transport-ws")],
@@ -557,7 +566,9 @@ async def open_subscriber(server: Server, token: str) -> ClientConnection:
     if ack.get("type") != "connection_ack":
         raise SystemExit(f"subscriber was not accepted: {ack}")
     await ws.send(
-        orjson.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}).decode()
+        orjson.dumps(
+            {"id": "1", "type": "subscribe", "payload": {"query": subscription(selection)}}
+        ).decode()
     )
     return ws
 
@@ -569,6 +580,7 @@ async def event_fanout(
     *,
     subscribers: int,
     updates: int,
+    selections: int = 1,
 ) -> list[Row]:
     targets = (await query(server, admin_token, TARGETS, {}))["opportunities"]["nodes"]
     state = {t["id"]: (t["version"], t["probability"]) for t in targets}
@@ -576,7 +588,7 @@ async def event_fanout(
     deliveries = Deliveries(expected=subscribers)
     rss_before = server.rss_mib()
     sockets = [
-        await open_subscriber(server, member_tokens[i % len(member_tokens)])
+        await open_subscriber(server, member_tokens[i % len(member_tokens)], i % selections)
         for i in range(subscribers)
     ]
     watchers = [asyncio.create_task(watch(ws, deliveries)) for ws in sockets]
@@ -657,6 +669,7 @@ async def event_fanout(
 
     cpu_ms = cpu / updates * 1000
     n_deliveries = len(from_send)
+    goal_ms = EVENT_GOAL_P99_MS if subscribers <= 100 else EVENT_GOAL_MANY_P99_MS
     rows = [
         Row(
             "b) updateOpportunity: mutation round trip",
@@ -677,15 +690,15 @@ async def event_fanout(
             None,
         ),
         Row(
-            f"b) event, send -> last of {subscribers} subscribers",
+            f"b) event, send -> last of {subscribers} subscribers ({selections} selections)",
             len(to_all),
             percentile(to_all, 50) * 1000,
             percentile(to_all, 99) * 1000,
             "",
             rss,
             None,
-            goal=f"p99 <= {EVENT_GOAL_P99_MS:.0f} ms",
-            met="yes" if percentile(to_all, 99) * 1000 <= EVENT_GOAL_P99_MS else "NO",
+            goal=f"p99 <= {goal_ms:.0f} ms",
+            met="yes" if percentile(to_all, 99) * 1000 <= goal_ms else "NO",
         ),
         Row(
             f"b) event, mutation response -> each of {subscribers}",
@@ -928,6 +941,7 @@ async def main(args: argparse.Namespace) -> None:
                         members,
                         subscribers=args.subscribers,
                         updates=args.updates,
+                        selections=args.selections,
                     )
     print()
     print(
@@ -970,6 +984,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pages", type=int, default=10, help="distinct pages to cycle (a)")
     parser.add_argument("--subscribers", type=int, default=100, help="WebSocket subscribers (b)")
     parser.add_argument("--updates", type=int, default=200, help="measured updates (b)")
+    parser.add_argument(
+        "--selections", type=int, default=1, help="distinct subscription selections (b)"
+    )
     parser.add_argument("--quick", action="store_true", help="skip the page variants and wrk")
     parser.add_argument("--keep", action="store_true", help="keep the tandem_bench database")
     parser.add_argument(
