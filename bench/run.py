@@ -848,6 +848,15 @@ def load_average() -> str:
     return "?"
 
 
+async def plan_counters(server: Server) -> list[str]:
+    """What /metrics says of the plan executor: operations planned, what the standard
+    executor served (by reason: the bench's queries must never fall back), event results."""
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        text = (await http.get("/metrics")).text
+    wanted = ("tandem_planned", "tandem_plan_fallbacks", "tandem_event_results")
+    return [line for line in text.splitlines() if line.startswith(wanted)]
+
+
 async def main(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     load_before = load_average()
@@ -943,6 +952,7 @@ async def main(args: argparse.Namespace) -> None:
                         updates=args.updates,
                         selections=args.selections,
                     )
+                plans = await plan_counters(server)
     print()
     print(
         f"Tandem bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}, "
@@ -957,6 +967,7 @@ async def main(args: argparse.Namespace) -> None:
         f"\nGoals (issue 2): the page at >= {PAGE_GOAL_RPS} req/s on this 2-core machine; "
         f"the event to all 100 subscribers within {EVENT_GOAL_P99_MS:.0f} ms at p99."
     )
+    print("\nplan executor (/metrics): " + (", ".join(plans) or "no counters"))
     for report in profiler.reports:
         print("\n" + report)
     print(f"\nbench took {time.perf_counter() - started:.0f} s")
