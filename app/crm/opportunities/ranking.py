@@ -256,7 +256,7 @@ async def ranked_page(
     async with custom_plans(session) if walk is not None else nullcontext():
         paged = after is not None
         items: list[Row[Any]] = []
-        cursors: list[str] = []
+        cursors: Sequence[str] = []
         if after is None:
             ranked, cut = await _first_ranked(session, columns, where, keys, size, tag, walk)
             if ranked.has_next_page or cut is None:
@@ -283,7 +283,7 @@ async def ranked_page(
         rest = await _rest(session, columns, where, walk, size, below, _tag(tag, "B", cut))
         return Page(
             items + rest.items,
-            cursors + rest.cursors,
+            [*cursors, *rest.cursors],
             has_next_page=rest.has_next_page,
             has_previous_page=paged,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Generic, TypeVar
@@ -41,9 +41,15 @@ class Edge(Generic[T]):
 
 @strawberry.type
 class Connection(Generic[T]):
-    edges: list[Edge[T]]
     page_info: PageInfo
+    _nodes: strawberry.Private[list[Any]]
+    _cursors: strawberry.Private[Sequence[str]]
     _count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field
+    def edges(self) -> list[Edge[T]]:
+        # Made only when asked for: a client that reads `nodes` needs no edge or cursor.
+        return [Edge(cursor=c, node=n) for c, n in zip(self._cursors, self._nodes, strict=True)]
 
     @strawberry.field(description="All items that match, as the asking user may see them.")
     async def total_count(self) -> int:
@@ -51,20 +57,22 @@ class Connection(Generic[T]):
 
     @strawberry.field(description="The page's nodes, without the edges.")
     def nodes(self) -> list[T]:
-        return [edge.node for edge in self.edges]
+        return self._nodes
 
 
 def connection(
     page: Page[Any], nodes: list[T], count: Callable[[], Awaitable[int]]
 ) -> Connection[T]:
+    cursors = page.cursors
     return Connection(
-        edges=[Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
         page_info=PageInfo(
             has_next_page=page.has_next_page,
             has_previous_page=page.has_previous_page,
-            start_cursor=page.cursors[0] if page.cursors else None,
-            end_cursor=page.cursors[-1] if page.cursors else None,
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
         ),
+        _nodes=nodes,
+        _cursors=cursors,
         _count=count,
     )
 
