@@ -224,7 +224,10 @@ async def fetch_page(
     """One page of `columns` matching `where`, in the order of `keys` (the last one unique)."""
     size = check_page_size(first)
     query = page_query(columns, where, keys, size, after, tag=tag)
-    rows = (await session.execute(query)).all()
+    # Core, not the ORM session's execute: a page is plain rows, and the ORM's statement
+    # handling was a twentieth of a page's CPU.
+    connection = await session.connection()
+    rows = (await connection.execute(query)).all()
     return as_page(rows, len(keys), size, tag, has_previous_page=after is not None)
 
 
