@@ -149,7 +149,9 @@ class Appointment(Activity):
     notes: str | None
 
     @batched(graphql_type=list[AttendeeTarget])
-    async def attendees(parents: list[Appointment], info: strawberry.Info) -> list[list[Any]]:
+    async def attendees(
+        parents: list[Appointment], info: strawberry.Info
+    ) -> list[list[User | Contact]]:
         known = reader(info)
         rows = await known.fetch(activities.attendees_by_activity, [a.row.id for a in parents])
         every = [r for a in parents for r in rows[a.row.id]]

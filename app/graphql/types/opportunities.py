@@ -38,7 +38,7 @@ from app.graphql.types.people import Team, User
 from app.graphql.types.pipeline import Folder, LostReason, Stage
 
 if TYPE_CHECKING:
-    from app.graphql.types.activities import Appointment, TimelineEntry, TimelineKind
+    from app.graphql.types.activities import Activity, Appointment, TimelineEntry, TimelineKind
     from app.graphql.types.orders import Order
 
 
@@ -99,8 +99,10 @@ class Participant(Node):
         )
 
     @batched(graphql_type=ParticipantTarget)
-    async def target(parents: list[Participant], info: strawberry.Info) -> list[Any]:
-        targets: list[Any] = [None] * len(parents)
+    async def target(
+        parents: list[Participant], info: strawberry.Info
+    ) -> list[Company | Contact | User | Team | None]:
+        targets: list[Company | Contact | User | Team | None] = [None] * len(parents)
         for kind, fetch, present in _TARGETS:
             chosen = [i for i, p in enumerate(parents) if p.kind is kind]
             if chosen:
@@ -262,7 +264,9 @@ class Opportunity(Node):
         | None,
         description="The first appointment that has not started yet.",
     )
-    async def next_appointment(parents: list[Opportunity], info: strawberry.Info) -> list[Any]:
+    async def next_appointment(
+        parents: list[Opportunity], info: strawberry.Info
+    ) -> list[Activity | None]:
         from app.graphql.types.activities import activity_of
 
         ids = [s.next_appointment_id if s else None for s in await _summaries(info, parents)]
