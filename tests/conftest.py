@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Generator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from app.db import create_engine, create_session_factory
 from app.migrate import upgrade
 from app.settings import Settings, load_settings, to_asyncpg_url
 from app.web import create_app
+from tests import differential
 from tests.client import Api
 
 # Hundreds of argon2 hashes at the standard cost would dominate the run; the fast profile
@@ -175,6 +176,8 @@ class RunningServer:
     settings: Settings
     app: Any
     admin_token: str
+    mirror: differential.Mirror | None = None
+    """With TANDEM_TEST_DIFFERENTIAL=1: the transport that sends queries to the twin too."""
 
     @property
     def runtime(self) -> Any:
@@ -193,8 +196,11 @@ async def create_admin(database_url: str) -> None:
 
 
 @asynccontextmanager
-async def serve(settings: Settings, database_url: str) -> AsyncIterator[tuple[Api, Any]]:
-    """Run the real app under uvicorn on a free port in this event loop."""
+async def serve(
+    settings: Settings, database_url: str, *, mirror: differential.Mirror | None = None
+) -> AsyncIterator[tuple[Api, Any]]:
+    """Run the real app under uvicorn on a free port in this event loop; with `mirror`, the
+    client's requests go through it (tests/differential.py)."""
     app = create_app(settings, database_url)
     config = uvicorn.Config(
         app,
@@ -214,19 +220,48 @@ async def serve(settings: Settings, database_url: str) -> AsyncIterator[tuple[Ap
     port = server.servers[0].sockets[0].getsockname()[1]
     base_url = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30, transport=mirror) as http:
             yield Api(base_url, http), app
     finally:
         server.should_exit = True
         await task
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Each phase's report on the test, so a fixture's teardown can see how the test went."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if differential.enabled():
+        counts = ", ".join(f"{n} {what}" for what, n in sorted(differential.TOTALS.items()))
+        terminalreporter.write_line(f"differential: queries sent to both executors: {counts}")
+
+
 @pytest.fixture
-async def server(settings: Settings, database_url: str) -> AsyncIterator[RunningServer]:
+async def server(
+    settings: Settings, database_url: str, request: pytest.FixtureRequest
+) -> AsyncIterator[RunningServer]:
     await create_admin(database_url)
-    async with serve(settings, database_url) as (api, app):
+    async with AsyncExitStack() as stack:
+        mirror = None
+        if differential.enabled():
+            # The twin: the same app on the same database, with graphql-core's executor.
+            standard = replace(settings, executor="standard")
+            twin, _twin_app = await stack.enter_async_context(serve(standard, database_url))
+            mirror = differential.Mirror(twin.http)
+        api, app = await stack.enter_async_context(serve(settings, database_url, mirror=mirror))
         token = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD)
-        yield RunningServer(api, database_url, settings, app, token)
+        yield RunningServer(api, database_url, settings, app, token, mirror)
+    call = getattr(request.node, "report_call", None)
+    if mirror is not None and mirror.differences and call is not None and call.passed:
+        # The test caught the failure the difference raised: fail it anyway.
+        pytest.fail("\n\n".join(mirror.differences), pytrace=False)
 
 
 @pytest.fixture

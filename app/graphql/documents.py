@@ -38,6 +38,13 @@ def parsed(query: str) -> DocumentNode | list[GraphQLError]:
     """The document, or why it cannot be parsed (a limit's error, or the syntax error)."""
     size_error = document_size_error(query)
     if size_error is not None:
+        # Where the parser stops, as the standard path reports it, with the limit's words.
+        try:
+            _parse(query)
+        except GraphQLError as error:
+            error.message = size_error.message
+            error.extensions = size_error.extensions
+            return [error]
         return [size_error]
     try:
         return _parse(query)
@@ -52,6 +59,11 @@ def parse_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
 
 def validation_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
     _tag(errors, VALIDATION_FAILED)
+    return errors
+
+
+def variable_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
+    _tag(errors, BAD_USER_INPUT)
     return errors
 
 

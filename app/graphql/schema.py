@@ -90,6 +90,9 @@ class TandemSchema(strawberry.Schema):
         # the view answer 400; WebSockets subscribe through stream().
         allowed = set(allowed_operation_types or OperationType) - {OperationType.SUBSCRIPTION}
         _fresh_reads(context_value, remember=True)
+        if self.plans.ambiguous(query, operation_name):
+            message = "Must provide operation name if query contains multiple operations."
+            return ExecutionResult(data=None, errors=[GraphQLError(message)])
         if _planned(context_value):
             result = await self.plans.execute(
                 query, variable_values, context_value, root_value, operation_name, allowed
@@ -120,6 +123,10 @@ class TandemSchema(strawberry.Schema):
     ) -> StreamResult:
         """What a WebSocket runs: any operation, a subscription as a stream of results."""
         allowed = set(allowed_operation_types or OperationType)
+        if self.plans.ambiguous(query, operation_name):
+            return self._once(
+                query, variable_values, context_value, root_value, operation_name, allowed
+            )
         if _planned(context_value):
             kind = self.plans.kind_of(query, operation_name)
             if kind is OperationType.SUBSCRIPTION and kind in allowed:

@@ -32,10 +32,13 @@ SUBSCRIPTION = "subscription"
 
 
 class CannotPlan(Exception):
-    """Something the plan executor does not serve; the standard executor will."""
+    """Something the plan executor does not serve; the standard executor will.
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+    `reason` is a short code (the label of /metrics' fallback counter, so it stays one of a
+    few values); `detail` names what, for the log."""
+
+    def __init__(self, reason: str, detail: str | None = None) -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
 
 
@@ -67,9 +70,9 @@ class FieldSource:
 def field_source(graphql_field: GraphQLField, *, subscription: bool = False) -> FieldSource:
     definition = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     if not isinstance(definition, StrawberryField):
-        raise CannotPlan("a field not defined with Strawberry")
+        raise CannotPlan("not_strawberry_field", graphql_field.description)
     if definition.extensions:
-        raise CannotPlan(f"field extensions on {definition.python_name}")
+        raise CannotPlan("field_extensions", definition.python_name)
     metadata: Any = definition.metadata or {}
     batch = metadata.get(BATCH)
     resolver = definition.base_resolver
@@ -92,7 +95,7 @@ def field_source(graphql_field: GraphQLField, *, subscription: bool = False) -> 
     if resolver.is_graphql_generic or (
         inspect.isasyncgenfunction(resolver.wrapped_func) is not subscription
     ):
-        raise CannotPlan(f"the resolver of {definition.python_name}")
+        raise CannotPlan("unsupported_resolver", definition.python_name)
     source_parameter = resolver.root_parameter or resolver.parent_parameter
     info = resolver.info_parameter
     return FieldSource(

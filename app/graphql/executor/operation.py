@@ -30,7 +30,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types.execution import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from app.graphql.documents import parse_errors, parsed, validation_errors
+from app.graphql.documents import parse_errors, parsed, validation_errors, variable_errors
 from app.graphql.executor.events import SharedResults, event_stream
 from app.graphql.executor.fields import CannotPlan
 from app.graphql.executor.plan import OperationPlan, Planner, condition_variables
@@ -116,7 +116,12 @@ class PlanExecutor:
         variables: dict[str, Any],
     ) -> Compiled:
         if document.conditions == ("*",):
-            return self._fell_back(query, "@skip/@include on a definition")
+            return self._fell_back(query, "conditional_definition")
+        if any(
+            name in variables and variables[name] is None for name in document.conditions
+        ):
+            # graphql-core reports a null condition as an error of the field it sits under.
+            return self._fell_back(query, "null_condition")
         conditions = {name: variables.get(name) is True for name in document.conditions}
         key = (query, operation.name.value if operation.name else None, *conditions.values())
         known: Compiled | None = self._plans.get_recent(key)
@@ -171,7 +176,7 @@ class PlanExecutor:
             return None
         variables = self._variables(operation, variable_values)
         if isinstance(variables, list):
-            return ExecutionResult(data=None, errors=variables)
+            return ExecutionResult(data=None, errors=variable_errors(variables))
         compiled = self.compiled(query, document, operation, variables.coerced)
         if compiled.plan is None:
             return None
@@ -180,6 +185,16 @@ class PlanExecutor:
         return await run_plan(
             self.types, compiled.plan, compiled.planner, context, variables, root_value
         )
+
+    def ambiguous(self, query: str | None, operation_name: str | None) -> bool:
+        """A valid document of several operations, none named: GraphQL requires a name, where
+        Strawberry would run the first one."""
+        if not query or operation_name is not None:
+            return False
+        document = self.document(query)
+        if document.node is None or document.errors:
+            return False
+        return len(_operations(document.node)) > 1
 
     def kind_of(self, query: str | None, operation_name: str | None) -> OperationType | None:
         """The type of the operation a valid document runs; None for a document in error."""

@@ -111,7 +111,7 @@ def condition_variables(document: DocumentNode) -> tuple[str, ...]:
         if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
             for directive in definition.directives or ():
                 if directive.name.value in ("skip", "include"):
-                    raise CannotPlan("@skip/@include on an operation or fragment definition")
+                    raise CannotPlan("conditional_definition", "@skip/@include on a definition")
             visit(definition.selection_set)
     return tuple(sorted(names))
 
@@ -136,7 +136,7 @@ class Planner:
             OperationType.SUBSCRIPTION: self._schema.subscription_type,
         }[kind]
         if root_type is None:
-            raise CannotPlan(f"no {kind.value} type")
+            raise CannotPlan("no_root_type", kind.value)
         root = self.selection(
             root_type,
             [operation.selection_set],
@@ -152,8 +152,10 @@ class Planner:
         subscription: bool = False,
     ) -> Selection:
         collected: dict[str, list[FieldNode]] = {}
+        # One set for all: a fragment spread in two merged fields is collected once.
+        visited: set[str] = set()
         for selection_set in selection_sets:
-            self._collect(object_type, selection_set, collected, set())
+            self._collect(object_type, selection_set, collected, visited)
         fields = [
             self._field(object_type, key, nodes, subscription) for key, nodes in collected.items()
         ]
@@ -182,7 +184,7 @@ class Planner:
             elif isinstance(value, VariableNode):
                 condition = self._conditions.get(value.name.value) is True
             else:  # pragma: no cover - validation allows only these
-                raise CannotPlan("a @skip/@include condition that is not a boolean")
+                raise CannotPlan("non_boolean_condition")
             if (name == "skip") == condition:
                 return False
         return True
@@ -228,7 +230,7 @@ class Planner:
             typename = Completion(LEAF, False, serialize=lambda _: parent.name)
             return FieldPlan(key, name, nodes, parent, None, None, typename, True)
         if name.startswith("__"):
-            raise CannotPlan("introspection")
+            raise CannotPlan("introspection", name)
         definition = parent.fields[name]
         source = field_source(definition, subscription=subscription)
         complete = self._completion(definition.type, nodes)

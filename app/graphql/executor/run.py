@@ -71,6 +71,19 @@ def path_of(slot: Slot | None, key: Any = None) -> list[Any]:
     return path
 
 
+def alive(pending: Pending) -> bool:
+    """Whether the object still stands in the result: no null has replaced it or any of the
+    objects and lists it sits in."""
+    value: Any = pending.result
+    slot: Slot | None = pending.slot
+    while slot is not None:
+        if slot.container[slot.key] is not value:
+            return False
+        value = slot.container
+        slot = slot.up
+    return True
+
+
 def nullify(slot: Slot) -> None:
     """A null must stand where `slot`'s value is: there, or as far up as it must climb."""
     current: Slot | None = slot
@@ -115,6 +128,8 @@ class Execution:
         self._variables = variables
         self.info = PlanInfo(context, root_value, variables.coerced, plan.operation)
         self.errors: list[GraphQLError] = []
+        self._nulls = False
+        """Whether a null has climbed past a field: then objects may have left the result."""
         self._arguments: dict[int, dict[str, Any]] = {}
 
     # --- the levels ---------------------------------------------------------------------
@@ -132,9 +147,20 @@ class Execution:
                     group[1].append(pending)
             for selection, objects in groups.values():
                 for field in selection.fields:
+                    if self._nulls:
+                        # As the standard executor, which stops completing an object once a
+                        # null has replaced it: its other fields are not run, nor their
+                        # errors reported.
+                        objects = [o for o in objects if alive(o)]
+                        if not objects:
+                            break
                     values = await self.resolve(field, objects)
                     for pending, value in zip(objects, values, strict=True):
+                        if self._nulls and not alive(pending):
+                            continue  # a sibling's null took its place meanwhile
                         self.store(field, pending, value, below)
+            if self._nulls:
+                below = [o for o in below if alive(o)]
             level = below
 
     async def resolve(self, field: FieldPlan, objects: list[Pending]) -> list[Any]:
@@ -241,6 +267,7 @@ class Execution:
             result[key] = None
             if not complete.nullable:
                 nullify(pending.slot)
+                self._nulls = True
 
     def _error(self, error: Exception, field: FieldPlan, up: Slot, key: Any) -> GraphQLError:
         return located_error(error, field.nodes, path_of(up, key))
