@@ -836,6 +836,8 @@ _PACKAGES = (
 def package_of(frame: str) -> str:
     """'f (graphql/execution/executor.py:883)' -> 'graphql'; generated code and the rest."""
     location = frame.rpartition(" (")[2]
+    if location.startswith("app/"):  # Tandem's own, app/graphql/ included
+        return "app"
     for package in _PACKAGES:
         if package in location:
             return package.rstrip("/")

@@ -81,8 +81,13 @@ def check_money(amount: Decimal, currency: str, field: str) -> Money:
     return Money(abs(amount).quantize(quantum(code)), code)
 
 
+_QUANTA = {code: Decimal(1).scaleb(-units) for code, units in _MINOR_UNITS.items()}
+
+
 def quantum(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-minor_units(currency))
+    """The currency's minor unit as a Decimal (0.01 for EUR): every amount read is quantized
+    to it, so it is made once per currency."""
+    return _QUANTA[currency]
 
 
 def weighted(amount: Decimal, probability: int, currency: str) -> Decimal:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar, overload
 
 import orjson
-from sqlalchemy import ColumnElement, Row, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Integer, Row, Select, and_, bindparam, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.errors import DomainError, ErrorCode
@@ -189,6 +189,34 @@ def page_query(
     if after:
         query = query.where(after_position(keys, decode_cursor(after, keys, tag)))
     return ordered(query, keys).limit(size + 1)
+
+
+def parameter_page_query(
+    columns: Sequence[Any], where: Sequence[Any], keys: Sequence[SortKey], *, after: bool
+) -> Select[Any]:
+    """page_query with the page size (`size`, one more than the page) and the cursor's
+    values (`after0`, `after1`, ...) as parameters: one statement for every page of a list,
+    compiled once (app/crm/statements.py). Only for keys that are never NULL: where NULLs
+    may sort, the comparison depends on which values are NULL."""
+    if any(key.nulls_first is not None for key in keys):
+        raise ValueError("parameter_page_query: a sort key that may be NULL")
+    query = select(*columns, *(k.expression.label(f"k{i}") for i, k in enumerate(keys)))
+    query = query.where(*where)
+    if after:
+        values = [bindparam(f"after{i}", type_=k.expression.type) for i, k in enumerate(keys)]
+        query = query.where(after_position(keys, values))
+    return ordered(query, keys).limit(bindparam("size", type_=Integer))
+
+
+def page_parameters(
+    keys: Sequence[SortKey], first: int | None, after: str | None, tag: str
+) -> dict[str, Any]:
+    """The values of a parameter_page_query's parameters for this page."""
+    values = {"size": check_page_size(first) + 1}
+    if after:
+        for i, value in enumerate(decode_cursor(after, keys, tag)):
+            values[f"after{i}"] = value
+    return values
 
 
 def check_page_size(first: int | None) -> int:

@@ -110,7 +110,7 @@ class Reader:
                 found: V | None = made[key]
             except KeyError:
                 row = rows[key]
-                made[key] = found = None if row is None else present(row)
+                made[key] = found = None if row is None else presented(present, row)
             return found
 
         return object_of
@@ -137,6 +137,28 @@ class Reader:
                     for key in missing:
                         known[key] = found.get(key, default)
         return known
+
+
+_PRESENTED: dict[tuple[Any, Any], Any] = {}
+_PRESENTED_LIMIT = 4096
+
+
+def presented(present: Callable[[Any], V], row: Any) -> V:
+    """`present(row)`, made once for equal rows across operations: every page shows the same
+    owners, stages and companies, and their objects depend on nothing but their row (a row
+    that changed is another key). Bounded: forgotten all at once when full."""
+    key = (present, row)
+    try:
+        found: V = _PRESENTED[key]
+        return found
+    except KeyError:
+        pass
+    except TypeError:  # a row that cannot be a key (a dataclass): made each time
+        return present(row)
+    if len(_PRESENTED) >= _PRESENTED_LIMIT:
+        _PRESENTED.clear()
+    _PRESENTED[key] = made = present(row)
+    return made
 
 
 def reader(info: Any) -> Reader:

@@ -27,7 +27,16 @@ from app.crm.opportunities.models import (
 )
 from app.crm.opportunities.rows import COLUMNS, OpportunityRow
 from app.crm.opportunities.sorting import Sort, SortField, effective, order_tag, sort_keys
-from app.crm.paging import Page, check_page_size, fetch_page, page_query
+from app.crm.paging import (
+    Page,
+    SortKey,
+    as_page,
+    check_page_size,
+    fetch_page,
+    page_parameters,
+    page_query,
+    parameter_page_query,
+)
 from app.crm.statements import Statement, keys
 
 _table = Opportunity.__table__
@@ -106,6 +115,27 @@ async def page_statements(
     return [found, page], how
 
 
+_UNFILTERED = OpportunityFilter()
+_PIPELINE_PAGES: dict[tuple[str, bool, bool], Statement] = {}
+
+
+def _pipeline_page(keys: list[SortKey], tag: str, admin: bool, after: bool) -> Statement:
+    """The statement of a page of the whole pipeline (no filter, no search) in one order,
+    as an admin or a member, first or later: the page a board or an app opens with, compiled
+    once rather than built, keyed and compiled on every request."""
+    key = (tag, admin, after)
+    found = _PIPELINE_PAGES.get(key)
+    if found is None:
+        where: list[Any] = [_table.c.deleted_at.is_(None)]
+        if not admin:
+            where.append(visible_to_member())
+        if len(_PIPELINE_PAGES) >= 256:  # orders are many in theory, a handful in use
+            _PIPELINE_PAGES.clear()
+        found = Statement(parameter_page_query(_columns, where, keys, after=after))
+        _PIPELINE_PAGES[key] = found
+    return found
+
+
 async def page(
     session: AsyncSession,
     actor: Actor,
@@ -118,6 +148,34 @@ async def page(
     search = ranking_text(f)
     keys = sort_keys(sorts, search)
     tag = order_tag(sorts, search)
+    if f == _UNFILTERED and all(key.nulls_first is None for key in keys):
+        values = page_parameters(keys, first, after, tag)
+        if not actor.is_admin:
+            values.update(member_parameters(actor))
+        statement = _pipeline_page(keys, tag, actor.is_admin, after is not None)
+        found = await statement.rows(session, **values)
+        size = values["size"] - 1
+        rows = as_page(found, len(keys), size, tag, has_previous_page=after is not None)
+    else:
+        rows = await _filtered_page(session, actor, f, sorts, keys, tag, first, after)
+    return Page(
+        [OpportunityRow.from_source(r) for r in rows.items],
+        rows.cursors,
+        has_next_page=rows.has_next_page,
+        has_previous_page=rows.has_previous_page,
+    )
+
+
+async def _filtered_page(
+    session: AsyncSession,
+    actor: Actor,
+    f: OpportunityFilter,
+    sorts: Sequence[Sort],
+    keys: list[SortKey],
+    tag: str,
+    first: int | None,
+    after: str | None,
+) -> Page[Any]:
     plan = await _plan(session, actor, f, sorts)
     if plan.ranked:
         rows = await ranking.ranked_page(
@@ -125,12 +183,7 @@ async def page(
         )
     else:
         rows = await fetch_page(session, _columns, plan.where, keys, first, after, tag=tag)
-    return Page(
-        [OpportunityRow.from_source(r) for r in rows.items],
-        rows.cursors,
-        has_next_page=rows.has_next_page,
-        has_previous_page=rows.has_previous_page,
-    )
+    return rows
 
 
 async def count(session: AsyncSession, actor: Actor, f: OpportunityFilter) -> int:

@@ -117,9 +117,7 @@ class PlanExecutor:
     ) -> Compiled:
         if document.conditions == ("*",):
             return self._fell_back(query, "conditional_definition")
-        if any(
-            name in variables and variables[name] is None for name in document.conditions
-        ):
+        if any(name in variables and variables[name] is None for name in document.conditions):
             # graphql-core reports a null condition as an error of the field it sits under.
             return self._fell_back(query, "null_condition")
         conditions = {name: variables.get(name) is True for name in document.conditions}

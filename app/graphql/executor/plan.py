@@ -80,6 +80,9 @@ class FieldPlan:
 class Selection:
     type: GraphQLObjectType
     fields: list[FieldPlan]
+    direct: Any = None
+    """The generated filler of its attribute fields (direct.py), made on first use."""
+    prepared: bool = False
 
 
 @dataclass(eq=False, slots=True)

@@ -21,6 +21,7 @@ from typing import Any
 from graphql import GraphQLError, located_error
 from graphql.execution.values import VariableValues, get_argument_values
 
+from app.graphql.executor.direct import Direct, direct
 from app.graphql.executor.fields import ATTRIBUTE, BATCHED, SUBSCRIPTION, FieldSource
 from app.graphql.executor.plan import (
     ABSTRACT,
@@ -146,7 +147,18 @@ class Execution:
                 else:
                     group[1].append(pending)
             for selection, objects in groups.values():
-                for field in selection.fields:
+                fields = selection.fields
+                if not selection.prepared:
+                    selection.direct = direct(selection, Pending, Slot)
+                    selection.prepared = True
+                written: Direct | None = selection.direct
+                if written is not None:
+                    if self._nulls:
+                        objects = [o for o in objects if alive(o)]
+                    for pending in written.fill(objects, below):
+                        self._one_by_one(selection, written, pending, below)
+                    fields = written.rest
+                for field in fields:
                     if self._nulls:
                         # As the standard executor, which stops completing an object once a
                         # null has replaced it: its other fields are not run, nor their
@@ -162,6 +174,24 @@ class Execution:
             if self._nulls:
                 below = [o for o in below if alive(o)]
             level = below
+
+    def _one_by_one(
+        self, selection: Selection, written: Direct, pending: Pending, below: list[Pending]
+    ) -> None:
+        """The general path for an object the generated filler gave up on."""
+        result = pending.result
+        result.clear()
+        for field in selection.fields:
+            result[field.key] = None  # the selection's order, whatever comes first
+        for field in written.fields:
+            source = field.source
+            if source is None:
+                value: Any = field.parent_type.name
+            else:
+                value = _attribute(pending.source, source.python_name)
+            self.store(field, pending, value, below)
+            if self._nulls and not alive(pending):
+                return
 
     async def resolve(self, field: FieldPlan, objects: list[Pending]) -> list[Any]:
         """The field's raw value for each object (an exception where it failed)."""
