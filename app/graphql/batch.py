@@ -147,13 +147,14 @@ def presented(present: Callable[[Any], V], row: Any) -> V:
     """`present(row)`, made once for equal rows across operations: every page shows the same
     owners, stages and companies, and their objects depend on nothing but their row (a row
     that changed is another key). Bounded: forgotten all at once when full."""
-    key = (present, row)
     try:
+        # Its values as a tuple: comparing two equal records is ten times slower.
+        key = (present, tuple(row))
         found: V = _PRESENTED[key]
         return found
     except KeyError:
         pass
-    except TypeError:  # a row that cannot be a key (a dataclass): made each time
+    except TypeError:  # a row that is not a tuple of hashable values: made each time
         return present(row)
     if len(_PRESENTED) >= _PRESENTED_LIMIT:
         _PRESENTED.clear()

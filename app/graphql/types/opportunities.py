@@ -153,9 +153,25 @@ class Opportunity(Node):
     def of(cls, row: OpportunityRow) -> Opportunity:
         # A page asks for a few of an opportunity's twenty fields, and making all of them
         # (ids, enums, money, the weighted amount) for every row was a tenth of a page's CPU:
-        # each field is made from the row when first read (__getattr__ below), then kept.
+        # those are made from the row when first read (__getattr__ below), then kept.
         made = object.__new__(cls)
-        made.row = row
+        # The fields that are the row's values as they are, at once (one dict, cheaper than
+        # finding each through __getattr__); the others when read.
+        made.__dict__ = {
+            "row": row,
+            "number": row.number,
+            "name": row.name,
+            "description": row.description,
+            "probability": row.probability,
+            "estimated_close_date": row.estimated_close_date,
+            "next_step": row.next_step,
+            "lead_source": row.lead_source,
+            "actual_close_date": row.actual_close_date,
+            "lost_note": row.lost_note,
+            "version": row.version,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+        }
         return made
 
     if not TYPE_CHECKING:  # for mypy, the fields are the declared attributes
