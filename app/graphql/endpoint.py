@@ -3,6 +3,10 @@
 Whatever a client sends, the answer is GraphQL JSON: a request the server cannot take at all
 (not JSON, a batch too large, an unknown operation name) is a 4xx whose body is
 `{"errors": [{"message", "extensions": {"code"}}]}`, never plain text.
+
+GET runs queries named by a persisted-query hash only (Apollo's useGETForHashedQueries): a GET
+carrying a query text is refused, as it always was, and mutations never run over GET. A GET
+with neither a query nor extensions, from a browser, opens GraphiQL.
 """
 
 from __future__ import annotations
@@ -11,14 +15,17 @@ import json
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.unset import UNSET
 
 from app.crm.actor import Actor
@@ -97,7 +104,8 @@ class TandemGraphQL(GraphQL[Context, None]):
         super().__init__(
             schema,
             graphql_ide="graphiql",
-            allow_queries_via_get=False,
+            # Only for queries named by their hash: execute_operation refuses GETs with a text.
+            allow_queries_via_get=True,
             max_subscriptions_per_connection=50,
             multipart_uploads_enabled=True,
         )
@@ -113,6 +121,38 @@ class TandemGraphQL(GraphQL[Context, None]):
         except HTTPException as error:
             response = refusal(error)
         await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # Apollo Client's hashed GETs carry no query and accept */*: they name a document
+        # in `extensions` and must run it, not get GraphiQL's page.
+        return (
+            super().should_render_graphql_ide(request)
+            and request.query_params.get("extensions") is None
+        )
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        if isinstance(request_data, list):
+            context.batched = True
+        elif request_adapter.method == "GET" and request_data.query is not None:
+            # A query's text in a URL lands in logs and proxies, and a long one is cut off:
+            # GET names documents by hash, POST sends texts.
+            raise RequestRefused(
+                400,
+                "GET runs only persisted queries (extensions.persistedQuery, no query); "
+                "send the query text with POST",
+                "OPERATION_NOT_ALLOWED",
+            )
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
 
     def encode_json(self, data: object) -> str | bytes:
         # WebSocket frames are sent as text whatever this returns (websocket.py).
