@@ -1,10 +1,12 @@
-"""Tandem's persisted queries through Apollo Client's own persisted-query link, under Node.
+"""Tandem's persisted queries through the clients' own persisted-query support, under Node.
 
-The client script (tests/js/apollo_persisted_queries.mjs) hashes documents with Node's
-crypto and lets the link do what it does against any Apollo-compatible server: the hash
-alone first, the text after PersistedQueryNotFound, the hash alone from then on; with
-`useGETForHashedQueries`, hashed queries by GET and the retry by POST. It reports every HTTP
-request it made. `make test` installs its packages from tests/js/package-lock.json.
+The client scripts (tests/js/apollo_persisted_queries.mjs: Apollo Client's link;
+tests/js/urql_persisted_queries.mjs: urql's exchange) hash documents with Node's crypto and
+let the library do what it does against any Apollo-compatible server: the hash alone first,
+the text after PersistedQueryNotFound, the hash alone from then on. Apollo's
+`useGETForHashedQueries` sends hashed queries by GET and its retry by POST; urql's
+`preferGetForPersistedQueries` retries by GET too. Each script reports every HTTP request it
+made. `make test` installs their packages from tests/js/package-lock.json.
 """
 
 from __future__ import annotations
@@ -19,19 +21,18 @@ from tests.client import Api
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 CLIENT_DIR = Path(__file__).parent / "js"
-SCRIPT = CLIENT_DIR / "apollo_persisted_queries.mjs"
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 
 
-async def run_client(api: Api) -> dict[str, dict[str, Any]]:
+async def run_client(api: Api, script: str, package: str) -> dict[str, dict[str, Any]]:
     node = shutil.which("node")
-    assert node, "Node.js is needed for the Apollo Client test"
-    assert (CLIENT_DIR / "node_modules" / "@apollo" / "client").is_dir(), (
+    assert node, "Node.js is needed for the persisted-query client tests"
+    assert (CLIENT_DIR / "node_modules" / package).is_dir(), (
         "the client's packages are missing: run `npm ci --prefix tests/js` (make test does)"
     )
     process = await asyncio.create_subprocess_exec(
         node,
-        str(SCRIPT),
+        str(CLIENT_DIR / script),
         api.base_url,
         ADMIN_EMAIL,
         ADMIN_PASSWORD,
@@ -55,7 +56,7 @@ def sent(step: dict[str, Any]) -> list[tuple[str, bool, int, list[str | None]]]:
 async def test_apollo_clients_persisted_query_link_misses_once_then_sends_hashes_only(
     api: Api, admin_token: str
 ) -> None:
-    steps = await run_client(api)
+    steps = await run_client(api, "apollo_persisted_queries.mjs", "@apollo/client")
 
     first = steps["first"]
     assert first["data"] == {"me": {"__typename": "User", "email": ADMIN_EMAIL}}, first
@@ -80,3 +81,22 @@ async def test_apollo_clients_persisted_query_link_misses_once_then_sends_hashes
     assert sent(steps["mutation-again"]) == [("POST", False, 200, [])]
     created = await api.ok("{ opportunities(first: 5) { nodes { name } } }", token=admin_token)
     assert created["opportunities"]["nodes"] == [{"name": "Apollo deal"}] * 2
+
+
+async def test_urqls_persisted_exchange_retries_by_get_and_then_sends_hashes_only(
+    api: Api, admin_token: str
+) -> None:
+    steps = await run_client(api, "urql_persisted_queries.mjs", "@urql/exchange-persisted")
+
+    first = steps["first"]
+    assert first["data"] == {"me": {"email": ADMIN_EMAIL}}, first
+    assert sent(first) == [("GET", False, 200, [NOT_FOUND]), ("GET", True, 200, [])]
+    assert sent(steps["second"]) == [("GET", False, 200, [])]
+    assert steps["second"]["data"] == first["data"]
+
+    mutation = steps["mutation"]
+    assert mutation["data"]["createOpportunity"]["opportunity"] == {"name": "urql deal"}
+    assert sent(mutation) == [("POST", False, 200, [NOT_FOUND]), ("POST", True, 200, [])]
+    assert sent(steps["mutation-again"]) == [("POST", False, 200, [])]
+    created = await api.ok("{ opportunities(first: 5) { totalCount } }", token=admin_token)
+    assert created["opportunities"]["totalCount"] == 2

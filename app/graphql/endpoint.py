@@ -4,9 +4,10 @@ Whatever a client sends, the answer is GraphQL JSON: a request the server cannot
 (not JSON, a batch too large, an unknown operation name) is a 4xx whose body is
 `{"errors": [{"message", "extensions": {"code"}}]}`, never plain text.
 
-GET runs queries named by a persisted-query hash only (Apollo's useGETForHashedQueries): a GET
-carrying a query text is refused, as it always was, and mutations never run over GET. A GET
-with neither a query nor extensions, from a browser, opens GraphiQL.
+GET runs persisted queries only: a query named by its hash (Apollo's useGETForHashedQueries,
+urql's preferGetForPersistedQueries), or its text with its hash (urql's retry after a miss).
+A GET with a text and no hash is refused, as it always was, and mutations never run over GET.
+A GET with neither a query nor extensions, from a browser, opens GraphiQL.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from app.crm.users.queries import load_actor_for_token
 from app.graphql.context import Context, Runtime
 from app.graphql.encoding import encode_json
 from app.graphql.limits import MAX_BATCH_OPERATIONS
+from app.graphql.persisted.protocol import requested
 from app.graphql.schema import schema
 from app.graphql.websocket import FORBIDDEN, LegacyProtocol, TextFrames, TransportProtocol
 
@@ -104,7 +106,7 @@ class TandemGraphQL(GraphQL[Context, None]):
         super().__init__(
             schema,
             graphql_ide="graphiql",
-            # Only for queries named by their hash: execute_operation refuses GETs with a text.
+            # Only for persisted queries: execute_operation refuses GETs with a bare text.
             allow_queries_via_get=True,
             max_subscriptions_per_connection=50,
             multipart_uploads_enabled=True,
@@ -141,13 +143,17 @@ class TandemGraphQL(GraphQL[Context, None]):
     ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
         if isinstance(request_data, list):
             context.batched = True
-        elif request_adapter.method == "GET" and request_data.query is not None:
-            # A query's text in a URL lands in logs and proxies, and a long one is cut off:
-            # GET names documents by hash, POST sends texts.
+        elif (
+            request_adapter.method == "GET"
+            and request_data.query is not None
+            and requested(request_data.extensions) is None
+        ):
+            # GET is for documents known by their hash (cacheable, short URLs); ad-hoc texts
+            # go by POST.
             raise RequestRefused(
                 400,
-                "GET runs only persisted queries (extensions.persistedQuery, no query); "
-                "send the query text with POST",
+                "GET runs only persisted queries (with extensions.persistedQuery); "
+                "send other queries with POST",
                 "OPERATION_NOT_ALLOWED",
             )
         return await super().execute_operation(

@@ -9,49 +9,24 @@
 import { createHash } from "node:crypto";
 import { ApolloClient, HttpLink, InMemoryCache, gql } from "@apollo/client";
 import { PersistedQueryLink } from "@apollo/client/link/persisted-queries";
+import { logIn, notingFetch, reportFailure, step } from "./noting_fetch.mjs";
 
 const [baseUrl, email, password] = process.argv.slice(2);
 const uri = baseUrl + "/graphql";
-
-const say = (step, value) => console.log(JSON.stringify({ step, ...value }));
 const sha256 = (text) => createHash("sha256").update(text).digest("hex");
 
-let requests = [];
-
-// Node's fetch, noting what each request sent and what came back.
-async function noting(input, init = {}) {
-  const url = new URL(typeof input === "string" ? input : input.url);
-  const method = init.method ?? "GET";
-  const sent = method === "GET" ? Object.fromEntries(url.searchParams) : JSON.parse(init.body);
-  const extensions =
-    typeof sent.extensions === "string" ? JSON.parse(sent.extensions) : sent.extensions;
-  const response = await fetch(input, init);
-  const body = await response.clone().json();
-  requests.push({
-    method,
-    withText: typeof sent.query === "string",
-    hash: extensions?.persistedQuery?.sha256Hash ?? null,
-    status: response.status,
-    codes: (body.errors ?? []).map((e) => e.extensions?.code ?? null),
-  });
-  return response;
-}
-
 function client(token, useGETForHashedQueries) {
-  const http = new HttpLink({ uri, fetch: noting, headers: { authorization: `Bearer ${token}` } });
+  const http = new HttpLink({
+    uri,
+    fetch: notingFetch,
+    headers: { authorization: `Bearer ${token}` },
+  });
   return new ApolloClient({
     link: new PersistedQueryLink({ sha256, useGETForHashedQueries }).concat(http),
     cache: new InMemoryCache(),
     // Every query goes to the server: the test is about what travels.
     defaultOptions: { query: { fetchPolicy: "no-cache" } },
   });
-}
-
-// What one call sent, and its data.
-async function step(name, run) {
-  requests = [];
-  const result = await run();
-  say(name, { data: result.data ?? null, error: result.error?.message ?? null, requests });
 }
 
 const ME = gql`
@@ -82,15 +57,7 @@ const CREATE = gql`
 `;
 
 async function main() {
-  const login = await fetch(uri, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      query: "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { token } }",
-      variables: { e: email, p: password },
-    }),
-  });
-  const token = (await login.json()).data.login.token;
+  const token = await logIn(uri, email, password);
 
   const posting = client(token, false);
   await step("first", () => posting.query({ query: ME }));
@@ -105,7 +72,4 @@ async function main() {
   process.exit(0);
 }
 
-main().catch((error) => {
-  say("failed", { message: String(error?.message ?? error), stack: String(error?.stack) });
-  process.exit(1);
-});
+main().catch(reportFailure);
