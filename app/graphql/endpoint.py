@@ -97,6 +97,25 @@ def _loads(data: str | bytes) -> Any:
     return value
 
 
+_MEMBER_TYPES: dict[str, tuple[type, ...]] = {
+    "query": (str,),
+    "operationName": (str,),
+    "variables": (dict,),
+    "extensions": (dict,),
+}
+
+
+def _check_members(operation: dict[str, Any]) -> None:
+    # Strawberry checks some of these for a single operation, none for those of a batch.
+    for name, types in _MEMBER_TYPES.items():
+        member = operation.get(name)
+        if member is not None and not isinstance(member, types):
+            kind = "a string" if types == (str,) else "an object"
+            raise RequestRefused(
+                400, f"an operation's `{name}` must be {kind} or null", "BAD_REQUEST"
+            )
+
+
 class TandemGraphQL(GraphQL[Context, None]):
     websocket_adapter_class = TextFrames
     graphql_transport_ws_handler_class = TransportProtocol
@@ -185,6 +204,7 @@ class TandemGraphQL(GraphQL[Context, None]):
                 400, f"the request body is not valid JSON ({error})", "INVALID_JSON"
             ) from None
         if isinstance(value, dict):
+            _check_members(value)
             return value
         if not isinstance(value, list):
             raise RequestRefused(
@@ -206,6 +226,8 @@ class TandemGraphQL(GraphQL[Context, None]):
             raise RequestRefused(
                 400, "every operation in a batch must be a JSON object", "BAD_REQUEST"
             )
+        for item in value:
+            _check_members(item)
         return value
 
     async def authenticate(self, token: str | None) -> Actor | None:
