@@ -25,7 +25,8 @@ from app.graphql.persisted.recent import RecentDocuments
 from app.settings import Settings, SettingsError, load_settings
 from app.web import create_app
 from tests.client import CREATE_USER, LOGIN, Api, until_subscribed
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, create_admin, serve
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, RunningServer, create_admin, serve
+from tests.test_cli import tandem, tandem_env
 
 ME = "query Me { me { email } }"
 STAGES = "{ stages { name } }"
@@ -731,3 +732,51 @@ def test_the_store_bounds_its_characters() -> None:
     assert len(recent) == 3
     recent.keep("huge", "x" * 200_000)
     assert "huge" not in recent
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+async def test_the_command_registers_a_directory_once_and_all_or_nothing(
+    server: RunningServer, api: Api, admin_token: str, tmp_path: Path
+) -> None:
+    env = tandem_env(server.settings, server.database_url)
+    good = documents_dir(tmp_path, me=ME, **{"pipeline/stages": STAGES})
+    result = await tandem(env, "persisted-queries", "register", str(good))
+    assert result.code == 0, result.stderr
+    assert "registered 2 documents; 0 were registered already" in result.stdout
+    again = await tandem(env, "persisted-queries", "register", str(good))
+    assert "registered 0 documents; 2 were registered already" in again.stdout, again.stdout
+
+    listed = (await api.ok(LISTED, token=admin_token))["persistedQueries"]
+    assert listed == [
+        {"hash": sha(ME), "name": "me", "source": "ADMIN", "createdBy": None},
+        {"hash": sha(STAGES), "name": "pipeline/stages", "source": "ADMIN", "createdBy": None},
+    ]
+    # The running server picks them up at its next refresh.
+    body = await until(api, STAGES, admin_token, lambda b: b.get("data") is not None)
+    assert body["data"]["stages"]
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a_users.graphql").write_text("{ users { email } }")
+    (bad / "b_broken.graphql").write_text("{ me { shoeSize } }")
+    refused = await tandem(env, "persisted-queries", "register", str(bad))
+    assert refused.code == 2
+    assert "b_broken.graphql" in refused.stderr and "shoeSize" in refused.stderr
+    assert "nothing was registered" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert len((await api.ok(LISTED, token=admin_token))["persistedQueries"]) == 2
+    missing = await tandem(env, "persisted-queries", "register", str(tmp_path / "nowhere"))
+    assert missing.code == 2 and "is not a directory" in missing.stderr
+
+
+async def test_serve_refuses_a_directory_file_that_cannot_run(
+    settings: Settings, database_url: str, tmp_path: Path
+) -> None:
+    directory = documents_dir(tmp_path, broken="{ me { shoeSize } }")
+    env = tandem_env(settings, database_url, TANDEM_PERSISTED_QUERIES_DIR=str(directory))
+    result = await tandem(env, "serve", "--no-migrate")
+    assert result.code == 2
+    assert "TANDEM_PERSISTED_QUERIES_DIR: broken.graphql cannot run" in result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
