@@ -1,13 +1,13 @@
 # The two commands a fresh machine needs: `make serve` (Python 3.11+ only; PostgreSQL is
 # embedded when TANDEM_DATABASE_URL is unset) and `make test` (also Node.js 20+, for the npm
-# graphql-ws client the protocol tests drive).
+# clients the protocol tests drive: graphql-ws, Apollo Client, urql).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # pip runs again only when pyproject.toml changes, so `make test` stays fast after the first run.
 STAMP := $(VENV)/.installed
-# The third-party JavaScript client the protocol tests drive (tests/js), from its lockfile.
+# The third-party JavaScript clients the protocol tests drive (tests/js), from their lockfile.
 NODE_STAMP := tests/js/node_modules/.installed
 PYTEST_ARGS ?=
 

@@ -1,4 +1,4 @@
-"""The `tandem` command: serve, migrate, seed, create-user, export-schema."""
+"""The `tandem` command: serve, migrate, seed, create-user, persisted-queries, export-schema."""
 
 from __future__ import annotations
 
@@ -89,7 +89,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         if settings.auto_migrate and not args.no_migrate:
             _migrate(url)
         asyncio.run(_bootstrap_admin(url))
-        app = create_app(settings, url)
+        try:
+            app = create_app(settings, url)
+        except SettingsError as error:
+            _fail(str(error))
         # The modules, schema and caches loaded so far live as long as the process: keep them
         # out of every full collection. Measured (bench/orders.py): p99 of reading a 500-line
         # order 132 -> 67 ms, of updating one of its lines 94 -> 32 ms; small requests alike.
@@ -165,6 +168,61 @@ def cmd_rebuild_totals(settings: Settings, args: argparse.Namespace) -> None:
     print(f"pipeline totals rebuilt from the opportunities; {wrong} keys had drifted")
 
 
+def cmd_register_persisted_queries(settings: Settings, args: argparse.Namespace) -> None:
+    """Register every `.graphql` file below a directory, as an admin would one by one; a
+    document registered already is left as it is, so running it again changes nothing."""
+    from functools import partial
+    from pathlib import Path
+
+    from app.crm.errors import DomainError, ErrorCode
+    from app.crm.persisted import services
+    from app.crm.unit import NoSink, unit_of_work
+    from app.db import create_engine, create_session_factory
+    from app.graphql.persisted.checks import problem
+    from app.graphql.persisted.files import DocumentFileError, read_directory
+    from app.graphql.schema import schema
+
+    directory = Path(args.directory)
+    if not directory.is_dir():
+        _fail(f"{args.directory} is not a directory")
+    try:
+        files = read_directory(directory)
+    except DocumentFileError as error:
+        _fail(str(error))
+    if not files:
+        _fail(f"{args.directory} holds no .graphql files")
+
+    async def register(url: str) -> tuple[int, int]:
+        engine = create_engine(url, pool_size=1)
+        check = partial(problem, schema._schema)
+        added = kept = 0
+        try:
+            # One transaction for all: a file that cannot run registers none of them.
+            async with unit_of_work(create_session_factory(engine), None, NoSink()) as unit:
+                for file in files:
+                    try:
+                        await services.register(
+                            unit, document=file.text, name=file.name, check=check
+                        )
+                        added += 1
+                    except DomainError as error:
+                        if error.code is not ErrorCode.DUPLICATE:
+                            message = f"{file.name}.graphql: {error.message}"
+                            raise DomainError(error.code, message) from None
+                        kept += 1
+        finally:
+            await engine.dispose()
+        return added, kept
+
+    with database(settings) as url:
+        _migrate(url)
+        try:
+            added, kept = asyncio.run(register(url))
+        except DomainError as error:
+            _fail(f"{error.message}; nothing was registered")
+    print(f"registered {added} documents; {kept} were registered already")
+
+
 def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> None:
     from app.graphql.schema import schema
 
@@ -198,6 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
         "rebuild-totals", help="count the pipeline's running totals afresh from the deals"
     )
     rebuild.set_defaults(handler=cmd_rebuild_totals)
+
+    persisted = commands.add_parser("persisted-queries", help="manage the persisted queries")
+    persisted_commands = persisted.add_subparsers(dest="persisted_command", required=True)
+    register = persisted_commands.add_parser(
+        "register", help="register every .graphql file below a directory (one document each)"
+    )
+    register.add_argument("directory")
+    register.set_defaults(handler=cmd_register_persisted_queries)
 
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.set_defaults(handler=cmd_export_schema)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 BROADCAST_SCHEMES = ("memory", "redis", "rediss", "postgres", "postgresql")
+PERSISTED_QUERY_MODES = ("apq", "off", "allowlist")
 
 
 class SettingsError(ValueError):
@@ -39,6 +40,12 @@ class Settings:
     executor: str = "plan"
     """"plan": compiled plans (the standard executor serves what they decline); "standard":
     graphql-core's executor for everything, as a fallback should a plan ever be wrong."""
+    persisted_queries: str = "apq"
+    """"apq": automatic persisted queries (a client may send a document's hash instead of
+    its text); "off": hashes are refused as unsupported; "allowlist": only registered
+    documents run (app/graphql/persisted/)."""
+    persisted_queries_dir: Path | None = None
+    """`.graphql` files registered at start-up, each file one document."""
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -102,6 +109,16 @@ def _broadcast_url(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _directory(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    path = Path(raw).expanduser().resolve()
+    if not path.is_dir():
+        raise SettingsError(f"{name}: expected a directory, {raw!r} is not one")
+    return path
+
+
 def _secret_key(env: Mapping[str, str], data_dir: Path) -> str:
     """An explicit key wins; otherwise one is generated once and kept in the data directory,
     so tokens survive a restart without anybody having to invent a key."""
@@ -139,4 +156,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_upload_bytes=_int(env, "TANDEM_MAX_UPLOAD_BYTES", 25 * 1024 * 1024, 1024, 1024**3),
         totals_fold_seconds=_int(env, "TANDEM_TOTALS_FOLD_SECONDS", 5, 1, 3600),
         executor=_choice(env, "TANDEM_EXECUTOR", ("plan", "standard"), "plan"),
+        persisted_queries=_choice(env, "TANDEM_PERSISTED_QUERIES", PERSISTED_QUERY_MODES, "apq"),
+        persisted_queries_dir=_directory(env, "TANDEM_PERSISTED_QUERIES_DIR"),
     )

@@ -27,6 +27,7 @@ from app.events.hub import EventHub
 from app.graphql.context import Runtime
 from app.graphql.endpoint import TandemGraphQL, bearer_token
 from app.graphql.executor.operation import plan_metrics
+from app.graphql.persisted.resolution import PersistedQueries
 from app.graphql.schema import schema
 from app.graphql.shared_events import SharedEvents
 from app.periodic import Periodic
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
+    """Raises SettingsError for a TANDEM_PERSISTED_QUERIES_DIR file that cannot run."""
     passwords.configure(settings.password_hashing)
     engine = create_engine(database_url)
     sessions = create_session_factory(engine)
@@ -43,6 +45,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     hub = EventHub(reads)
     broker = BrokerLink(settings.broadcast_url, hub)
     directory = ActorDirectory(reads)
+    persisted = PersistedQueries(
+        settings.persisted_queries, schema._schema, reads, settings.persisted_queries_dir
+    )
 
     async def fold_totals() -> None:
         async with sessions() as session:
@@ -58,6 +63,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         sink=broker,
         directory=directory,
         shared_events=SharedEvents(reads),
+        persisted=persisted,
     )
     graphql_app = TandemGraphQL(runtime)
 
@@ -66,11 +72,13 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         await hub.start()
         await broker.start()
         await directory.refreshing.start()
+        await persisted.start()
         await folding.start()
         try:
             yield
         finally:
             await folding.stop()
+            await persisted.stop()
             await directory.refreshing.stop()
             await hub.stop()
             await broker.stop()

@@ -23,6 +23,7 @@ def import_models() -> None:
     from app.crm.opportunities import models as _opportunities  # noqa: F401
     from app.crm.opportunities import totals as _totals  # noqa: F401
     from app.crm.orders import models as _orders  # noqa: F401
+    from app.crm.persisted import models as _persisted  # noqa: F401
     from app.crm.products import models as _products  # noqa: F401
     from app.crm.stages import models as _stages  # noqa: F401
     from app.crm.users import models as _users  # noqa: F401

@@ -167,6 +167,21 @@ async def test_wrongly_typed_request_members_are_400(api: Api, admin_token: str)
         assert response.status_code == 400, (body, response.text)
 
 
+async def test_wrongly_typed_members_of_batched_operations_are_400(
+    api: Api, admin_token: str
+) -> None:
+    for item in (
+        {"query": 5},
+        {"query": ME, "variables": "x"},
+        {"query": ME, "extensions": 5},
+        {"query": ME, "operationName": 5},
+    ):
+        for body in ([{"query": ME}, item], item):
+            response = await post_raw(api, json.dumps(body).encode(), json_headers(admin_token))
+            assert response.status_code == 400, (body, response.text)
+            assert_graphql_refusal(response, "BAD_REQUEST")
+
+
 async def test_queries_via_get_are_refused_without_500(api: Api, admin_token: str) -> None:
     response = await api.http.get(
         "/graphql", params={"query": ME}, headers={"Authorization": f"Bearer {admin_token}"}

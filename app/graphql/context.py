@@ -18,6 +18,7 @@ from app.crm.views.services import ViewDefinition
 from app.events.hub import EventHub
 from app.graphql.batch import Reader
 from app.graphql.errors import unauthenticated
+from app.graphql.persisted.resolution import PersistedQueries
 from app.graphql.shared_events import SharedEvents
 from app.settings import Settings
 
@@ -35,6 +36,8 @@ class Runtime:
     sink: EventSink
     directory: ActorDirectory
     shared_events: SharedEvents
+    persisted: PersistedQueries
+    """Where a request's document comes from: its text or a hash (TANDEM_PERSISTED_QUERIES)."""
     builtin_views: dict[int, ViewDefinition] = field(default_factory=dict)
     """Definitions of the built-in views by id, as read (they never change)."""
 
@@ -57,6 +60,9 @@ class Context:
         """The peer's IP address (uvicorn puts a trusted proxy's X-Forwarded-For here)."""
         self.response = response
         """HTTP only: where a resolver may add a header (Retry-After)."""
+        self.batched = False
+        """HTTP only: whether the request is a batch (then its status stays 200 whatever one
+        of its operations meets)."""
         self.websocket = websocket
         # Filled by Strawberry from a WebSocket's connection_init payload.
         self.connection_params: dict[str, Any] | None = None

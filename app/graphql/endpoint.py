@@ -3,6 +3,11 @@
 Whatever a client sends, the answer is GraphQL JSON: a request the server cannot take at all
 (not JSON, a batch too large, an unknown operation name) is a 4xx whose body is
 `{"errors": [{"message", "extensions": {"code"}}]}`, never plain text.
+
+GET runs persisted queries only: a query named by its hash (Apollo's useGETForHashedQueries,
+urql's preferGetForPersistedQueries), or its text with its hash (urql's retry after a miss).
+A GET with a text and no hash is refused, as it always was, and mutations never run over GET.
+A GET with neither a query nor extensions, from a browser, opens GraphiQL.
 """
 
 from __future__ import annotations
@@ -11,14 +16,17 @@ import json
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.unset import UNSET
 
 from app.crm.actor import Actor
@@ -27,6 +35,7 @@ from app.crm.users.queries import load_actor_for_token
 from app.graphql.context import Context, Runtime
 from app.graphql.encoding import encode_json
 from app.graphql.limits import MAX_BATCH_OPERATIONS
+from app.graphql.persisted.protocol import requested
 from app.graphql.schema import schema
 from app.graphql.websocket import FORBIDDEN, LegacyProtocol, TextFrames, TransportProtocol
 
@@ -88,6 +97,25 @@ def _loads(data: str | bytes) -> Any:
     return value
 
 
+_MEMBER_TYPES: dict[str, tuple[type, ...]] = {
+    "query": (str,),
+    "operationName": (str,),
+    "variables": (dict,),
+    "extensions": (dict,),
+}
+
+
+def _check_members(operation: dict[str, Any]) -> None:
+    # Strawberry checks some of these for a single operation, none for those of a batch.
+    for name, types in _MEMBER_TYPES.items():
+        member = operation.get(name)
+        if member is not None and not isinstance(member, types):
+            kind = "a string" if types == (str,) else "an object"
+            raise RequestRefused(
+                400, f"an operation's `{name}` must be {kind} or null", "BAD_REQUEST"
+            )
+
+
 class TandemGraphQL(GraphQL[Context, None]):
     websocket_adapter_class = TextFrames
     graphql_transport_ws_handler_class = TransportProtocol
@@ -97,7 +125,8 @@ class TandemGraphQL(GraphQL[Context, None]):
         super().__init__(
             schema,
             graphql_ide="graphiql",
-            allow_queries_via_get=False,
+            # Only for persisted queries: execute_operation refuses GETs with a bare text.
+            allow_queries_via_get=True,
             max_subscriptions_per_connection=50,
             multipart_uploads_enabled=True,
         )
@@ -113,6 +142,42 @@ class TandemGraphQL(GraphQL[Context, None]):
         except HTTPException as error:
             response = refusal(error)
         await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # Apollo Client's hashed GETs carry no query and accept */*: they name a document
+        # in `extensions` and must run it, not get GraphiQL's page.
+        return (
+            super().should_render_graphql_ide(request)
+            and request.query_params.get("extensions") is None
+        )
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        if isinstance(request_data, list):
+            context.batched = True
+        elif (
+            request_adapter.method == "GET"
+            and request_data.query is not None
+            and requested(request_data.extensions) is None
+        ):
+            # GET is for documents known by their hash (cacheable, short URLs); ad-hoc texts
+            # go by POST.
+            raise RequestRefused(
+                400,
+                "GET runs only persisted queries (with extensions.persistedQuery); "
+                "send other queries with POST",
+                "OPERATION_NOT_ALLOWED",
+            )
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
 
     def encode_json(self, data: object) -> str | bytes:
         # WebSocket frames are sent as text whatever this returns (websocket.py).
@@ -139,6 +204,7 @@ class TandemGraphQL(GraphQL[Context, None]):
                 400, f"the request body is not valid JSON ({error})", "INVALID_JSON"
             ) from None
         if isinstance(value, dict):
+            _check_members(value)
             return value
         if not isinstance(value, list):
             raise RequestRefused(
@@ -160,6 +226,8 @@ class TandemGraphQL(GraphQL[Context, None]):
             raise RequestRefused(
                 400, "every operation in a batch must be a JSON object", "BAD_REQUEST"
             )
+        for item in value:
+            _check_members(item)
         return value
 
     async def authenticate(self, token: str | None) -> Actor | None:

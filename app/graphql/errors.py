@@ -36,6 +36,10 @@ def unauthenticated() -> GraphQLError:
     )
 
 
+def admins_only() -> GraphQLError:
+    return GraphQLError("only admins may read this", extensions={"code": "FORBIDDEN"})
+
+
 def bad_input(error: DomainError) -> GraphQLError:
     extensions: dict[str, object] = {"code": "BAD_USER_INPUT", "reason": error.code.value}
     if error.field:

@@ -15,7 +15,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StreamResult
 from strawberry.tools import merge_types
-from strawberry.types.execution import ExecutionContext, ExecutionResult
+from strawberry.types.execution import ExecutionContext, ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from app.graphql.documents import ParsedDocuments
@@ -28,8 +28,10 @@ from app.graphql.mutations.opportunities import OpportunityMutations
 from app.graphql.mutations.orders import OrderMutations
 from app.graphql.mutations.parties import PartyMutations
 from app.graphql.mutations.people import PeopleMutations
+from app.graphql.mutations.persisted import PersistedQueryMutations
 from app.graphql.mutations.pipeline import PipelineMutations
 from app.graphql.mutations.views import ViewMutations
+from app.graphql.persisted.protocol import Refused
 from app.graphql.queries import Queries
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import Subscription
@@ -51,6 +53,7 @@ Mutation = merge_types(
         ActivityMutations,
         OrderMutations,
         ViewMutations,
+        PersistedQueryMutations,
     ),
 )
 
@@ -89,6 +92,11 @@ class TandemSchema(strawberry.Schema):
         # query field and fail as an internal error (strawberry#3392). Refusing it here makes
         # the view answer 400; WebSockets subscribe through stream().
         allowed = set(allowed_operation_types or OperationType) - {OperationType.SUBSCRIPTION}
+        try:
+            query = _document(query, operation_extensions, context_value)
+        except Refused as refused:
+            _refused_status(context_value, refused.status)
+            return ExecutionResult(data=None, errors=[refused.error])
         _fresh_reads(context_value, remember=True)
         if self.plans.ambiguous(query, operation_name):
             message = "Must provide operation name if query contains multiple operations."
@@ -123,6 +131,10 @@ class TandemSchema(strawberry.Schema):
     ) -> StreamResult:
         """What a WebSocket runs: any operation, a subscription as a stream of results."""
         allowed = set(allowed_operation_types or OperationType)
+        try:
+            query = _document(query, operation_extensions, context_value)
+        except Refused as refused:
+            return _refused_stream(refused)
         if self.plans.ambiguous(query, operation_name):
             return self._once(
                 query, variable_values, context_value, root_value, operation_name, allowed
@@ -165,6 +177,27 @@ class TandemSchema(strawberry.Schema):
         yield await self.execute(
             query, variable_values, context_value, root_value, operation_name, allowed
         )
+
+
+def _document(query: str | None, extensions: Any, context: Any) -> str | None:
+    """The document the request runs: its text, or the one its persisted-query hash names
+    (app/graphql/persisted/resolution.py); raises Refused."""
+    runtime = getattr(context, "runtime", None)
+    if runtime is None:
+        return query
+    resolved: str | None = runtime.persisted.resolve(query, extensions, context.actor)
+    return resolved
+
+
+def _refused_status(context: Any, status: int) -> None:
+    # One operation refused is the request refused; in a batch the others' results stand.
+    response = getattr(context, "response", None)
+    if status != 200 and response is not None and not getattr(context, "batched", False):
+        response.status_code = status
+
+
+async def _refused_stream(refused: Refused) -> AsyncGenerator[ExecutionResult, None]:
+    yield PreExecutionError(data=None, errors=[refused.error])
 
 
 def _fresh_reads(context: Any, *, remember: bool) -> None:

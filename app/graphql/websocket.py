@@ -7,6 +7,10 @@
   not with 1011 (which says the server failed), and a malformed message closes with 4400. It
   runs queries and mutations as well as subscriptions, as that protocol allows (clients such
   as gql send them over the socket they already hold).
+- An operation may name its document by a persisted-query hash instead of sending its text.
+  Strawberry's handlers drop a message's `extensions`, so the document is resolved here, as
+  the message arrives (app/graphql/persisted/resolution.py), and a refusal is answered as the
+  protocol answers any operation that cannot start: an `error` message for its id.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from graphql import GraphQLError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
@@ -34,6 +39,7 @@ from strawberry.types.graphql import OperationType
 
 from app.graphql.context import Context
 from app.graphql.executor.events import EncodedData
+from app.graphql.persisted.protocol import Refused, requested
 
 # Close codes both protocols use: 4400 a malformed message, 4403 not (or no longer) allowed.
 MALFORMED = 4400
@@ -79,7 +85,11 @@ def malformed(message: Mapping[str, Any], operation_types: tuple[str, ...]) -> s
         return f"a {kind} message needs a string id"
     if kind in operation_types:
         payload = message.get("payload")
-        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        if not isinstance(payload, dict):
+            return f"a {kind} message needs a payload with a query string"
+        query = payload.get("query")
+        named = query is None and requested(payload.get("extensions")) is not None
+        if not isinstance(query, str) and not named:
             return f"a {kind} message needs a payload with a query string"
         if not isinstance(payload.get("variables"), dict | None):
             return "variables must be an object"
@@ -87,6 +97,18 @@ def malformed(message: Mapping[str, Any], operation_types: tuple[str, ...]) -> s
             return "operationName must be a string"
         if not isinstance(payload.get("extensions"), dict | None):
             return "extensions must be an object"
+    return None
+
+
+def resolved(context: Context, payload: Any) -> GraphQLError | None:
+    """Put the document a payload (as malformed() admitted it) names into its `query`, or
+    say why it cannot run: the error to answer."""
+    try:
+        payload["query"] = context.runtime.persisted.resolve(
+            payload.get("query"), payload.get("extensions"), context.actor
+        )
+    except Refused as refused:
+        return refused.error
     return None
 
 
@@ -98,6 +120,18 @@ class TransportProtocol(BaseGraphQLTransportWSHandler[Context, None]):
         if reason is not None:
             await self.handle_invalid_message(reason)
             return
+        # Before acknowledgement, or with an id in use, Strawberry closes the socket.
+        if (
+            message["type"] == "subscribe"
+            and self.connection_acknowledged
+            and message["id"] not in self.operations
+        ):
+            error = resolved(self.context, message["payload"])
+            if error is not None:
+                await self.send_message(
+                    {"id": message["id"], "type": "error", "payload": [error.formatted]}
+                )
+                return
         await super().handle_message(message)
 
 
@@ -109,6 +143,13 @@ class LegacyProtocol(BaseGraphQLWSHandler[Context, None]):
         if reason is not None:
             await self.websocket.close(code=MALFORMED, reason=reason)
             return
+        if message["type"] == "start" and self.connection_acknowledged:
+            error = resolved(self.context, message["payload"])
+            if error is not None:
+                await self.send_message(
+                    {"type": "error", "id": message["id"], "payload": error.formatted}
+                )
+                return
         await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:

@@ -11,6 +11,7 @@ from app.graphql.queries.opportunities import OpportunityQueries
 from app.graphql.queries.orders import OrderQueries
 from app.graphql.queries.parties import PartyQueries
 from app.graphql.queries.people import PeopleQueries
+from app.graphql.queries.persisted import PersistedQueryQueries
 from app.graphql.queries.pipeline import PipelineQueries
 from app.graphql.queries.views import ViewQueries
 
@@ -25,5 +26,6 @@ Queries = merge_types(
         PartyQueries,
         ActivityQueries,
         OrderQueries,
+        PersistedQueryQueries,
     ),
 )
