@@ -366,6 +366,13 @@ async def mutation_variables(side: Side, name: str, role: str) -> list[dict[str,
         ] + [{"input": {"id": ids["rollout"], "expectedVersion": 1, "name": "Stale"}}]
     if name == "SaveBoard":
         return [{"teamId": ids["red"]}, {"teamId": ids["blue"]}]
+    if name == "RegisterPersistedQuery":
+        # The same document for every role: registered once (by the admin), a duplicate
+        # after that; members are refused; a document that does not parse is a user error.
+        return [
+            {"document": "query Board { stages { id name } }", "name": f"Board for {role}"},
+            {"document": "query {", "name": "Broken"},
+        ]
     if name == "Several":
         return [
             {"deal": ids["rollout"], "contact": ids["cid"]},
