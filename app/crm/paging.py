@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.jsonable import jsonable
+from app.crm.statements import Statement
 
 T = TypeVar("T")
 
@@ -184,11 +185,8 @@ def page_query(
     tag: str,
 ) -> Select[Any]:
     """The statement behind fetch_page: one row more than the page, to tell if more follow."""
-    query = select(*columns, *(k.expression.label(f"k{i}") for i, k in enumerate(keys)))
-    query = query.where(*where)
-    if after:
-        query = query.where(after_position(keys, decode_cursor(after, keys, tag)))
-    return ordered(query, keys).limit(size + 1)
+    position = decode_cursor(after, keys, tag) if after else None
+    return _page_select(columns, where, keys, position, size + 1)
 
 
 def parameter_page_query(
@@ -196,27 +194,30 @@ def parameter_page_query(
 ) -> Select[Any]:
     """page_query with the page size (`size`, one more than the page) and the cursor's
     values (`after0`, `after1`, ...) as parameters: one statement for every page of a list,
-    compiled once (app/crm/statements.py). Only for keys that are never NULL: where NULLs
-    may sort, the comparison depends on which values are NULL."""
+    compiled once (app/crm/statements.py), run by fetch_compiled_page. Only for keys that
+    are never NULL: where NULLs may sort, the comparison depends on which values are NULL."""
     if any(key.nulls_first is not None for key in keys):
         raise ValueError("parameter_page_query: a sort key that may be NULL")
+    position = (
+        [bindparam(f"after{i}", type_=k.expression.type) for i, k in enumerate(keys)]
+        if after
+        else None
+    )
+    return _page_select(columns, where, keys, position, bindparam("size", type_=Integer))
+
+
+def _page_select(
+    columns: Sequence[Any],
+    where: Sequence[Any],
+    keys: Sequence[SortKey],
+    position: Sequence[Any] | None,
+    limit: Any,
+) -> Select[Any]:
     query = select(*columns, *(k.expression.label(f"k{i}") for i, k in enumerate(keys)))
     query = query.where(*where)
-    if after:
-        values = [bindparam(f"after{i}", type_=k.expression.type) for i, k in enumerate(keys)]
-        query = query.where(after_position(keys, values))
-    return ordered(query, keys).limit(bindparam("size", type_=Integer))
-
-
-def page_parameters(
-    keys: Sequence[SortKey], first: int | None, after: str | None, tag: str
-) -> dict[str, Any]:
-    """The values of a parameter_page_query's parameters for this page."""
-    values = {"size": check_page_size(first) + 1}
-    if after:
-        for i, value in enumerate(decode_cursor(after, keys, tag)):
-            values[f"after{i}"] = value
-    return values
+    if position is not None:
+        query = query.where(after_position(keys, position))
+    return ordered(query, keys).limit(limit)
 
 
 def check_page_size(first: int | None) -> int:
@@ -256,6 +257,26 @@ async def fetch_page(
     # handling was a twentieth of a page's CPU.
     connection = await session.connection()
     rows = (await connection.execute(query)).all()
+    return as_page(rows, len(keys), size, tag, has_previous_page=after is not None)
+
+
+async def fetch_compiled_page(
+    session: AsyncSession,
+    statement: Statement,
+    keys: Sequence[SortKey],
+    first: int | None,
+    after: str | None,
+    *,
+    tag: str,
+    **parameters: Any,
+) -> Page[Any]:
+    """fetch_page for a parameter_page_query compiled once; `parameters` are its others."""
+    size = check_page_size(first)
+    values = {**parameters, "size": size + 1}
+    if after:
+        for i, value in enumerate(decode_cursor(after, keys, tag)):
+            values[f"after{i}"] = value
+    rows = await statement.rows(session, **values)
     return as_page(rows, len(keys), size, tag, has_previous_page=after is not None)
 
 

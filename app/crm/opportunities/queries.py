@@ -30,10 +30,9 @@ from app.crm.opportunities.sorting import Sort, SortField, effective, order_tag,
 from app.crm.paging import (
     Page,
     SortKey,
-    as_page,
     check_page_size,
+    fetch_compiled_page,
     fetch_page,
-    page_parameters,
     page_query,
     parameter_page_query,
 )
@@ -149,13 +148,11 @@ async def page(
     keys = sort_keys(sorts, search)
     tag = order_tag(sorts, search)
     if f == _UNFILTERED and all(key.nulls_first is None for key in keys):
-        values = page_parameters(keys, first, after, tag)
-        if not actor.is_admin:
-            values.update(member_parameters(actor))
         statement = _pipeline_page(keys, tag, actor.is_admin, after is not None)
-        found = await statement.rows(session, **values)
-        size = values["size"] - 1
-        rows = as_page(found, len(keys), size, tag, has_previous_page=after is not None)
+        visibility = {} if actor.is_admin else member_parameters(actor)
+        rows = await fetch_compiled_page(
+            session, statement, keys, first, after, tag=tag, **visibility
+        )
     else:
         rows = await _filtered_page(session, actor, f, sorts, keys, tag, first, after)
     return Page(
