@@ -46,6 +46,9 @@ class Settings:
     documents run (app/graphql/persisted/)."""
     persisted_queries_dir: Path | None = None
     """`.graphql` files registered at start-up, each file one document."""
+    auth_cache_seconds: int = 1
+    """How long the user a token names is remembered between requests (0: read each time);
+    a change of rights made through another process takes at most this long to apply."""
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -158,4 +161,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         executor=_choice(env, "TANDEM_EXECUTOR", ("plan", "standard"), "plan"),
         persisted_queries=_choice(env, "TANDEM_PERSISTED_QUERIES", PERSISTED_QUERY_MODES, "apq"),
         persisted_queries_dir=_directory(env, "TANDEM_PERSISTED_QUERIES_DIR"),
+        auth_cache_seconds=_int(env, "TANDEM_AUTH_CACHE_SECONDS", 1, 0, 60),
     )

@@ -21,6 +21,7 @@ from app.crm.activities import documents
 from app.crm.auth import passwords
 from app.crm.opportunities import totals
 from app.crm.users.directory import ActorDirectory
+from app.crm.users.recent import RecentActors
 from app.db import create_engine, create_read_session_factory, create_session_factory
 from app.events.broker import BrokerLink
 from app.events.hub import EventHub
@@ -64,6 +65,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         directory=directory,
         shared_events=SharedEvents(reads),
         persisted=persisted,
+        actors=RecentActors(settings.auth_cache_seconds),
     )
     graphql_app = TandemGraphQL(runtime)
 

@@ -15,8 +15,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from app.crm.auth.tokens import issue_token
+from app.settings import Settings
 from tests.client import Api
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, RunningServer
+from tests.processes import tandem_env, tandem_server
 
 ME = "{ me { id email } }"
 LOGIN = """
@@ -346,3 +348,44 @@ async def test_tokens_issued_before_a_password_change_stop_working(
     assert_unauthenticated(await api.gql(ME, token=stolen))
     fresh = (await login_payload(api, "mia@example.com", "a brand new secret"))["token"]
     assert (await api.ok(ME, token=fresh))["me"]["email"] == "mia@example.com"
+
+
+# --- the users tokens name, remembered for a moment (TANDEM_AUTH_CACHE_SECONDS) -------------
+
+PROMOTE = """
+mutation($id: ID!) {
+  updateUser(input: {id: $id, role: ADMIN}) { user { role } userErrors { code message } }
+}
+"""
+ADMIN_ONLY = "{ persistedQueries { hash } }"
+
+
+async def test_a_change_of_rights_applies_to_the_very_next_request(
+    api: Api, admin_token: str
+) -> None:
+    user_id, token = await api.create_user(admin_token, "rising@example.com")
+    refused = await api.gql(ADMIN_ONLY, token=token)
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["FORBIDDEN"]
+
+    await api.mutate("updateUser", PROMOTE, {"id": user_id}, admin_token)
+    assert await api.ok(ADMIN_ONLY, token=token) == {"persistedQueries": []}
+
+
+async def test_a_deactivation_through_another_server_applies_within_the_cache_time(
+    settings: Settings, database_url: str, server: RunningServer
+) -> None:
+    api, admin_token = server.api, server.admin_token
+    user_id, token = await api.create_user(admin_token, "leaver@example.com")
+    env = tandem_env(settings, database_url, TANDEM_AUTH_CACHE_SECONDS="1")
+    async with tandem_server(env) as other:
+        assert (await other.ok(ME, token=token))["me"]["email"] == "leaver@example.com"
+        await api.mutate("updateUser", DEACTIVATE, {"id": user_id}, admin_token)
+        assert_unauthenticated(await api.gql(ME, token=token))
+
+        # The other process may still know the user from its last read, for at most a second.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1 + 2  # the cache time, and slack for a loaded machine
+        while "errors" not in (body := await other.gql(ME, token=token)):
+            assert loop.time() < deadline, "the other server still accepts the token"
+            await asyncio.sleep(0.05)
+        assert_unauthenticated(body)

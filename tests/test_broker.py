@@ -27,6 +27,7 @@ from starlette.applications import Starlette
 from app.settings import Settings, to_libpq_url
 from tests.client import Api, Subscriber, metric, until_subscribed
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, DatabaseServer, create_admin, serve
+from tests.processes import free_port
 
 EVENTS = """
 subscription Events($since: String) {
@@ -40,13 +41,6 @@ UPDATE = """mutation($i: UpdateOpportunityInput!) { updateOpportunity(input: $i)
 
 # In memory only, and only reachable from here.
 REDIS_OPTIONS = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

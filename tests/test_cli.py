@@ -8,11 +8,8 @@ setting, and keep the committed schema/schema.graphql in step with the code.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import secrets
-import socket
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +21,8 @@ import pytest
 from app.settings import Settings
 from tests.client import Api
 from tests.conftest import DatabaseServer, RunningServer, serve
+from tests.processes import TANDEM, free_port, tandem_env, wait_until_healthy
 
-TANDEM = str(Path(sys.executable).with_name("tandem"))
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
 
 ME = "{ me { email name role } }"
@@ -52,19 +49,6 @@ class Result:
     code: int
     stdout: str
     stderr: str
-
-
-def tandem_env(settings: Settings, database_url: str | None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")}
-    env.update(
-        TANDEM_DATA_DIR=str(settings.data_dir),
-        TANDEM_SECRET_KEY=settings.secret_key,
-        TANDEM_LOG_LEVEL="warning",
-    )
-    if database_url is not None:
-        env["TANDEM_DATABASE_URL"] = database_url
-    env.update(extra)
-    return env
 
 
 async def tandem(env: dict[str, str], *args: str) -> Result:
@@ -101,13 +85,6 @@ def demo_admin_login(summary: str) -> tuple[str, str]:
     admin = re.search(r"^\s+(\S+@\S+)\s+admin\b", summary, re.MULTILINE)
     assert password and admin, f"the summary does not say how to log in:\n{summary}"
     return admin.group(1), password.group(1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -291,15 +268,3 @@ async def test_first_start_prints_a_one_time_admin_password_that_logs_in(
         if process.returncode is None:
             process.terminate()
         await asyncio.wait_for(process.communicate(), timeout=30)
-
-
-async def wait_until_healthy(http: httpx.AsyncClient, process: asyncio.subprocess.Process) -> None:
-    for _ in range(300):
-        assert process.returncode is None, "`tandem serve` exited during start-up"
-        try:
-            if (await http.get("/health")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("`tandem serve` did not become healthy within 15 s")

@@ -17,6 +17,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crm.actor import Actor
+from app.crm.users import recent
 from app.events import outbox
 from app.events.envelope import ChangeEvent, PendingEvent
 
@@ -39,6 +40,9 @@ class Unit:
     session: AsyncSession
     actor: Actor | None
     pending: list[PendingEvent] = field(default_factory=list)
+    rights_changed: bool = False
+    """Set by services that change who may do or see what (roles, teams, passwords): once
+    committed, authentication forgets what it remembered (app/crm/users/recent.py)."""
 
     def record(self, event: PendingEvent) -> None:
         self.pending.append(event)
@@ -62,6 +66,8 @@ async def unit_of_work(
         except BaseException:
             await session.rollback()
             raise
+    if unit.rights_changed:
+        recent.rights_changed()
     if events:
         try:
             await sink.committed(events)

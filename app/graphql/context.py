@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 from app.crm.actor import Actor
 from app.crm.unit import EventSink, Unit, unit_of_work
 from app.crm.users.directory import ActorDirectory, Watch
+from app.crm.users.recent import RecentActors
 from app.crm.views.services import ViewDefinition
 from app.events.hub import EventHub
 from app.graphql.batch import Reader
@@ -38,6 +39,8 @@ class Runtime:
     shared_events: SharedEvents
     persisted: PersistedQueries
     """Where a request's document comes from: its text or a hash (TANDEM_PERSISTED_QUERIES)."""
+    actors: RecentActors = field(default_factory=lambda: RecentActors(0))
+    """The users tokens named lately (TANDEM_AUTH_CACHE_SECONDS)."""
     builtin_views: dict[int, ViewDefinition] = field(default_factory=dict)
     """Definitions of the built-in views by id, as read (they never change)."""
 

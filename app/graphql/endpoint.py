@@ -31,6 +31,7 @@ from strawberry.types.unset import UNSET
 
 from app.crm.actor import Actor
 from app.crm.auth.tokens import read_token
+from app.crm.users import recent
 from app.crm.users.queries import load_actor_for_token
 from app.graphql.context import Context, Runtime
 from app.graphql.encoding import encode_json
@@ -230,14 +231,23 @@ class TandemGraphQL(GraphQL[Context, None]):
             _check_members(item)
         return value
 
-    async def authenticate(self, token: str | None) -> Actor | None:
+    async def authenticate(self, token: str | None, *, fresh: bool = False) -> Actor | None:
+        """The token's user; `fresh`: read now, not remembered from a moment ago (for a
+        connection that lives on, app/crm/users/recent.py)."""
         if token is None:
             return None
         claims = read_token(self.runtime.settings.secret_key, token)
         if claims is None:
             return None
+        actors = self.runtime.actors
+        if not fresh and (known := actors.get(claims)) is not None:
+            return known
+        read_in = recent.generation()
         async with self.runtime.reads() as session:
-            return await load_actor_for_token(session, claims)
+            actor = await load_actor_for_token(session, claims)
+        if actor is not None:
+            actors.put(claims, actor, read_in)
+        return actor
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         address = request.client.host if request.client else None
@@ -262,7 +272,7 @@ class TandemGraphQL(GraphQL[Context, None]):
         if not isinstance(token, str):
             header = params.get("Authorization") or params.get("authorization")
             token = bearer_token(header) if isinstance(header, str) else None
-        actor = await self.authenticate(token)
+        actor = await self.authenticate(token, fresh=True)
         if actor is None:
             raise ConnectionRejectionError(
                 {"message": "authentication required", "code": "UNAUTHENTICATED"}

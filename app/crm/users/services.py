@@ -119,6 +119,7 @@ async def update_user(
         user.role = check_role(role)
     if is_active is not None:
         user.is_active = is_active
+    unit.rights_changed = True
     await unit.session.flush()
     return user
 
@@ -132,6 +133,7 @@ async def change_password(unit: Unit, *, current_password: str, new_password: st
         )
     user.password_hash = await hash_password(check_password(new_password))
     user.must_change_password = False
+    unit.rights_changed = True
     await unit.session.flush()
     return user
 
@@ -210,6 +212,7 @@ async def delete_team(unit: Unit, team_id: int) -> None:
         )
     await unshare_team_views(unit, team_id)
     await unit.session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
+    unit.rights_changed = True
     await unit.session.delete(team)
     await unit.session.flush()
 
@@ -220,6 +223,7 @@ async def add_team_member(unit: Unit, team_id: int, user_id: int) -> Team:
     await _get_user(unit, user_id)
     if await unit.session.get(TeamMember, (team_id, user_id)) is None:
         unit.session.add(TeamMember(team_id=team_id, user_id=user_id))
+        unit.rights_changed = True
         await unit.session.flush()
     return team
 
@@ -230,6 +234,7 @@ async def remove_team_member(unit: Unit, team_id: int, user_id: int) -> Team:
     await unit.session.execute(
         delete(TeamMember).where(TeamMember.team_id == team_id, TeamMember.user_id == user_id)
     )
+    unit.rights_changed = True
     return team
 
 
