@@ -26,7 +26,8 @@ from app.settings import Settings, SettingsError, load_settings
 from app.web import create_app
 from tests.client import CREATE_USER, LOGIN, Api, until_subscribed
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, RunningServer, create_admin, serve
-from tests.test_cli import tandem, tandem_env
+from tests.processes import tandem_env
+from tests.test_cli import tandem
 
 ME = "query Me { me { email } }"
 STAGES = "{ stages { name } }"
