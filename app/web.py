@@ -22,7 +22,7 @@ from app.crm.auth import passwords
 from app.crm.opportunities import totals
 from app.crm.users.directory import ActorDirectory
 from app.crm.users.recent import RecentActors
-from app.db import create_engine, create_read_session_factory, create_session_factory
+from app.db import ReadPool, create_engine, create_read_session_factory, create_session_factory
 from app.events.broker import BrokerLink
 from app.events.hub import EventHub
 from app.graphql.context import Runtime
@@ -43,6 +43,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     engine = create_engine(database_url)
     sessions = create_session_factory(engine)
     reads = create_read_session_factory(engine)
+    read_pool = ReadPool(engine)
     hub = EventHub(reads)
     broker = BrokerLink(settings.broadcast_url, hub)
     directory = ActorDirectory(reads)
@@ -60,6 +61,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         settings=settings,
         sessions=sessions,
         reads=reads,
+        read_pool=read_pool,
         hub=hub,
         sink=broker,
         directory=directory,
@@ -84,6 +86,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             await directory.refreshing.stop()
             await hub.stop()
             await broker.stop()
+            await read_pool.close()
             await engine.dispose()
 
     async def health(request: Request) -> Response:

@@ -109,14 +109,19 @@ def _record_class(names: list[str]) -> type[Record]:
     return type("StatementRecord", (Record,), columns)
 
 
+DRIVER_CONNECTION = "asyncpg"
+"""The key of a session's `info` that holds the asyncpg connection its statements run on:
+the session's own (found on first use), or one the caller put there (app/db.py ReadPool)."""
+
+
 async def _driver_connection(session: AsyncSession) -> Any:
     # Kept on the session: one lookup per session, not per statement.
-    found = session.info.get("asyncpg")
+    found = session.info.get(DRIVER_CONNECTION)
     if found is None:
         connection = await session.connection()
         raw = await connection.get_raw_connection()
         found = raw.driver_connection
-        session.info["asyncpg"] = found
+        session.info[DRIVER_CONNECTION] = found
     return found
 
 

@@ -22,6 +22,8 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crm.actor import Actor
+from app.crm.statements import DRIVER_CONNECTION
+from app.db import ReadPool
 
 BATCH = "tandem.batch"
 """The metadata key of a batched field's batch function."""
@@ -46,9 +48,11 @@ class Reader:
         sessions: async_sessionmaker[AsyncSession],
         actor: Actor | None,
         *,
+        pool: ReadPool | None = None,
         remember: bool = True,
     ) -> None:
         self._sessions = sessions
+        self._pool = pool
         self.actor = actor
         self._remember = remember
         """False for a subscription under the standard executor: its context lives as long as
@@ -63,13 +67,30 @@ class Reader:
 
     @asynccontextmanager
     async def holding(self) -> AsyncIterator[None]:
-        """Keep one session for every read inside (a whole plan's execution)."""
-        async with self._sessions() as session:
-            self._session = session
-            try:
-                yield
-            finally:
-                self._session = None
+        """Keep one session for every read inside (a whole plan's execution). Its compiled
+        statements run on a connection of the read pool; SQLAlchemy connects the session
+        only for the other reads, if any."""
+        if self._pool is None:
+            async with self._sessions() as session:
+                self._session = session
+                try:
+                    yield
+                finally:
+                    self._session = None
+            return
+        connection = await self._pool.acquire()
+        session = self._sessions()
+        session.info[DRIVER_CONNECTION] = connection
+        self._session = session
+        clean = False
+        try:
+            yield
+            clean = True
+        finally:
+            self._session = None
+            self._pool.release(connection, clean=clean)
+            if session.in_transaction():
+                await session.close()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

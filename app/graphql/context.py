@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Hashable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Hashable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from app.crm.unit import EventSink, Unit, unit_of_work
 from app.crm.users.directory import ActorDirectory, Watch
 from app.crm.users.recent import RecentActors
 from app.crm.views.services import ViewDefinition
+from app.db import ReadPool
 from app.events.hub import EventHub
 from app.graphql.batch import Reader
 from app.graphql.errors import unauthenticated
@@ -33,6 +34,8 @@ class Runtime:
     """For units of work (writes)."""
     reads: async_sessionmaker[AsyncSession]
     """Autocommit sessions for reads."""
+    read_pool: ReadPool
+    """The connections GraphQL operations read on (their Reader holds one per operation)."""
     hub: EventHub
     sink: EventSink
     directory: ActorDirectory
@@ -57,7 +60,7 @@ class Context:
     ) -> None:
         self.runtime = runtime
         self.actor = actor
-        self.reader = Reader(runtime.reads, actor)
+        self.reader = self._reader(actor)
         """What batched fields read through: one per operation."""
         self.client_address = client_address
         """The peer's IP address (uvicorn puts a trusted proxy's X-Forwarded-For here)."""
@@ -83,11 +86,15 @@ class Context:
 
     def fresh_reads(self, *, remember: bool = True) -> None:
         """A new reader per operation: a WebSocket connection runs many over one context."""
-        self.reader = Reader(self.runtime.reads, self.actor, remember=remember)
+        self.reader = self._reader(self.actor, remember=remember)
+
+    def _reader(self, actor: Actor | None, *, remember: bool = True) -> Reader:
+        runtime = self.runtime
+        return Reader(runtime.reads, actor, pool=runtime.read_pool, remember=remember)
 
     def for_event(self) -> EventContext:
         """What the fields of one live event see: this context, with reads of their own."""
-        return EventContext(self, Reader(self.runtime.reads, self.actor))
+        return EventContext(self, self._reader(self.actor))
 
     def visibility(self) -> Hashable:
         """Who sees what: subscribers with the same may share a result that depends on it."""
@@ -98,10 +105,9 @@ class Context:
             return "admin"
         return (actor.user_id, tuple(sorted(actor.team_ids)))
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.runtime.reads() as session:
-            yield session
+    def read(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session for a resolver's reads: the operation's, while its plan runs."""
+        return self.reader.session()
 
     def unit(self) -> AbstractAsyncContextManager[Unit]:
         return unit_of_work(self.runtime.sessions, self.require_actor(), self.runtime.sink)

@@ -155,7 +155,7 @@ async def _build(
     holder: dict[str, Any] = {"data": data}
     async with own.reader.holding():
         root = Pending(plan.root, root_value, data, Slot(holder, "data", True, None))
-        await execution.fill([root])
+        await execution.run(root, serially=False)
     errors = as_client_sees(execution.errors) if execution.errors else None
     final = holder["data"]
     if final is not None:

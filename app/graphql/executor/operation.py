@@ -288,16 +288,10 @@ async def run_plan(
     execution = Execution(plan, planner, types, context, variables, root_value)
     data: dict[str, Any] = {}
     holder: dict[str, Any] = {"data": data}
-    root_slot = Slot(holder, "data", True, None)
+    root = Pending(plan.root, root_value, data, Slot(holder, "data", True, None))
     reader = getattr(context, "reader", None)
     async with reader.holding() if reader is not None else _nothing():
-        if plan.kind is GraphQLOperationType.MUTATION:
-            # Each root field, with everything below it, before the next one starts.
-            for field in plan.root.fields:
-                one = type(plan.root)(plan.root.type, [field])
-                await execution.fill([Pending(one, root_value, data, root_slot)])
-        else:
-            await execution.fill([Pending(plan.root, root_value, data, root_slot)])
+        await execution.run(root, serially=plan.kind is GraphQLOperationType.MUTATION)
     return ExecutionResult(data=holder["data"], errors=execution.errors or None)
 
 

@@ -80,9 +80,8 @@ class FieldPlan:
 class Selection:
     type: GraphQLObjectType
     fields: list[FieldPlan]
-    direct: Any = None
-    """The generated filler of its attribute fields (direct.py), made on first use."""
-    prepared: bool = False
+    compiled: Any = None
+    """Its generated fill (compiled.py), made on first use."""
 
 
 @dataclass(eq=False, slots=True)

@@ -21,7 +21,7 @@ from typing import Any
 from graphql import GraphQLError, located_error
 from graphql.execution.values import VariableValues, get_argument_values
 
-from app.graphql.executor.direct import Direct, direct
+from app.graphql.executor.compiled import Compiled
 from app.graphql.executor.fields import ATTRIBUTE, BATCHED, SUBSCRIPTION, FieldSource
 from app.graphql.executor.plan import (
     ABSTRACT,
@@ -123,8 +123,8 @@ class Execution:
         self.plan = plan
         self._event = event
         """A subscription's event: its root field's value."""
-        self._planner = planner
-        self._types = types
+        self.planner = planner
+        self.types = types
         self.context = context
         self._variables = variables
         self.info = PlanInfo(context, root_value, variables.coerced, plan.operation)
@@ -132,6 +132,48 @@ class Execution:
         self._nulls = False
         """Whether a null has climbed past a field: then objects may have left the result."""
         self._arguments: dict[int, dict[str, Any]] = {}
+
+    # --- the root -----------------------------------------------------------------------
+
+    async def run(self, root: Pending, *, serially: bool) -> None:
+        """Fill the result from the root object: its fields resolved here, their values
+        completed through the generated fills (compiled.py), and through the exact path
+        below when those meet a null or an error. `serially`: a mutation's fields, each
+        with everything below it before the next one runs."""
+        fast = Compiled(self, self._event)
+        fields = root.selection.fields
+        if serially:
+            for field in fields:
+                if self._nulls and not alive(root):
+                    return  # a null climbed to `data`: the other fields do not run
+                value = (await self.resolve(field, [root]))[0]
+                await self._complete_root(fast, root, [field], [value])
+            return
+        values = [(await self.resolve(field, [root]))[0] for field in fields]
+        await self._complete_root(fast, root, fields, values)
+
+    async def _complete_root(
+        self, fast: Compiled, root: Pending, fields: list[FieldPlan], values: list[Any]
+    ) -> None:
+        try:
+            for value in values:
+                if isinstance(value, Exception):
+                    raise value
+            done = [
+                (await fast.complete(field.complete, [value]))[0]
+                for field, value in zip(fields, values, strict=True)
+            ]
+        except Exception:
+            # The exact path, from the same root values (nothing of the above is kept).
+            below: list[Pending] = []
+            for field, value in zip(fields, values, strict=True):
+                if self._nulls and not alive(root):
+                    break
+                self.store(field, root, value, below)
+            await self.fill(below)
+            return
+        for field, value in zip(fields, done, strict=True):
+            root.result[field.key] = value
 
     # --- the levels ---------------------------------------------------------------------
 
@@ -148,16 +190,6 @@ class Execution:
                     group[1].append(pending)
             for selection, objects in groups.values():
                 fields = selection.fields
-                if not selection.prepared:
-                    selection.direct = direct(selection, Pending, Slot)
-                    selection.prepared = True
-                written: Direct | None = selection.direct
-                if written is not None:
-                    if self._nulls:
-                        objects = [o for o in objects if alive(o)]
-                    for pending in written.fill(objects, below):
-                        self._one_by_one(selection, written, pending, below)
-                    fields = written.rest
                 for field in fields:
                     if self._nulls:
                         # As the standard executor, which stops completing an object once a
@@ -174,24 +206,6 @@ class Execution:
             if self._nulls:
                 below = [o for o in below if alive(o)]
             level = below
-
-    def _one_by_one(
-        self, selection: Selection, written: Direct, pending: Pending, below: list[Pending]
-    ) -> None:
-        """The general path for an object the generated filler gave up on."""
-        result = pending.result
-        result.clear()
-        for field in selection.fields:
-            result[field.key] = None  # the selection's order, whatever comes first
-        for field in written.fields:
-            source = field.source
-            if source is None:
-                value: Any = field.parent_type.name
-            else:
-                value = _attribute(pending.source, source.python_name)
-            self.store(field, pending, value, below)
-            if self._nulls and not alive(pending):
-                return
 
     async def resolve(self, field: FieldPlan, objects: list[Pending]) -> list[Any]:
         """The field's raw value for each object (an exception where it failed)."""
@@ -272,7 +286,7 @@ class Execution:
             return known
         assert field.definition is not None
         raw = get_argument_values(field.definition, field.nodes[0], self._variables)
-        converted = source.arguments(raw, self._types.scalar_registry, self._types.config)
+        converted = source.arguments(raw, self.types.scalar_registry, self.types.config)
         if field.static_arguments:
             field.converted = converted
         self._arguments[id(field)] = converted
@@ -410,7 +424,7 @@ class Execution:
     ) -> Selection:
         abstract = completion.abstract
         assert abstract is not None
-        name = self._types.name_of(value)
+        name = self.types.name_of(value)
         if name is None:
             raise self._error(
                 GraphQLError(
@@ -423,7 +437,7 @@ class Execution:
                 up,
                 key,
             )
-        if not self._types.is_possible(abstract, name):
+        if not self.types.is_possible(abstract, name):
             raise self._error(
                 GraphQLError(
                     f"Runtime Object type '{name}' is not a possible type for '{abstract.name}'."
@@ -432,7 +446,7 @@ class Execution:
                 up,
                 key,
             )
-        return self._planner.possible(completion, name)
+        return self.planner.possible(completion, name)
 
 
 def _invoke(source: FieldSource, function: Any, keywords: dict[str, Any], parent: Any) -> Any:
