@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar, overload
@@ -331,3 +331,6 @@ class Page(Generic[T]):
     cursors: Sequence[str]
     has_next_page: bool
     has_previous_page: bool
+    related: Mapping[Any, dict[Any, Any]] = field(default_factory=dict)
+    """Rows of other tables read with the items, by the function that reads them by key
+    (`users_by_id`: {id: row}): whoever reads through a Reader need not read them again."""

@@ -114,6 +114,17 @@ DRIVER_CONNECTION = "asyncpg"
 the session's own (found on first use), or one the caller put there (app/db.py ReadPool)."""
 
 
+def part_class(names: Sequence[str]) -> type[tuple[Any, ...]]:
+    """Rows for a slice of a joined statement's row (one table's columns): tuples that
+    answer attribute access like a Statement's own rows, so that either may stand for the
+    other (app/crm/opportunities/queries.py reads owners and stages with their deals)."""
+    columns: dict[str, Any] = {
+        name: property(itemgetter(index)) for index, name in enumerate(names)
+    }
+    columns["__slots__"] = ()
+    return type("PartRow", (tuple,), columns)
+
+
 async def _driver_connection(session: AsyncSession) -> Any:
     # Kept on the session: one lookup per session, not per statement.
     found = session.info.get(DRIVER_CONNECTION)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import typing
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -101,6 +101,16 @@ class Reader:
                 async with self._sessions() as session:
                     yield session
 
+    def remember(self, related: Mapping[Any, Mapping[Any, Any]]) -> None:
+        """Rows read along with others ({fetch function: {key: row}}, e.g. a page's owners):
+        a later `fetch` of those keys finds them. A row read before stays."""
+        if not self._remember:
+            return
+        for fetch, rows in related.items():
+            known = self._known.setdefault(fetch, {})
+            for key, row in rows.items():
+                known.setdefault(key, row)
+
     async def fetch(self, fetch: Fetch, keys: Iterable[Any], default: Any = None) -> dict[Any, Any]:
         """{key: row} for `keys` (`default` for a missing one): read once per operation."""
         return await self._read(fetch, keys, default, None)
@@ -155,6 +165,9 @@ class Reader:
                         found = await fetch(session, missing)
                     else:
                         found = await fetch(session, actor, missing)
+                    related = getattr(found, "related", None)
+                    if related:
+                        self.remember(related)
                     for key in missing:
                         known[key] = found.get(key, default)
         return known

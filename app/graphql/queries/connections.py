@@ -47,6 +47,7 @@ async def opportunity_connection(
             page = await queries.page(session, actor, f, sorts, first, after)
     except DomainError as error:
         raise bad_input(error) from None
+    reader(info).remember(page.related)
 
     async def count() -> int:
         async with context.read() as session:
