@@ -80,7 +80,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.crm.activities.queries import HISTORY_KINDS  # noqa: E402
+from app.crm.activities.timeline import HISTORY_KINDS  # noqa: E402
 from app.graphql.ids import decode_any, encode_id  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from bench.run import (  # noqa: E402

@@ -281,8 +281,8 @@ async def fetch_compiled_page(
 
 
 def as_page(
-    rows: Sequence[Row[Any]], key_count: int, size: int, tag: str, *, has_previous_page: bool
-) -> Page[Row[Any]]:
+    rows: Sequence[T], key_count: int, size: int, tag: str, *, has_previous_page: bool
+) -> Page[T]:
     """The rows of a page_query (one more than `size` when more follow), with their cursors."""
     items = list(rows[:size])
     return Page(
@@ -297,7 +297,7 @@ class Cursors(Sequence[str]):
     """The cursors of a page's rows, each encoded when asked: most clients ask only for
     `endCursor`, and encoding 50 of them was a twentieth of a page's time."""
 
-    def __init__(self, rows: list[Row[Any]], key_count: int, tag: str) -> None:
+    def __init__(self, rows: list[Any], key_count: int, tag: str) -> None:
         self._rows = rows
         self._names = [f"k{i}" for i in range(key_count)]
         self._tag = tag

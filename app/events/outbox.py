@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
@@ -77,7 +78,8 @@ async def append(
     return events
 
 
-def from_record(row: EventRecord) -> ChangeEvent:
+def from_record(row: Any) -> ChangeEvent:
+    """From an EventRecord, or any row of the outbox table's columns by name."""
     return ChangeEvent(
         seq=row.seq,
         kind=EventKind(row.kind),

@@ -6,48 +6,23 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, literal, select, union_all
+from sqlalchemy import Row, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.crm.activities.models import KINDS, Activity, ActivityLink, AppointmentAttendee
+from app.crm.activities.models import Activity, ActivityLink, AppointmentAttendee
 from app.crm.actor import Actor, live_and_visible
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.opportunities.models import Opportunity
 from app.crm.paging import (
     Page,
     SortKey,
-    after_position,
-    check_page_size,
-    decode_cursor,
-    encode_cursor,
     fetch_page,
-    ordered,
     parse_datetime,
     parse_int,
-    parse_text,
 )
-from app.events.envelope import ORDER_KINDS, ChangeEvent, EventKind
-from app.events.models import EventRecord
-from app.events.outbox import from_record
 
 _activities = Activity.__table__
 
-# The opportunity's own history on the timeline: what changed it, not what its activities did
-# (those are on the timeline as the activities themselves).
-HISTORY_KINDS = tuple(
-    k.value
-    for k in EventKind
-    if k
-    not in (
-        EventKind.ACTIVITY_ADDED,
-        EventKind.ACTIVITY_UPDATED,
-        EventKind.ACTIVITY_DELETED,
-        EventKind.TASK_COMPLETED,
-    )
-    # An order's making and its status changes belong on the deal's timeline; its line edits
-    # are the order's business.
-    and (k not in ORDER_KINDS or k in (EventKind.ORDER_CREATED, EventKind.ORDER_STATUS_CHANGED))
-)
 MAX_RANGE_DAYS = 370
 
 
@@ -94,108 +69,6 @@ async def attendees_by_activity(
     for row in rows:
         result[row.activity_id].append(row)
     return result
-
-
-def _timeline_sources(
-    opportunity_id: int, kinds: Sequence[str]
-) -> list[tuple[str, Any, Any, list[Any]]]:
-    """The timeline's two sources, as (source, id column, time column, conditions)."""
-    wanted = set(kinds)
-    sources: list[tuple[str, Any, Any, list[Any]]] = []
-    activity_kinds = [k for k in KINDS if not wanted or k in wanted]
-    if activity_kinds:
-        sources.append(
-            (
-                "A",
-                _activities.c.id,
-                _activities.c.occurred_at,
-                [
-                    _activities.c.opportunity_id == opportunity_id,
-                    _activities.c.deleted_at.is_(None),
-                    _activities.c.kind.in_(activity_kinds),
-                ],
-            )
-        )
-    if not wanted or "HISTORY" in wanted:
-        sources.append(
-            (
-                "H",
-                EventRecord.seq,
-                EventRecord.occurred_at,
-                [EventRecord.opportunity_id == opportunity_id, EventRecord.kind.in_(HISTORY_KINDS)],
-            )
-        )
-    if not sources:
-        raise DomainError(ErrorCode.INVALID, "kinds selects nothing", ["kinds"])
-    return sources
-
-
-async def timeline_count(session: AsyncSession, opportunity_id: int, kinds: Sequence[str]) -> int:
-    counts = [
-        select(func.count(id_column)).where(*where).scalar_subquery()
-        for _, id_column, _, where in _timeline_sources(opportunity_id, kinds)
-    ]
-    total = counts[0] if len(counts) == 1 else counts[0] + counts[1]
-    return int((await session.execute(select(total))).scalar_one())
-
-
-async def timeline_page(
-    session: AsyncSession,
-    opportunity_id: int,
-    kinds: Sequence[str],
-    first: int | None,
-    after: str | None,
-) -> Page[Row[Any]]:
-    """Activities and history entries, newest first: rows of (source, id, occurred_at) where
-    source is 'A' (an activity id) or 'H' (an outbox seq). Callers check visibility.
-
-    Each source is cut to the page (keyset and limit) on its own index before the two are
-    merged, so a page costs the same with ten activities or ten thousand.
-    """
-    size = check_page_size(first)
-    tag = "timeline:" + ",".join(sorted(set(kinds)))
-    sources = _timeline_sources(opportunity_id, kinds)
-    parse = [parse_datetime, parse_text, parse_int]
-    position = None
-    if after:
-        probe = [SortKey(literal(0), True, p) for p in parse]
-        position = decode_cursor(after, probe, tag)
-    parts = []
-    for source, id_column, at_column, where in sources:
-        keys = [
-            SortKey(at_column, True, parse[0]),
-            SortKey(literal(source), True, parse[1]),
-            SortKey(id_column, True, parse[2]),
-        ]
-        part = select(
-            literal(source).label("source"), id_column.label("id"), at_column.label("occurred_at")
-        ).where(*where)
-        if position is not None:
-            part = part.where(after_position(keys, position))
-        # Within one source the constant `source` key orders nothing; the index does the rest.
-        parts.append(ordered(part, [keys[0], keys[2]]).limit(size + 1))
-    merged = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("timeline")
-    keys = [
-        SortKey(merged.c[name], True, p)
-        for name, p in zip(("occurred_at", "source", "id"), parse, strict=True)
-    ]
-    rows = (await session.execute(ordered(select(merged), keys).limit(size + 1))).all()
-    return Page(
-        list(rows[:size]),
-        [encode_cursor(tag, [r.occurred_at, r.source, r.id]) for r in rows[:size]],
-        has_next_page=len(rows) > size,
-        has_previous_page=after is not None,
-    )
-
-
-async def events_by_seq(session: AsyncSession, seqs: Sequence[int]) -> dict[int, ChangeEvent]:
-    records = (await session.scalars(select(EventRecord).where(EventRecord.seq.in_(seqs)))).all()
-    return {r.seq: from_record(r) for r in records}
-
-
-async def rows_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Row[Any]]:
-    rows = (await session.execute(select(_activities).where(_activities.c.id.in_(ids)))).all()
-    return {r.id: r for r in rows}
 
 
 def _my_tasks_where(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.crm.activities import queries as activity_queries
+from app.crm.activities import timeline
 from app.crm.errors import DomainError
 from app.crm.opportunities import history, queries
 from app.crm.opportunities.filters import OpportunityFilter
@@ -67,17 +68,16 @@ async def timeline_connection(
     context = info.context
     try:
         async with context.read() as session:
-            page = await activity_queries.timeline_page(
-                session, opportunity_id, kinds, first, after
-            )
+            page = await timeline.timeline_page(session, opportunity_id, kinds, first, after)
     except DomainError as error:
         raise bad_input(error) from None
     known = reader(info)
+    known.remember(page.related)
     activities = await known.fetch(
-        activity_queries.rows_by_id, [r.id for r in page.items if r.source == "A"]
+        timeline.rows_by_id, [r.id for r in page.items if r.source == "A"]
     )
     events = await known.fetch(
-        activity_queries.events_by_seq, [r.id for r in page.items if r.source == "H"]
+        timeline.events_by_seq, [r.id for r in page.items if r.source == "H"]
     )
     entries = []
     for item in page.items:
@@ -103,7 +103,7 @@ async def timeline_connection(
 
     async def count() -> int:
         async with context.read() as session:
-            return await activity_queries.timeline_count(session, opportunity_id, kinds)
+            return await timeline.timeline_count(session, opportunity_id, kinds)
 
     return connection(page, entries, count)
 

@@ -12,6 +12,7 @@ import strawberry
 from strawberry.types.base import get_object_definition
 
 from app.crm.activities import queries as activities
+from app.crm.activities import timeline
 from app.crm.companies import queries as companies
 from app.crm.contacts import queries as contacts
 from app.crm.folders import queries as folders
@@ -264,7 +265,7 @@ class Opportunity(Node):
         from app.graphql.types.activities import activity_of
 
         ids = [s.next_appointment_id if s else None for s in await _summaries(info, parents)]
-        return await related(info, activities.rows_by_id, ids, activity_of)
+        return await related(info, timeline.rows_by_id, ids, activity_of)
 
     @strawberry.field(description="Activities and changes merged, newest first.")
     async def timeline(

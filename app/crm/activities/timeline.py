@@ -1,0 +1,269 @@
+"""An opportunity's timeline: its activities and its own history, newest first, in one read.
+
+Each page is one statement, compiled once per shape (which sources, first page or later):
+each source is cut to the page on its own index (keyset and limit) before the two are
+merged, so a page costs the same with ten activities or ten thousand; the merged entries
+come back with the activity or event they stand for and the user who acted, so whoever shows
+the page reads nothing more (`Page.related`, under the functions that read those by key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.crm.activities.models import KINDS, Activity
+from app.crm.errors import DomainError, ErrorCode
+from app.crm.paging import (
+    Page,
+    SortKey,
+    after_position,
+    as_page,
+    check_page_size,
+    decode_cursor,
+    ordered,
+    parse_datetime,
+    parse_int,
+    parse_text,
+)
+from app.crm.statements import Statement, keys, part_class
+from app.crm.users import queries as user_queries
+from app.crm.users.models import User
+from app.events.envelope import ORDER_KINDS, ChangeEvent, EventKind
+from app.events.models import EventRecord
+from app.events.outbox import from_record
+
+_activities = Activity.__table__
+_events = EventRecord.__table__
+
+# The opportunity's own history on the timeline: what changed it, not what its activities did
+# (those are on the timeline as the activities themselves).
+HISTORY_KINDS = tuple(
+    k.value
+    for k in EventKind
+    if k
+    not in (
+        EventKind.ACTIVITY_ADDED,
+        EventKind.ACTIVITY_UPDATED,
+        EventKind.ACTIVITY_DELETED,
+        EventKind.TASK_COMPLETED,
+    )
+    # An order's making and its status changes belong on the deal's timeline; its line edits
+    # are the order's business.
+    and (k not in ORDER_KINDS or k in (EventKind.ORDER_CREATED, EventKind.ORDER_STATUS_CHANGED))
+)
+
+_TEXTS = postgresql.ARRAY(String)
+_PARSE = [parse_datetime, parse_text, parse_int]
+"""A cursor's values: the time, the source ('A' activity, 'H' history), the id or seq."""
+
+
+def _sources(kinds: Sequence[str]) -> tuple[list[str], bool]:
+    """The activity kinds and whether history is wanted (all when `kinds` is empty)."""
+    wanted = set(kinds)
+    activity_kinds = [k for k in KINDS if not wanted or k in wanted]
+    history = not wanted or "HISTORY" in wanted
+    if not activity_kinds and not history:
+        raise DomainError(ErrorCode.INVALID, "kinds selects nothing", ["kinds"])
+    return activity_kinds, history
+
+
+def _parts(activities: bool, history: bool) -> list[tuple[str, Any, Any, list[Any]]]:
+    """(source, id column, time column, conditions) of each wanted source."""
+    opportunity = bindparam("opportunity", type_=BigInteger)
+    parts: list[tuple[str, Any, Any, list[Any]]] = []
+    if activities:
+        where = [
+            _activities.c.opportunity_id == opportunity,
+            _activities.c.deleted_at.is_(None),
+            _activities.c.kind == any_(bindparam("kinds", type_=_TEXTS)),
+        ]
+        parts.append(("A", _activities.c.id, _activities.c.occurred_at, where))
+    if history:
+        where = [
+            _events.c.opportunity_id == opportunity,
+            _events.c.kind == any_(bindparam("history_kinds", type_=_TEXTS)),
+        ]
+        parts.append(("H", _events.c.seq, _events.c.occurred_at, where))
+    return parts
+
+
+# The entry's activity, event and actor, joined to the page: aliased, as the sources read the
+# same tables.
+_activity = _activities.alias("activity")
+_event = _events.alias("event")
+_actor = User.__table__.alias("actor")
+_ACTIVITY_ROW = part_class([c.name for c in _activity.c])
+_EVENT_ROW = part_class([c.name for c in _event.c])
+_ACTOR_ROW = part_class([c.name for c in _actor.c])
+_ACTIVITY_AT = 3
+_EVENT_AT = _ACTIVITY_AT + len(_activity.c)
+_ACTOR_AT = _EVENT_AT + len(_event.c)
+_END = _ACTOR_AT + len(_actor.c)
+
+_PAGES: dict[tuple[bool, bool, bool], Statement] = {}
+
+
+def _page_statement(activities: bool, history: bool, after: bool) -> Statement:
+    key = (activities, history, after)
+    found = _PAGES.get(key)
+    if found is not None:
+        return found
+    size = bindparam("size", type_=Integer)
+    position = (
+        [
+            bindparam("after0", type_=DateTime(timezone=True)),
+            bindparam("after1", type_=String),
+            bindparam("after2", type_=BigInteger),
+        ]
+        if after
+        else None
+    )
+    selects = []
+    for source, id_column, at_column, where in _parts(activities, history):
+        own = [
+            SortKey(at_column, True, _PARSE[0]),
+            SortKey(literal(source), True, _PARSE[1]),
+            SortKey(id_column, True, _PARSE[2]),
+        ]
+        part = select(
+            literal(source).label("source"), id_column.label("id"), at_column.label("occurred_at")
+        ).where(*where)
+        if position is not None:
+            part = part.where(after_position(own, position))
+        # Within one source the constant `source` key orders nothing; the index does the rest.
+        selects.append(ordered(part, [own[0], own[2]]).limit(size))
+    merged = (union_all(*selects) if len(selects) > 1 else selects[0]).subquery("timeline")
+    joined = (
+        merged.outerjoin(_activity, and_(merged.c.source == "A", _activity.c.id == merged.c.id))
+        .outerjoin(_event, and_(merged.c.source == "H", _event.c.seq == merged.c.id))
+        .outerjoin(
+            _actor, _actor.c.id == func.coalesce(_activity.c.created_by_id, _event.c.actor_id)
+        )
+    )
+    order = [
+        SortKey(merged.c[name], True, parse)
+        for name, parse in zip(("occurred_at", "source", "id"), _PARSE, strict=True)
+    ]
+    query = select(
+        merged.c.occurred_at.label("k0"),
+        merged.c.source.label("k1"),
+        merged.c.id.label("k2"),
+        *_activity.c,
+        *_event.c,
+        *_actor.c,
+    ).select_from(joined)
+    found = _PAGES[key] = Statement(ordered(query, order).limit(size))
+    return found
+
+
+class Entry:
+    """A page's entry: where it comes from ('A' or 'H'), its id (an activity's id or an
+    event's seq) and its time; the activity or event itself is in `Page.related`."""
+
+    __slots__ = ("id", "k0", "k1", "k2", "occurred_at", "source")
+
+    def __init__(self, row: Any) -> None:
+        self.k0 = self.occurred_at = row[0]
+        self.k1 = self.source = row[1]
+        self.k2 = self.id = row[2]
+
+
+async def timeline_page(
+    session: AsyncSession,
+    opportunity_id: int,
+    kinds: Sequence[str],
+    first: int | None,
+    after: str | None,
+) -> Page[Entry]:
+    """Activities and history entries, newest first. Callers check visibility."""
+    size = check_page_size(first)
+    activity_kinds, history = _sources(kinds)
+    tag = "timeline:" + ",".join(sorted(set(kinds)))
+    values: dict[str, Any] = {
+        "opportunity": opportunity_id,
+        "kinds": activity_kinds,
+        "history_kinds": list(HISTORY_KINDS),
+        "size": size + 1,
+    }
+    if after:
+        probe = [SortKey(literal(0), True, parse) for parse in _PARSE]
+        for i, value in enumerate(decode_cursor(after, probe, tag)):
+            values[f"after{i}"] = value
+    statement = _page_statement(bool(activity_kinds), history, after is not None)
+    rows = await statement.rows(session, **values)
+    activities: dict[int, Any] = {}
+    events: dict[int, ChangeEvent] = {}
+    actors: dict[int, Any] = {}
+    for row in rows[:size]:
+        if row[1] == "A":
+            activities[row[2]] = _ACTIVITY_ROW(row[_ACTIVITY_AT:_EVENT_AT])
+        else:
+            events[row[2]] = from_record(_EVENT_ROW(row[_EVENT_AT:_ACTOR_AT]))
+        if row[_ACTOR_AT] is not None:
+            actors[row[_ACTOR_AT]] = _ACTOR_ROW(row[_ACTOR_AT:_END])
+    page = as_page([Entry(r) for r in rows], 3, size, tag, has_previous_page=after is not None)
+    return Page(
+        page.items,
+        page.cursors,
+        has_next_page=page.has_next_page,
+        has_previous_page=page.has_previous_page,
+        related={rows_by_id: activities, events_by_seq: events, user_queries.users_by_id: actors},
+    )
+
+
+_COUNT = {
+    (activities, history): Statement(
+        select(
+            sum(
+                (
+                    select(func.count(id_column)).where(*where).scalar_subquery()
+                    for _, id_column, _, where in _parts(activities, history)
+                ),
+                start=literal(0),
+            )
+        )
+    )
+    for activities, history in ((True, True), (True, False), (False, True))
+}
+
+
+async def timeline_count(session: AsyncSession, opportunity_id: int, kinds: Sequence[str]) -> int:
+    activity_kinds, history = _sources(kinds)
+    rows = await _COUNT[(bool(activity_kinds), history)].rows(
+        session,
+        opportunity=opportunity_id,
+        kinds=activity_kinds,
+        history_kinds=list(HISTORY_KINDS),
+    )
+    return int(rows[0][0])
+
+
+_EVENTS_BY_SEQ = Statement(select(_events).where(_events.c.seq == any_(keys("seqs"))))
+_ACTIVITIES_BY_ID = Statement(select(_activities).where(_activities.c.id == any_(keys("ids"))))
+
+
+async def events_by_seq(session: AsyncSession, seqs: Sequence[int]) -> dict[int, ChangeEvent]:
+    rows = await _EVENTS_BY_SEQ.rows(session, seqs=list(seqs))
+    return {r.seq: from_record(r) for r in rows}
+
+
+async def rows_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Any]:
+    """Activities by id, deleted ones too (callers check)."""
+    return {r.id: r for r in await _ACTIVITIES_BY_ID.rows(session, ids=list(ids))}
