@@ -79,8 +79,10 @@ class Reader:
                     self._session = None
             return
         connection = await self._pool.acquire()
-        session = self._sessions()
-        session.info[DRIVER_CONNECTION] = connection
+        session = connection.session
+        if session is None:
+            session = connection.session = self._sessions()
+            session.info[DRIVER_CONNECTION] = connection
         self._session = session
         clean = False
         try:
@@ -88,9 +90,9 @@ class Reader:
             clean = True
         finally:
             self._session = None
-            self._pool.release(connection, clean=clean)
-            if session.in_transaction():
+            if session.in_transaction():  # it read through SQLAlchemy's own connection too
                 await session.close()
+            self._pool.release(connection, clean=clean)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

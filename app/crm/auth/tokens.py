@@ -27,7 +27,8 @@ def credential_stamp(password_hash: str) -> str:
 
 
 def _sign(secret: str, payload: str) -> str:
-    digest = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
+    # The one-shot digest: a request checks its token before anything else runs.
+    digest = hmac.digest(secret.encode(), payload.encode(), "sha256")
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 

@@ -256,7 +256,13 @@ class Execution:
             if inspect.isawaitable(value):
                 waiting.append((index, value))
             values.append(value)
-        if waiting:
+        if len(waiting) == 1:  # a root field: awaited as it is, not as a task of its own
+            index, awaitable = waiting[0]
+            try:
+                values[index] = await awaitable
+            except Exception as error:
+                values[index] = error
+        elif waiting:
             done = await asyncio.gather(*(w for _, w in waiting), return_exceptions=True)
             for (index, _), value in zip(waiting, done, strict=True):
                 if isinstance(value, BaseException) and not isinstance(value, Exception):
