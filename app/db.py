@@ -82,6 +82,15 @@ class ReadPool:
     CPU, a sixth of reading one opportunity. asyncpg's own pool costs ~30 µs, as it resets a
     connection on release. Here a released connection goes to the next waiter or the idle
     stack; one that may be mid-statement (its holder failed or was cancelled) is closed.
+
+    Its statements are planned once, for any values (`plan_cache_mode=force_generic_plan`).
+    Only compiled statements run here (lookups by key, the unfiltered pipeline pages, the
+    timeline), and for each of them the plan PostgreSQL makes for given values is the one it
+    makes for any (compared with EXPLAIN for every sort order); yet in its default mode it
+    kept planning one opportunity's lookup anew on every run (an array parameter looks
+    costlier unplanned), which took more of PostgreSQL's time than running it (348 against
+    159 µs a lookup). Statements that need plans for their values (a walk over a search's
+    matches, db.custom_plans) run through SQLAlchemy's connections.
     """
 
     def __init__(self, engine: AsyncEngine, size: int = 20) -> None:
@@ -167,7 +176,7 @@ class ReadPool:
         connection = await asyncpg.connect(
             *args,
             **kwargs,
-            server_settings=_SERVER_SETTINGS,
+            server_settings={**_SERVER_SETTINGS, "plan_cache_mode": "force_generic_plan"},
             connection_class=_ReadConnection,
         )
         # JSON decoded to what SQLAlchemy's asyncpg dialect gives, so that a compiled

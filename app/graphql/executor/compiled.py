@@ -35,6 +35,8 @@ from app.graphql.executor.plan import (
     FieldPlan,
     Selection,
 )
+from app.graphql.executor.types import origin_of
+from app.graphql.types.rows import Column, row_fields
 
 if TYPE_CHECKING:
     from app.graphql.executor.run import Execution
@@ -204,31 +206,51 @@ def _inline(field: FieldPlan) -> bool:
 
 
 def _generate(selection: Selection) -> Fill:
+    origin = origin_of(selection.type)
+    made = row_fields(origin) if origin is not None else None
     names: dict[str, Any] = {"_bail": _bail}
     head = ["async def fill(objs, run):"]
     entries: list[str] = []
+    from_row = False  # whether the loop reads the row
     for index, field in enumerate(selection.fields):
         key = repr(field.key)
-        if field.source is None:
+        source = field.source
+        if source is None:
             entries.append(f"{key}: {field.parent_type.name!r}")
             continue
+        make = made.get(source.python_name) if made is not None else None
+        if make is not None and source.kind is ATTRIBUTE:
+            # A row-backed type's field: made from the row here, as the object would.
+            if isinstance(make, Column):
+                read = f"r.{make.name}"
+            else:
+                names[f"m{index}"] = make
+                read = f"m{index}(r)"
+        else:
+            make = None
+            read = f"s.{source.python_name}"
         if not _inline(field):
             names[f"f{index}"] = field
-            head.append(f"    c{index} = await run.values(f{index}, objs)")
+            if make is None:
+                head.append(f"    c{index} = await run.values(f{index}, objs)")
+            else:
+                values = f"[{read} for r in [s.row for s in objs]]"
+                head.append(f"    c{index} = await run.complete(f{index}.complete, {values})")
             entries.append(f"{key}: c{index}[i]")
             continue
+        from_row = from_row or make is not None
         names[f"s{index}"] = field.complete.serialize
-        read = f"s.{field.source.python_name}"
         entries.append(f"{key}: {_leaf(field, read, f's{index}')}")
     body = [
         "    out = []",
         "    add = out.append",
         "    for i, s in enumerate(objs):",
+        *(["        r = s.row"] if from_row else []),
         "        add({" + ", ".join(entries) + "})",
         "    return out",
     ]
-    source = "\n".join(head + body)
-    exec(compile(source, f"<fill {selection.type.name}>", "exec"), names)
+    source_text = "\n".join(head + body)
+    exec(compile(source_text, f"<fill {selection.type.name}>", "exec"), names)
     fill: Fill = names["fill"]
     return fill
 

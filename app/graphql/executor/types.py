@@ -10,6 +10,13 @@ from strawberry import Schema
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 
+def origin_of(object_type: GraphQLObjectType) -> type | None:
+    """The Python class Strawberry made an object type from."""
+    definition = (object_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    origin = getattr(definition, "origin", None)
+    return origin if isinstance(origin, type) else None
+
+
 class TypeNames:
     def __init__(self, schema: Schema) -> None:
         converter = schema.schema_converter
@@ -28,11 +35,8 @@ class TypeNames:
         self._by_class: dict[type, str | None] = {}
         for name, implementation in implementations.items():
             if isinstance(implementation, GraphQLObjectType):
-                definition = (implementation.extensions or {}).get(
-                    GraphQLCoreConverter.DEFINITION_BACKREF
-                )
-                origin = getattr(definition, "origin", None)
-                if isinstance(origin, type):
+                origin = origin_of(implementation)
+                if origin is not None:
                     self._by_class[origin] = name
         self._possible: dict[tuple[str, str], bool] = {}
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
-from operator import attrgetter
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from strawberry.types.base import get_object_definition
 
 from app.crm.activities import queries as activities
 from app.crm.activities import timeline
@@ -39,6 +37,7 @@ from app.graphql.types.common import (
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import Team, User
 from app.graphql.types.pipeline import Folder, LostReason, Stage
+from app.graphql.types.rows import Column, RowBacked, check_row_fields
 
 if TYPE_CHECKING:
     from app.graphql.types.activities import Activity, Appointment, TimelineEntry, TimelineKind
@@ -124,7 +123,7 @@ _TARGETS: tuple[tuple[ParticipantKind, Fetch, Callable[[Any], Any]], ...] = (
 
 
 @strawberry.type(description="A potential sale.")
-class Opportunity(Node):
+class Opportunity(Node, RowBacked):
     id: strawberry.ID
     number: str
     name: str
@@ -150,29 +149,6 @@ class Opportunity(Node):
     updated_at: datetime
     is_deleted: bool
     row: strawberry.Private[OpportunityRow]
-
-    @classmethod
-    def of(cls, row: OpportunityRow) -> Opportunity:
-        # A page asks for a few of an opportunity's twenty fields, and making all of them
-        # (ids, enums, money, the weighted amount) for every row was a tenth of a page's CPU:
-        # those are made from the row when first read (__getattr__ below), then kept.
-        made = object.__new__(cls)
-        # The fields that are the row's values as they are, at once (one dict, cheaper than
-        # finding each through __getattr__); the others when read.
-        made.__dict__ = dict(zip(_COPIED, _copied(row)))  # noqa: B905 (same length by construction)
-        made.__dict__["row"] = row
-        return made
-
-    if not TYPE_CHECKING:  # for mypy, the fields are the declared attributes
-
-        def __getattr__(self, name: str) -> Any:
-            make = _FROM_ROW.get(name)
-            row = self.__dict__.get("row")
-            if make is None or row is None:
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            value = make(row)
-            self.__dict__[name] = value
-            return value
 
     # Related objects: one call for all the opportunities of a level (app/graphql/batch.py).
 
@@ -328,7 +304,7 @@ def _money(amount: Any, currency: str) -> Money:
     return Money(amount=amount, currency=currency)
 
 
-_FROM_ROW: dict[str, Callable[[OpportunityRow], Any]] = {
+Opportunity.ROW_FIELDS = {
     "id": lambda r: strawberry.ID(encode_id("Opportunity", r.id)),
     "status": lambda r: OpportunityStatus(r.status),
     "expected_value": lambda r: _money(r.amount, r.currency),
@@ -339,33 +315,25 @@ _FROM_ROW: dict[str, Callable[[OpportunityRow], Any]] = {
         None if r.actual_amount is None else _money(r.actual_amount, r.currency)
     ),
     "is_deleted": lambda r: r.deleted_at is not None,
+    **{
+        name: Column(name)
+        for name in (
+            "number",
+            "name",
+            "description",
+            "probability",
+            "estimated_close_date",
+            "next_step",
+            "lead_source",
+            "actual_close_date",
+            "lost_note",
+            "version",
+            "created_at",
+            "updated_at",
+        )
+    },
 }
-"""How each computed field of an Opportunity is made from its row, when first read."""
-
-_COPIED = (
-    "number",
-    "name",
-    "description",
-    "probability",
-    "estimated_close_date",
-    "next_step",
-    "lead_source",
-    "actual_close_date",
-    "lost_note",
-    "version",
-    "created_at",
-    "updated_at",
-)
-"""The fields that are the row's values as they are: copied when the object is made."""
-_copied = attrgetter(*_COPIED)
-
-_UNMADE = {
-    f.python_name
-    for f in get_object_definition(Opportunity, strict=True).fields
-    if f.base_resolver is None
-} - {"row", *_FROM_ROW, *_COPIED}
-if _UNMADE:  # a field added to Opportunity without saying here how the row makes it
-    raise RuntimeError(f"Opportunity fields neither copied nor made: {sorted(_UNMADE)}")
+check_row_fields(Opportunity)
 
 
 @strawberry.enum
