@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import io
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 import pytest
@@ -151,13 +151,14 @@ async def test_gql_subscriber_receives_a_teammates_change_and_resumes_with_since
         deal = await new_deal(writer)
         received: list[dict[str, Any]] = []
         async with ws_session(api, admin_token, protocol) as reader:
-            events = reader.subscribe(request(EVENTS, id=deal["id"]))
-
             async def first_two() -> None:
-                async for event in events:
-                    received.append(event["opportunityEvents"])
-                    if len(received) == 2:
-                        return
+                # Closed once done, as a client that stops listening does: gql waits for
+                # every open subscription to end before it closes the socket.
+                async with aclosing(reader.subscribe(request(EVENTS, id=deal["id"]))) as events:
+                    async for event in events:
+                        received.append(event["opportunityEvents"])
+                        if len(received) == 2:
+                            return
 
             listening = asyncio.create_task(first_two())
             await asyncio.sleep(0.3)  # the subscription is registered before the change
