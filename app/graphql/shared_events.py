@@ -77,6 +77,11 @@ class SharedEvents:
 
     async def audience_now(self, opportunity_id: int, seq: int) -> Audience | None:
         """Who may see the opportunity now (not when the event was committed): once per event."""
+        key = ("audience", seq, opportunity_id)
+        known = self._answers.get(key)
+        if known is not None and known.done() and not known.cancelled() and not known.exception():
+            found: Audience | None = known.result()  # every subscriber but the first
+            return found
 
         async def read() -> Audience | None:
             async with self._sessions() as session:
@@ -84,7 +89,7 @@ class SharedEvents:
                     opportunity_id
                 )
 
-        return await self._once(("audience", seq, opportunity_id), read)
+        return await self._once(key, read)
 
     async def _once(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
         answer = self._answers.get(key)
@@ -93,6 +98,9 @@ class SharedEvents:
             self._answers[key] = answer
             while len(self._answers) > self._keep * 16:
                 self._answers.popitem(last=False)
+        elif answer.done() and not answer.cancelled() and answer.exception() is None:
+            known: T = answer.result()
+            return known
         try:
             found: T = await asyncio.shield(answer)
         except Exception:

@@ -125,11 +125,14 @@ async def _result(
                 _build(types, plan, planner, context, variables, root_value, event)
             )
             results[key] = future
-        try:
-            built = await asyncio.shield(future)
-        except Exception:
-            results.pop(key, None)  # a failure is not a result to share
-            raise
+        if future.done() and not future.cancelled() and future.exception() is None:
+            built = future.result()  # built for an earlier subscriber of this event
+        else:
+            try:
+                built = await asyncio.shield(future)
+            except Exception:
+                results.pop(key, None)  # a failure is not a result to share
+                raise
         if not built.asked_actor or key != base:
             return built.result
         # Its fields read what the actor may see: this result is for that actor's kind only.
