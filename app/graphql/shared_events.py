@@ -75,6 +75,11 @@ class SharedEvents:
 
         return await self._once(("in", event.seq, key, me if b'"mine"' in key else None), judge)
 
+    async def prepare_audience(self, event: ChangeEvent) -> None:
+        """audience_now of the event's opportunity, before its subscribers ask."""
+        if event.opportunity_id is not None:
+            await self.audience_now(event.opportunity_id, event.seq)
+
     async def audience_now(self, opportunity_id: int, seq: int) -> Audience | None:
         """Who may see the opportunity now (not when the event was committed): once per event."""
         key = ("audience", seq, opportunity_id)

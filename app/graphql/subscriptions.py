@@ -92,6 +92,7 @@ async def _admitted_now(
 
 
 P = TypeVar("P", OpportunityEvent, OrderEvent)
+_AUDIENCE = ("audience",)
 
 
 async def _deliver(
@@ -100,12 +101,14 @@ async def _deliver(
     wanted: Callable[[ChangeEvent], bool],
     since: int | None,
     present: Callable[[ChangeEvent, Actor], Awaitable[P | None]],
+    payload_of: Callable[[ChangeEvent], P] | None = None,
 ) -> AsyncGenerator[P, None]:
     """The events `wanted` picks that the user may see, in commit order, as shared payloads.
 
     Deciding is an in-memory check against the audience the event carries; the user's rights
     are followed through the process's actor directory, so a team change or a deactivation
-    takes effect on open subscriptions too.
+    takes effect on open subscriptions too. `payload_of`: the payload every subscriber gets
+    for an event, when it is one (its result can then be made before they are woken).
     """
     runtime = info.context.runtime
     directory = runtime.directory
@@ -121,6 +124,12 @@ async def _deliver(
         )
 
     subscription = runtime.hub.subscribe(accept, since)
+    shared: SharedEvents = runtime.shared_events
+    subscription.preparations.append((_AUDIENCE, shared.prepare_audience))
+    result = getattr(info, "prepare_event", None)  # the plan executor's
+    if result is not None and payload_of is not None:
+        key, prepare = result
+        subscription.preparations.append((key, lambda event: prepare(payload_of(event))))
     try:
         async for event in subscription:
             current = directory.current(user_id)
@@ -198,7 +207,9 @@ class Subscription:
             return shared.payload(event, change)
 
         # aclosing: when the client stops, the hub subscription must end now, not at GC.
-        deliveries = _deliver(info, actor, wanted, since_seq, present)
+        deliveries = _deliver(
+            info, actor, wanted, since_seq, present, None if in_view else shared.payload
+        )
         async with aclosing(deliveries) as payloads:
             async for payload in payloads:
                 yield payload

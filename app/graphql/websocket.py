@@ -70,8 +70,18 @@ def _shared_text(message: Mapping[str, Any]) -> str | None:
     data = payload.get("data")
     if not isinstance(data, EncodedData) or not data.payload or "extensions" in payload:
         return None
-    head = orjson.dumps({"type": message["type"], "id": message["id"]})
-    return (head[:-1] + b',"payload":' + data.payload + b"}").decode()
+    operation_id = message["id"]
+    if not isinstance(operation_id, str):
+        return None
+    return _MESSAGE_HEADS[message["type"]] + json_string(operation_id) + data.text_tail()
+
+
+_MESSAGE_HEADS = {"next": '{"type":"next","id":', "data": '{"type":"data","id":'}
+
+
+def json_string(text: str) -> str:
+    """`text` as a JSON string."""
+    return orjson.dumps(text).decode()
 
 
 def malformed(message: Mapping[str, Any], operation_types: tuple[str, ...]) -> str | None:

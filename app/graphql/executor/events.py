@@ -32,6 +32,14 @@ class EncodedData(dict[str, Any]):
     """An event's `data`, with the JSON of the whole payload (data and errors) it goes in."""
 
     payload: bytes = b""
+    _tail: str | None = None
+
+    def text_tail(self) -> str:
+        """`,"payload":<the payload>}`, the end of every message that carries it, as text
+        (made once: thousands of sockets may get it)."""
+        if self._tail is None:
+            self._tail = ',"payload":' + self.payload.decode() + "}"
+        return self._tail
 
 
 class _Shared:
@@ -76,6 +84,14 @@ async def event_stream(
     """The results of a subscription, one per event its resolver yields."""
     root_field = plan.root.fields[0]
     setup = Execution(plan, planner, types, context, variables, root_value)
+
+    async def prepare(payload: Any) -> None:
+        await _result(
+            types, plan, planner, context, variables, variables_key, root_value, shared, payload
+        )
+
+    # Subscribers of one plan, variables and visibility share results: one preparation.
+    setup.info.prepare_event = ((id(plan), variables_key, context.visibility()), prepare)
     try:
         source = setup.source_stream(root_field)
         async with aclosing(source):

@@ -98,7 +98,7 @@ def nullify(slot: Slot) -> None:
 class PlanInfo:
     """What resolvers see of the execution (`info.context` is what they use)."""
 
-    __slots__ = ("context", "operation", "root_value", "variable_values")
+    __slots__ = ("context", "operation", "prepare_event", "root_value", "variable_values")
 
     def __init__(
         self, context: Any, root_value: Any, variable_values: dict[str, Any], operation: Any
@@ -107,6 +107,9 @@ class PlanInfo:
         self.root_value = root_value
         self.variable_values = variable_values
         self.operation = operation
+        self.prepare_event: Any = None
+        """A subscription's: how to make the result of an event's payload before its
+        subscribers are woken (events.py), as (key, function) for the hub."""
 
 
 class Execution:
