@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.crm.actor import Actor
 from app.crm.opportunities import audience
 from app.crm.opportunities.filters import OpportunityFilter, filter_to_json
 from app.crm.opportunities.membership import membership
@@ -74,6 +75,17 @@ class SharedEvents:
                 return await membership(session, selected, me, event)
 
         return await self._once(("in", event.seq, key, me if b'"mine"' in key else None), judge)
+
+    def admitted_if_known(self, event: ChangeEvent, actor: Actor) -> bool | None:
+        """Whether the event's opportunity admits `actor` now, when that is known already
+        (audience_now below); None when it must be read."""
+        if event.opportunity_id is None:
+            return True
+        known = self._answers.get(("audience", event.seq, event.opportunity_id))
+        if known is None or not known.done() or known.cancelled() or known.exception():
+            return None
+        now: Audience | None = known.result()
+        return now is not None and now.admits(actor.user_id, actor.team_ids, actor.is_admin)
 
     async def prepare_audience(self, event: ChangeEvent) -> None:
         """audience_now of the event's opportunity, before its subscribers ask."""

@@ -135,8 +135,14 @@ async def _deliver(
             current = directory.current(user_id)
             if current is None:
                 return  # deactivated while subscribed
-            payload = await present(event, current)
-            if payload is not None and await _admitted_now(runtime.shared_events, payload, current):
+            payload = payload_of(event) if payload_of is not None else await present(event, current)
+            if payload is None:
+                continue
+            # Known already, nearly always (the hub prepared it): no coroutine to await.
+            admitted = shared.admitted_if_known(payload.event, current)
+            if admitted is None:
+                admitted = await _admitted_now(shared, payload, current)
+            if admitted:
                 yield payload
     finally:
         subscription.close()

@@ -61,6 +61,20 @@ class SharedResults:
         self.built = 0
         """Results built: with sharing, one per event and group of subscribers."""
 
+    def ready(
+        self, event: object, base: tuple[Any, ...], asks_actor: bool, context: Any
+    ) -> ExecutionResult | None:
+        """The result already made for the event and this group of subscribers, if any."""
+        entry = self._by_event.get(id(event))
+        if entry is None or entry[0] is not event:
+            return None
+        future = entry[1].get((*base, context.visibility()) if asks_actor else base)
+        if future is None or not future.done() or future.cancelled() or future.exception():
+            return None
+        shared = future.result()
+        # One that read what the actor may see is not for all: _result sorts that out.
+        return None if shared.asked_actor and not asks_actor else shared.result
+
     def of(self, event: object) -> dict[Hashable, asyncio.Future[_Shared]]:
         entry = self._by_event.get(id(event))
         if entry is None or entry[0] is not event:
@@ -95,8 +109,11 @@ async def event_stream(
     try:
         source = setup.source_stream(root_field)
         async with aclosing(source):
+            base = (id(plan), variables_key)
             async for event in source:
-                yield await _result(
+                # Nearly always prepared before this subscriber was woken (hub.py).
+                ready = shared.ready(event, base, plan.asks_actor, context)
+                yield ready or await _result(
                     types,
                     plan,
                     planner,
