@@ -219,17 +219,14 @@ class EventHub:
             if subscription.preparations and subscription.wants(event):
                 for key, prepare in subscription.preparations:
                     distinct.setdefault(key, prepare)
-        if not distinct:
-            return
-        done = await asyncio.gather(
-            *(prepare(event) for prepare in distinct.values()), return_exceptions=True
-        )
-        for outcome in done:
-            if isinstance(outcome, BaseException):
-                if not isinstance(outcome, Exception):
-                    raise outcome
+        # One after the other: what one reads, the next may find read (the same owner and
+        # stage for every selection of an event's opportunity).
+        for prepare in distinct.values():
+            try:
+                await prepare(event)
+            except Exception as error:
                 # The subscribers will meet it again, each on its own: not the hub's to answer.
-                log.debug("preparing event %s failed: %r", event.seq, outcome)
+                log.debug("preparing event %s failed: %r", event.seq, error)
 
     def _dispatch(self, event: ChangeEvent) -> None:
         self.position = event.seq

@@ -50,6 +50,7 @@ class Reader:
         *,
         pool: ReadPool | None = None,
         remember: bool = True,
+        shared: dict[object, dict[Any, Any]] | None = None,
     ) -> None:
         self._sessions = sessions
         self._pool = pool
@@ -61,6 +62,9 @@ class Reader:
         """Whether a field read what the actor may see: then a live event's result depends
         on who receives it."""
         self._known: dict[object, dict[Any, Any]] = {}
+        self._plain = self._known if shared is None else shared
+        """Rows that are the same whoever reads them (not through `visible`): `shared` with
+        other readers of the same moment, e.g. the results of one live event."""
         self._lock = asyncio.Lock()
         self._objects: dict[tuple[int, Any], dict[Any, Any]] = {}
         self._session: AsyncSession | None = None
@@ -109,7 +113,7 @@ class Reader:
         if not self._remember:
             return
         for fetch, rows in related.items():
-            known = self._known.setdefault(fetch, {})
+            known = self._plain.setdefault(fetch, {})
             for key, row in rows.items():
                 known.setdefault(key, row)
 
@@ -157,7 +161,8 @@ class Reader:
     async def _read(
         self, fetch: Any, keys: Iterable[Any], default: Any, actor: Actor | None
     ) -> dict[Any, Any]:
-        known = self._known.setdefault(fetch, {}) if self._remember else {}
+        memo = self._known if actor is not None else self._plain
+        known = memo.setdefault(fetch, {}) if self._remember else {}
         missing = [key for key in dict.fromkeys(keys) if key not in known]
         if missing:
             async with self.session() as session:

@@ -88,13 +88,22 @@ class Context:
         """A new reader per operation: a WebSocket connection runs many over one context."""
         self.reader = self._reader(self.actor, remember=remember)
 
-    def _reader(self, actor: Actor | None, *, remember: bool = True) -> Reader:
+    def _reader(
+        self,
+        actor: Actor | None,
+        *,
+        remember: bool = True,
+        shared: dict[object, dict[Any, Any]] | None = None,
+    ) -> Reader:
         runtime = self.runtime
-        return Reader(runtime.reads, actor, pool=runtime.read_pool, remember=remember)
+        return Reader(
+            runtime.reads, actor, pool=runtime.read_pool, remember=remember, shared=shared
+        )
 
-    def for_event(self) -> EventContext:
-        """What the fields of one live event see: this context, with reads of their own."""
-        return EventContext(self, self._reader(self.actor))
+    def for_event(self, shared: dict[object, dict[Any, Any]] | None = None) -> EventContext:
+        """What the fields of one live event see: this context, with reads of their own
+        (those that are the same for everyone `shared` with the event's other results)."""
+        return EventContext(self, self._reader(self.actor, shared=shared))
 
     def visibility(self) -> Hashable:
         """Who sees what: subscribers with the same may share a result that depends on it."""

@@ -56,8 +56,7 @@ class SharedResults:
     def __init__(self, events: int = 256) -> None:
         self._events = events
         # id(event) -> (the event, kept so that its id is not reused; its results)
-        self._by_event: OrderedDict[int, tuple[object, dict[Hashable, asyncio.Future[_Shared]]]]
-        self._by_event = OrderedDict()
+        self._by_event: OrderedDict[int, _EventResults] = OrderedDict()
         self.built = 0
         """Results built: with sharing, one per event and group of subscribers."""
 
@@ -66,23 +65,35 @@ class SharedResults:
     ) -> ExecutionResult | None:
         """The result already made for the event and this group of subscribers, if any."""
         entry = self._by_event.get(id(event))
-        if entry is None or entry[0] is not event:
+        if entry is None or entry.event is not event:
             return None
-        future = entry[1].get((*base, context.visibility()) if asks_actor else base)
+        future = entry.results.get((*base, context.visibility()) if asks_actor else base)
         if future is None or not future.done() or future.cancelled() or future.exception():
             return None
         shared = future.result()
         # One that read what the actor may see is not for all: _result sorts that out.
         return None if shared.asked_actor and not asks_actor else shared.result
 
-    def of(self, event: object) -> dict[Hashable, asyncio.Future[_Shared]]:
+    def of(self, event: object) -> _EventResults:
         entry = self._by_event.get(id(event))
-        if entry is None or entry[0] is not event:
-            entry = (event, {})
+        if entry is None or entry.event is not event:
+            entry = _EventResults(event)
             self._by_event[id(event)] = entry
             while len(self._by_event) > self._events:
                 self._by_event.popitem(last=False)
-        return entry[1]
+        return entry
+
+
+class _EventResults:
+    """One event's results by group of subscribers, and the rows they read that are the same
+    for everyone (an opportunity's owner and stage: read once for all the selections)."""
+
+    __slots__ = ("event", "results", "rows")
+
+    def __init__(self, event: object) -> None:
+        self.event = event  # kept, so that its id is not reused while this lives
+        self.results: dict[Hashable, asyncio.Future[_Shared]] = {}
+        self.rows: dict[object, dict[Any, Any]] = {}
 
 
 async def event_stream(
@@ -145,7 +156,8 @@ async def _result(
     shared: SharedResults,
     event: Any,
 ) -> ExecutionResult:
-    results = shared.of(event)
+    entry = shared.of(event)
+    results = entry.results
     base = (id(plan), variables_key)
     visibility = context.visibility()
     while True:
@@ -155,7 +167,7 @@ async def _result(
         if future is None:
             shared.built += 1
             future = asyncio.ensure_future(
-                _build(types, plan, planner, context, variables, root_value, event)
+                _build(types, plan, planner, context, variables, root_value, event, entry.rows)
             )
             results[key] = future
         if future.done() and not future.cancelled() and future.exception() is None:
@@ -184,8 +196,9 @@ async def _build(
     variables: Any,
     root_value: Any,
     event: Any,
+    rows: dict[object, dict[Any, Any]],
 ) -> _Shared:
-    own = context.for_event()
+    own = context.for_event(rows)
     execution = Execution(plan, planner, types, own, variables, root_value, event)
     data: dict[str, Any] = EncodedData()
     holder: dict[str, Any] = {"data": data}
