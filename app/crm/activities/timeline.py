@@ -109,13 +109,14 @@ def _parts(activities: bool, history: bool) -> list[tuple[str, Any, Any, list[An
 _activity = _activities.alias("activity")
 _event = _events.alias("event")
 _actor = User.__table__.alias("actor")
+_actor_columns = [_actor.c[name] for name in user_queries.SHOWN_COLUMNS]
 _ACTIVITY_ROW = part_class([c.name for c in _activity.c])
 _EVENT_ROW = part_class([c.name for c in _event.c])
-_ACTOR_ROW = part_class([c.name for c in _actor.c])
+_ACTOR_ROW = part_class(user_queries.SHOWN_COLUMNS)
 _ACTIVITY_AT = 3
 _EVENT_AT = _ACTIVITY_AT + len(_activity.c)
 _ACTOR_AT = _EVENT_AT + len(_event.c)
-_END = _ACTOR_AT + len(_actor.c)
+_END = _ACTOR_AT + len(_actor_columns)
 
 _PAGES: dict[tuple[bool, bool, bool], Statement] = {}
 
@@ -167,7 +168,7 @@ def _page_statement(activities: bool, history: bool, after: bool) -> Statement:
         merged.c.id.label("k2"),
         *_activity.c,
         *_event.c,
-        *_actor.c,
+        *_actor_columns,
     ).select_from(joined)
     found = _PAGES[key] = Statement(ordered(query, order).limit(size))
     return found

@@ -53,13 +53,15 @@ _columns = [_table.c[name] for name in COLUMNS]
 # users or stages (by the stage's position, the owner's name) stays correlated to the deal.
 _owners = User.__table__.alias("owner")
 _stages = Stage.__table__.alias("stage")
-_with_owner_and_stage = [*_columns, *_owners.c, *_stages.c]
+_owner_columns = [_owners.c[name] for name in user_queries.SHOWN_COLUMNS]
+_stage_columns = [_stages.c[name] for name in stage_queries.SHOWN_COLUMNS]
+_with_owner_and_stage = [*_columns, *_owner_columns, *_stage_columns]
 _joined = [_owners.c.id == _table.c.owner_id, _stages.c.id == _table.c.stage_id]
-_OWNER_ROW = part_class([c.name for c in _owners.c])
-_STAGE_ROW = part_class([c.name for c in _stages.c])
+_OWNER_ROW = part_class(user_queries.SHOWN_COLUMNS)
+_STAGE_ROW = part_class(stage_queries.SHOWN_COLUMNS)
 _OWNER_AT = len(_columns)
-_STAGE_AT = _OWNER_AT + len(_owners.c)
-_STAGE_END = _STAGE_AT + len(_stages.c)
+_STAGE_AT = _OWNER_AT + len(_owner_columns)
+_STAGE_END = _STAGE_AT + len(_stage_columns)
 
 
 def _owners_and_stages(rows: Sequence[Any]) -> dict[Any, dict[Any, Any]]:

@@ -16,7 +16,12 @@ async def list_stages(session: AsyncSession) -> Sequence[Row[Any]]:
     return (await session.execute(select(_stages).order_by(_stages.c.position, _stages.c.id))).all()
 
 
-_STAGES_BY_ID = Statement(select(_stages).where(_stages.c.id == any_(keys("ids"))))
+SHOWN_COLUMNS = ("id", "name", "position", "kind", "default_probability", "forecast_category")
+"""What reads of stages for showing them select (every page of deals carries its stages)."""
+
+_STAGES_BY_ID = Statement(
+    select(*(_stages.c[name] for name in SHOWN_COLUMNS)).where(_stages.c.id == any_(keys("ids")))
+)
 
 
 async def stages_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Any]:

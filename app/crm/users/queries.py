@@ -30,7 +30,13 @@ async def load_actor_for_token(session: AsyncSession, claims: TokenClaims) -> Ac
     return actor
 
 
-_USERS_BY_ID = Statement(select(_users).where(_users.c.id == any_(keys("ids"))))
+SHOWN_COLUMNS = ("id", "email", "name", "role", "is_active", "created_at")
+"""What reads of users for showing them select (never the password hash): every read of a
+list of deals or a timeline carries its users, so the fewer columns the better."""
+
+_USERS_BY_ID = Statement(
+    select(*(_users.c[name] for name in SHOWN_COLUMNS)).where(_users.c.id == any_(keys("ids")))
+)
 _TEAMS_BY_ID = Statement(select(_teams).where(_teams.c.id == any_(keys("ids"))))
 
 
