@@ -36,7 +36,7 @@ from app.graphql.executor.plan import (
     Selection,
 )
 from app.graphql.executor.types import origin_of
-from app.graphql.types.rows import Column, row_fields
+from app.graphql.types.rows import Column, Embedded, EnumColumn, row_fields
 
 if TYPE_CHECKING:
     from app.graphql.executor.run import Execution
@@ -219,28 +219,27 @@ def _generate(selection: Selection) -> Fill:
             entries.append(f"{key}: {field.parent_type.name!r}")
             continue
         make = made.get(source.python_name) if made is not None else None
-        if make is not None and source.kind is ATTRIBUTE:
-            # A row-backed type's field: made from the row here, as the object would.
-            if isinstance(make, Column):
-                read = f"r.{make.name}"
+        if make is None or source.kind is not ATTRIBUTE:
+            if _inline(field):
+                names[f"s{index}"] = field.complete.serialize
+                read = f"s.{source.python_name}"
+                entries.append(f"{key}: {_leaf(field, read, f's{index}')}")
             else:
-                names[f"m{index}"] = make
-                read = f"m{index}(r)"
-        else:
-            make = None
-            read = f"s.{source.python_name}"
-        if not _inline(field):
-            names[f"f{index}"] = field
-            if make is None:
+                names[f"f{index}"] = field
                 head.append(f"    c{index} = await run.values(f{index}, objs)")
-            else:
-                values = f"[{read} for r in [s.row for s in objs]]"
-                head.append(f"    c{index} = await run.complete(f{index}.complete, {values})")
+                entries.append(f"{key}: c{index}[i]")
+            continue
+        # A row-backed type's field: made from the row here, as the object would.
+        written = _from_row(field, make, f"{index}", names)
+        if written is None:
+            names[f"f{index}"] = field
+            names[f"m{index}"] = make
+            values = f"[m{index}(s.row) for s in objs]"
+            head.append(f"    c{index} = await run.complete(f{index}.complete, {values})")
             entries.append(f"{key}: c{index}[i]")
             continue
-        from_row = from_row or make is not None
-        names[f"s{index}"] = field.complete.serialize
-        entries.append(f"{key}: {_leaf(field, read, f's{index}')}")
+        from_row = True
+        entries.append(f"{key}: {written}")
     body = [
         "    out = []",
         "    add = out.append",
@@ -253,6 +252,54 @@ def _generate(selection: Selection) -> Fill:
     exec(compile(source_text, f"<fill {selection.type.name}>", "exec"), names)
     fill: Fill = names["fill"]
     return fill
+
+
+def _from_row(
+    field: FieldPlan, make: Callable[[Any], Any], tag: str, names: dict[str, Any]
+) -> str | None:
+    """The expression writing a row-backed field of the row `r`, or None when it must be
+    made and completed on its own (an object or list that is not an Embedded)."""
+    kind = field.complete.kind
+    if kind is LEAF:
+        serialize = field.complete.serialize
+        names[f"s{tag}"] = serialize
+        if isinstance(make, EnumColumn):
+            assert serialize is not None
+            names[f"e{tag}"] = {member.value: serialize(member) for member in make.enum}
+            names[f"m{tag}"] = make
+            # The member's name by the row's value; anything else through the enum itself.
+            done = f"(e{tag}.get(v) or s{tag}(m{tag}(r)))"
+            null = "None" if field.complete.nullable else f"s{tag}(None)"
+            return f"({null} if (v := r.{make.name}) is None else {done})"
+        if isinstance(make, Column):
+            return _leaf(field, f"r.{make.name}", f"s{tag}")
+        names[f"m{tag}"] = make
+        return _leaf(field, f"m{tag}(r)", f"s{tag}")
+    if kind is not OBJECT or not isinstance(make, Embedded):
+        return None
+    selection = field.complete.selection
+    assert selection is not None
+    if make.when is not None and not field.complete.nullable:
+        return None
+    parts: list[str] = []
+    for index, inner in enumerate(selection.fields):
+        key = repr(inner.key)
+        source = inner.source
+        if source is None:
+            parts.append(f"{key}: {inner.parent_type.name!r}")
+            continue
+        value = make.fields.get(source.python_name)
+        if value is None or source.kind is not ATTRIBUTE or inner.complete.kind is not LEAF:
+            return None
+        written = _from_row(inner, value, f"{tag}_{index}", names)
+        if written is None:
+            return None
+        parts.append(f"{key}: {written}")
+    embedded = "{" + ", ".join(parts) + "}"
+    if make.when is None:
+        return embedded
+    names[f"w{tag}"] = make.when
+    return f"({embedded} if w{tag}(r) else None)"
 
 
 def _leaf(field: FieldPlan, read: str, serializer: str) -> str:

@@ -37,7 +37,7 @@ from app.graphql.types.common import (
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import Team, User
 from app.graphql.types.pipeline import Folder, LostReason, Stage
-from app.graphql.types.rows import Column, RowBacked, check_row_fields
+from app.graphql.types.rows import Column, Embedded, EnumColumn, RowBacked, check_row_fields
 
 if TYPE_CHECKING:
     from app.graphql.types.activities import Activity, Appointment, TimelineEntry, TimelineKind
@@ -300,19 +300,21 @@ async def _summaries(info: strawberry.Info, parents: list[Opportunity]) -> list[
 OpportunityEventKind = strawberry.enum(EventKind, name="OpportunityEventKind")
 
 
-def _money(amount: Any, currency: str) -> Money:
-    return Money(amount=amount, currency=currency)
-
+_CURRENCY = Column("currency")
 
 Opportunity.ROW_FIELDS = {
     "id": lambda r: strawberry.ID(encode_id("Opportunity", r.id)),
-    "status": lambda r: OpportunityStatus(r.status),
-    "expected_value": lambda r: _money(r.amount, r.currency),
-    "weighted_value": lambda r: _money(r.weighted_amount, r.currency),
-    "forecast_category": lambda r: ForecastCategory(r.forecast_category),
-    "visibility": lambda r: Visibility(r.visibility),
-    "actual_value": lambda r: (
-        None if r.actual_amount is None else _money(r.actual_amount, r.currency)
+    "status": EnumColumn("status", OpportunityStatus),
+    "expected_value": Embedded(Money, {"amount": Column("amount"), "currency": _CURRENCY}),
+    "weighted_value": Embedded(
+        Money, {"amount": Column("weighted_amount"), "currency": _CURRENCY}
+    ),
+    "forecast_category": EnumColumn("forecast_category", ForecastCategory),
+    "visibility": EnumColumn("visibility", Visibility),
+    "actual_value": Embedded(
+        Money,
+        {"amount": Column("actual_amount"), "currency": _CURRENCY},
+        when=lambda r: r.actual_amount is not None,
     ),
     "is_deleted": lambda r: r.deleted_at is not None,
     **{
