@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from app.crm.opportunities.models import (
     OpportunityLostReason,
     Participant,
 )
-from app.crm.opportunities.rows import COLUMNS, OpportunityRow
+from app.crm.opportunities.rows import COLUMNS, OpportunityRow, partial_row
 from app.crm.opportunities.sorting import Sort, SortField, effective, order_tag, sort_keys
 from app.crm.paging import (
     Page,
@@ -55,26 +55,89 @@ _owners = User.__table__.alias("owner")
 _stages = Stage.__table__.alias("stage")
 _owner_columns = [_owners.c[name] for name in user_queries.SHOWN_COLUMNS]
 _stage_columns = [_stages.c[name] for name in stage_queries.SHOWN_COLUMNS]
-_with_owner_and_stage = [*_columns, *_owner_columns, *_stage_columns]
-_joined = [_owners.c.id == _table.c.owner_id, _stages.c.id == _table.c.stage_id]
 _OWNER_ROW = part_class(user_queries.SHOWN_COLUMNS)
 _STAGE_ROW = part_class(stage_queries.SHOWN_COLUMNS)
-_OWNER_AT = len(_columns)
-_STAGE_AT = _OWNER_AT + len(_owner_columns)
-_STAGE_END = _STAGE_AT + len(_stage_columns)
+OWNER = "owner"
+STAGE = "stage"
+"""Names a reader may give with the columns it wants: the deals' owners, their stages."""
 
 
-def _owners_and_stages(rows: Sequence[Any]) -> dict[Any, dict[Any, Any]]:
-    owners: dict[int, Any] = {}
-    stages: dict[int, Any] = {}
-    for row in rows:
-        owner_id = row[_OWNER_AT]
-        if owner_id not in owners:
-            owners[owner_id] = _OWNER_ROW(row[_OWNER_AT:_STAGE_AT])
-        stage_id = row[_STAGE_AT]
-        if stage_id not in stages:
-            stages[stage_id] = _STAGE_ROW(row[_STAGE_AT:_STAGE_END])
-    return {user_queries.users_by_id: owners, stage_queries.stages_by_id: stages}
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What a read of deals selects: their columns, all or those a reader names (a page of
+    a board shows a dozen of twenty-five: the others cost decoding on every row, here and
+    in PostgreSQL), and whether their owners and stages come along, joined."""
+
+    columns: tuple[str, ...]
+    owner: bool
+    stage: bool
+
+    @classmethod
+    def of(cls, wanted: Collection[str] | None) -> Shape:
+        """The shape of a read of `wanted` (column names, OWNER, STAGE); None: everything."""
+        if wanted is None:
+            return FULL
+        names = set(wanted) | {"id"}
+        if names & {"amount", "actual_amount"}:
+            names.add("currency")  # amounts are shown in their currency's minor unit
+        return cls(tuple(c for c in COLUMNS if c in names), OWNER in names, STAGE in names)
+
+    @property
+    def full(self) -> bool:
+        return self.columns == COLUMNS
+
+    def selected(self) -> list[Any]:
+        own = [_table.c[name] for name in self.columns]
+        return [
+            *own,
+            *(_owner_columns if self.owner else ()),
+            *(_stage_columns if self.stage else ()),
+        ]
+
+    def joined(self) -> list[Any]:
+        return [
+            *([_owners.c.id == _table.c.owner_id] if self.owner else ()),
+            *([_stages.c.id == _table.c.stage_id] if self.stage else ()),
+        ]
+
+    def rows(self, records: Sequence[Any]) -> list[Any]:
+        if self.full:
+            return [OpportunityRow.from_source(r) for r in records]
+        make = partial_row(self.columns)
+        end = len(self.columns)
+        return [make(r[:end]) for r in records]
+
+    def related(self, records: Sequence[Any]) -> dict[Any, dict[Any, Any]]:
+        """The owners and stages that came along, under the functions that read them by
+        key (Page.related), so a Reader finds them read."""
+        related: dict[Any, dict[Any, Any]] = {}
+        at = len(self.columns)
+        if self.owner:
+            end = at + len(_owner_columns)
+            related[user_queries.users_by_id] = _parts(records, at, end, _OWNER_ROW)
+            at = end
+        if self.stage:
+            related[stage_queries.stages_by_id] = _parts(
+                records, at, at + len(_stage_columns), _STAGE_ROW
+            )
+        return related
+
+
+def _parts(records: Sequence[Any], start: int, end: int, row: Any) -> dict[Any, Any]:
+    found: dict[Any, Any] = {}
+    for record in records:
+        key = record[start]
+        if key not in found:
+            found[key] = row(record[start:end])
+    return found
+
+
+# A deal's owner and stage, read in the same statement as the deal: nearly every list of
+# deals shows both, and a join costs PostgreSQL less than two more statements, and the
+# server two round trips. Both references are NOT NULL foreign keys: the inner join drops
+# no deal. Aliased, so that a sort or filter's own subquery on users or stages (by the
+# stage's position, the owner's name) stays correlated to the deal.
+FULL = Shape(COLUMNS, True, True)
 
 
 async def _subtrees(session: AsyncSession, f: OpportunityFilter) -> dict[int, list[int]] | None:
@@ -150,22 +213,24 @@ async def page_statements(
 
 
 _UNFILTERED = OpportunityFilter()
-_PIPELINE_PAGES: dict[tuple[str, bool, bool], Statement] = {}
+_PIPELINE_PAGES: dict[tuple[str, bool, bool, Shape], Statement] = {}
 
 
-def _pipeline_page(keys: list[SortKey], tag: str, admin: bool, after: bool) -> Statement:
+def _pipeline_page(
+    keys: list[SortKey], tag: str, admin: bool, after: bool, shape: Shape
+) -> Statement:
     """The statement of a page of the whole pipeline (no filter, no search) in one order,
-    as an admin or a member, first or later: the page a board or an app opens with, compiled
-    once rather than built, keyed and compiled on every request."""
-    key = (tag, admin, after)
+    as an admin or a member, first or later, of one shape: the page a board or an app opens
+    with, compiled once rather than built, keyed and compiled on every request."""
+    key = (tag, admin, after, shape)
     found = _PIPELINE_PAGES.get(key)
     if found is None:
-        where: list[Any] = [_table.c.deleted_at.is_(None), *_joined]
+        where: list[Any] = [_table.c.deleted_at.is_(None), *shape.joined()]
         if not admin:
             where.append(visible_to_member())
-        if len(_PIPELINE_PAGES) >= 256:  # orders are many in theory, a handful in use
+        if len(_PIPELINE_PAGES) >= 256:  # orders and shapes are many in theory, few in use
             _PIPELINE_PAGES.clear()
-        found = Statement(parameter_page_query(_with_owner_and_stage, where, keys, after=after))
+        found = Statement(parameter_page_query(shape.selected(), where, keys, after=after))
         _PIPELINE_PAGES[key] = found
     return found
 
@@ -177,26 +242,30 @@ async def page(
     sorts: Sequence[Sort],
     first: int | None,
     after: str | None,
-) -> Page[OpportunityRow]:
+    *,
+    columns: Collection[str] | None = None,
+) -> Page[Any]:
+    """A page of deals; `columns`: what the caller reads of them (Shape.of), else all, as
+    OpportunityRows."""
     check_filter(f)
     search = ranking_text(f)
     keys = sort_keys(sorts, search)
     tag = order_tag(sorts, search)
-    joined = True
+    shape = Shape.of(columns)
     if f == _UNFILTERED and all(key.nulls_first is None for key in keys):
-        statement = _pipeline_page(keys, tag, actor.is_admin, after is not None)
+        statement = _pipeline_page(keys, tag, actor.is_admin, after is not None, shape)
         visibility = {} if actor.is_admin else member_parameters(actor)
         rows = await fetch_compiled_page(
             session, statement, keys, first, after, tag=tag, **visibility
         )
     else:
-        rows, joined = await _filtered_page(session, actor, f, sorts, keys, tag, first, after)
+        rows, shape = await _filtered_page(session, actor, f, sorts, keys, tag, first, after, shape)
     return Page(
-        [OpportunityRow.from_source(r) for r in rows.items],
+        shape.rows(rows.items),
         rows.cursors,
         has_next_page=rows.has_next_page,
         has_previous_page=rows.has_previous_page,
-        related=_owners_and_stages(rows.items) if joined else {},
+        related=shape.related(rows.items),
     )
 
 
@@ -209,19 +278,21 @@ async def _filtered_page(
     tag: str,
     first: int | None,
     after: str | None,
-) -> tuple[Page[Any], bool]:
-    """The page, and whether its rows hold their owners and stages (ranked searches,
-    built of several statements, read the deals alone)."""
+    shape: Shape,
+) -> tuple[Page[Any], Shape]:
+    """The page, and the shape of its rows (ranked searches, built of several statements,
+    read the deals alone)."""
     plan = await _plan(session, actor, f, sorts)
     if plan.ranked:
+        alone = Shape(shape.columns, owner=False, stage=False)
         rows = await ranking.ranked_page(
-            session, _columns, plan.where, keys, first, after, tag=tag, walk=plan.walk
+            session, alone.selected(), plan.where, keys, first, after, tag=tag, walk=plan.walk
         )
-        return rows, False
+        return rows, alone
     rows = await fetch_page(
-        session, _with_owner_and_stage, [*plan.where, *_joined], keys, first, after, tag=tag
+        session, shape.selected(), [*plan.where, *shape.joined()], keys, first, after, tag=tag
     )
-    return rows, True
+    return rows, shape
 
 
 async def count(session: AsyncSession, actor: Actor, f: OpportunityFilter) -> int:
@@ -231,30 +302,40 @@ async def count(session: AsyncSession, actor: Actor, f: OpportunityFilter) -> in
     return int((await session.execute(query)).scalar_one())
 
 
-_BY_ID = select(*_with_owner_and_stage).where(
-    _table.c.id == any_(keys("ids")), _table.c.deleted_at.is_(None), *_joined
-)
-_VISIBLE_BY_ID = {
-    "admin": Statement(_BY_ID),
-    "member": Statement(_BY_ID.where(visible_to_member())),
-}
+_VISIBLE_BY_ID: dict[tuple[bool, Shape], Statement] = {}
 
 
-class Found(dict[int, OpportunityRow]):
+class Found(dict[int, Any]):
     """{id: row}, and the rows of other tables read with them (as Page.related)."""
 
     related: dict[Any, dict[Any, Any]]
 
 
-async def visible_by_id(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> Found:
-    if actor.is_admin:
-        rows = await _VISIBLE_BY_ID["admin"].rows(session, ids=list(ids))
-    else:
-        rows = await _VISIBLE_BY_ID["member"].rows(
-            session, ids=list(ids), **member_parameters(actor)
+async def visible_by_id(
+    session: AsyncSession,
+    actor: Actor,
+    ids: Sequence[int],
+    *,
+    columns: Collection[str] | None = None,
+) -> Found:
+    """The live deals of `ids` the actor may see; `columns` as for page()."""
+    shape = Shape.of(columns)
+    statement = _VISIBLE_BY_ID.get((actor.is_admin, shape))
+    if statement is None:
+        query = select(*shape.selected()).where(
+            _table.c.id == any_(keys("ids")), _table.c.deleted_at.is_(None), *shape.joined()
         )
-    found = Found((r.id, OpportunityRow.from_source(r)) for r in rows)
-    found.related = _owners_and_stages(rows)
+        if not actor.is_admin:
+            query = query.where(visible_to_member())
+        if len(_VISIBLE_BY_ID) >= 256:
+            _VISIBLE_BY_ID.clear()
+        statement = _VISIBLE_BY_ID[(actor.is_admin, shape)] = Statement(query)
+    if actor.is_admin:
+        rows = await statement.rows(session, ids=list(ids))
+    else:
+        rows = await statement.rows(session, ids=list(ids), **member_parameters(actor))
+    found = Found(zip((r[0] for r in rows), shape.rows(rows), strict=True))
+    found.related = shape.related(rows)
     return found
 
 

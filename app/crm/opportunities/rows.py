@@ -6,9 +6,11 @@ snapshot, so the GraphQL layer resolves the same object either way.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Row
@@ -84,3 +86,37 @@ class OpportunityRow:
 
 
 COLUMNS = tuple(f.name for f in fields(OpportunityRow))
+
+_PARTIAL: dict[tuple[str, ...], type[tuple[Any, ...]]] = {}
+
+
+def partial_row(names: tuple[str, ...]) -> Callable[[Sequence[Any]], Any]:
+    """Rows of some of an opportunity's columns (`names`, in the order a statement selects
+    them), read as an OpportunityRow's are: by attribute, amounts in the currency's minor
+    unit. A column not read is no attribute at all, so a reader that needs it fails loudly
+    rather than seeing a None. For reads that name what they show (a page of a board)."""
+    cls = _PARTIAL.get(names)
+    if cls is None:
+        members: dict[str, Any] = {
+            name: property(itemgetter(index)) for index, name in enumerate(names)
+        }
+        members["__slots__"] = ()
+        members["weighted_amount"] = property(
+            lambda row: weighted(row.amount, row.probability, row.currency)
+        )
+        cls = _PARTIAL[names] = type("PartialOpportunityRow", (tuple,), members)
+    amount = names.index("amount") if "amount" in names else None
+    actual = names.index("actual_amount") if "actual_amount" in names else None
+    currency = names.index("currency") if "currency" in names else None
+    made = cls
+
+    def make(values: Sequence[Any]) -> Any:
+        if currency is not None and (amount is not None or actual is not None):
+            values = list(values)
+            unit = quantum(values[currency])
+            for at in (amount, actual):
+                if at is not None and values[at] is not None:
+                    values[at] = values[at].quantize(unit)
+        return made(values)
+
+    return make

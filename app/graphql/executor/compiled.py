@@ -174,6 +174,7 @@ class Compiled:
         keywords = dict(arguments)
         if source.info_keyword is not None:
             keywords[source.info_keyword] = self._info
+        self._info.field = field
         if source.takes_source:
             raw = [function(o, **keywords) for o in objects]
         elif source.source_keyword is not None:

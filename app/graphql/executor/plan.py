@@ -74,6 +74,8 @@ class FieldPlan:
     static_arguments: bool
     """The arguments hold no variables: converted once, on first use."""
     converted: dict[str, Any] | None = None
+    columns: dict[type, Any] = field(default_factory=dict)
+    """By row-backed type: the columns its value is read for (columns.py), once known."""
 
 
 @dataclass(eq=False, slots=True)

@@ -98,7 +98,14 @@ def nullify(slot: Slot) -> None:
 class PlanInfo:
     """What resolvers see of the execution (`info.context` is what they use)."""
 
-    __slots__ = ("context", "operation", "prepare_event", "root_value", "variable_values")
+    __slots__ = (
+        "context",
+        "field",
+        "operation",
+        "prepare_event",
+        "root_value",
+        "variable_values",
+    )
 
     def __init__(
         self, context: Any, root_value: Any, variable_values: dict[str, Any], operation: Any
@@ -107,6 +114,8 @@ class PlanInfo:
         self.root_value = root_value
         self.variable_values = variable_values
         self.operation = operation
+        self.field: FieldPlan | None = None
+        """The field whose resolver is being called (columns.py reads it)."""
         self.prepare_event: Any = None
         """A subscription's: how to make the result of an event's payload before its
         subscribers are woken (events.py), as (key, function) for the hub."""
@@ -238,10 +247,14 @@ class Execution:
                 broken = RuntimeError(f"{field.name}: the batch returned the wrong count")
                 return [broken] * len(objects)
             return list(values)
-        return await self._call(source, objects, arguments)
+        return await self._call(field, source, objects, arguments)
 
     async def _call(
-        self, source: FieldSource, objects: list[Pending], arguments: dict[str, Any]
+        self,
+        field: FieldPlan,
+        source: FieldSource,
+        objects: list[Pending],
+        arguments: dict[str, Any],
     ) -> list[Any]:
         resolver = source.field.base_resolver
         assert resolver is not None
@@ -249,6 +262,7 @@ class Execution:
         keywords = dict(arguments)
         if source.info_keyword is not None:
             keywords[source.info_keyword] = self.info
+        self.info.field = field
         values: list[Any] = []
         waiting: list[tuple[int, Awaitable[Any]]] = []
         for index, pending in enumerate(objects):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import strawberry
 
 from app.crm.activities import queries as activity_queries
@@ -40,12 +42,14 @@ async def opportunity_connection(
     sorts: list[Sort],
     first: int | None,
     after: str | None,
+    columns: Collection[str] | None = None,
 ) -> Connection[Opportunity]:
+    """`columns`: those the operation reads of the deals (executor/columns.py), else all."""
     context = info.context
     actor = context.require_actor()
     try:
         async with context.read() as session:
-            page = await queries.page(session, actor, f, sorts, first, after)
+            page = await queries.page(session, actor, f, sorts, first, after, columns=columns)
     except DomainError as error:
         raise bad_input(error) from None
     reader(info).remember(page.related)

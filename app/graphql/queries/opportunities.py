@@ -11,6 +11,7 @@ from app.crm.opportunities import queries as opportunities
 from app.crm.opportunities.filters import OpportunityFilter
 from app.graphql.batch import reader
 from app.graphql.errors import bad_input
+from app.graphql.executor.columns import columns_read
 from app.graphql.filters import OpportunityFilterInput
 from app.graphql.inputs import OpportunityOrder
 from app.graphql.queries.arguments import decoded
@@ -33,9 +34,17 @@ class OpportunityQueries:
 
     @strawberry.field(description="null when it does not exist or you may not see it.")
     async def opportunity(self, info: strawberry.Info, id: strawberry.ID) -> Opportunity | None:
-        info.context.require_actor()
+        columns = columns_read(info, Opportunity)
+        actor = info.context.require_actor()
         pk = decoded(id, "Opportunity")
-        row = await reader(info).one_visible(opportunities.visible_by_id, pk)
+        if columns is None:
+            row = await reader(info).one_visible(opportunities.visible_by_id, pk)
+        else:
+            # Only what the operation shows of it: not a row for the Reader to share.
+            async with info.context.read() as session:
+                found = await opportunities.visible_by_id(session, actor, [pk], columns=columns)
+            reader(info).remember(found.related)
+            row = found.get(pk)
         return Opportunity.of(row) if row is not None else None
 
     @strawberry.field(description="Opportunities you may see, filtered and sorted, by page.")
@@ -54,6 +63,7 @@ class OpportunityQueries:
             ),
         ] = None,
     ) -> Connection[Opportunity]:
+        columns = columns_read(info, Opportunity)
         info.context.require_actor()
         try:
             domain_filter, view = await through_view(
@@ -64,4 +74,4 @@ class OpportunityQueries:
                 sorts = sorts or list(view.sorts)
         except DomainError as error:
             raise bad_input(error) from None
-        return await opportunity_connection(info, domain_filter, sorts, first, after)
+        return await opportunity_connection(info, domain_filter, sorts, first, after, columns)

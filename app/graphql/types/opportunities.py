@@ -37,7 +37,14 @@ from app.graphql.types.common import (
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import Team, User
 from app.graphql.types.pipeline import Folder, LostReason, Stage
-from app.graphql.types.rows import Column, Embedded, EnumColumn, RowBacked, check_row_fields
+from app.graphql.types.rows import (
+    Column,
+    Computed,
+    Embedded,
+    EnumColumn,
+    RowBacked,
+    check_row_fields,
+)
 
 if TYPE_CHECKING:
     from app.graphql.types.activities import Activity, Appointment, TimelineEntry, TimelineKind
@@ -303,20 +310,24 @@ OpportunityEventKind = strawberry.enum(EventKind, name="OpportunityEventKind")
 _CURRENCY = Column("currency")
 
 Opportunity.ROW_FIELDS = {
-    "id": lambda r: strawberry.ID(encode_id("Opportunity", r.id)),
+    "id": Computed(lambda r: strawberry.ID(encode_id("Opportunity", r.id)), "id"),
     "status": EnumColumn("status", OpportunityStatus),
     "expected_value": Embedded(Money, {"amount": Column("amount"), "currency": _CURRENCY}),
     "weighted_value": Embedded(
-        Money, {"amount": Column("weighted_amount"), "currency": _CURRENCY}
+        Money,
+        {
+            "amount": Column("weighted_amount", ("amount", "probability", "currency")),
+            "currency": _CURRENCY,
+        },
     ),
     "forecast_category": EnumColumn("forecast_category", ForecastCategory),
     "visibility": EnumColumn("visibility", Visibility),
     "actual_value": Embedded(
         Money,
         {"amount": Column("actual_amount"), "currency": _CURRENCY},
-        when=lambda r: r.actual_amount is not None,
+        when=Computed(lambda r: r.actual_amount is not None, "actual_amount"),
     ),
-    "is_deleted": lambda r: r.deleted_at is not None,
+    "is_deleted": Computed(lambda r: r.deleted_at is not None, "deleted_at"),
     **{
         name: Column(name)
         for name in (
@@ -334,6 +345,30 @@ Opportunity.ROW_FIELDS = {
             "updated_at",
         )
     },
+}
+_BY_ID_ONLY = ("id",)
+Opportunity.ROW_USES = {
+    "stage": ("stage_id", opportunities.STAGE),
+    "owner": ("owner_id", opportunities.OWNER),
+    "folder": ("folder_id",),
+    "created_by": ("created_by_id",),
+    "awarded_to": ("awarded_company_id",),
+    **dict.fromkeys(
+        (
+            "lost_reasons",
+            "participants",
+            "companies",
+            "contacts",
+            "primary_contact",
+            "last_activity_at",
+            "open_task_count",
+            "next_appointment",
+            "timeline",
+            "orders",
+            "history",
+        ),
+        _BY_ID_ONLY,
+    ),
 }
 check_row_fields(Opportunity)
 

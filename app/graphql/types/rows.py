@@ -24,15 +24,30 @@ ROW_FIELDS = "ROW_FIELDS"
 
 
 class Column:
-    """A field that is the row's value of the column `name`, as it is."""
+    """A field that is the row's value of the column `name`, as it is (a property of the
+    row's reading the columns `uses`)."""
 
-    __slots__ = ("name",)
+    __slots__ = ("name", "uses")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, uses: tuple[str, ...] | None = None) -> None:
         self.name = name
+        self.uses = uses or (name,)
 
     def __call__(self, row: Any) -> Any:
         return getattr(row, self.name)
+
+
+class Computed:
+    """A field that `make` computes from the row, reading its columns `uses`."""
+
+    __slots__ = ("make", "uses")
+
+    def __init__(self, make: Callable[[Any], Any], *uses: str) -> None:
+        self.make = make
+        self.uses = uses
+
+    def __call__(self, row: Any) -> Any:
+        return self.make(row)
 
 
 class EnumColumn(Column):
@@ -53,22 +68,34 @@ class Embedded:
     """A field holding an object of `cls` made of the row's values, each of its fields a
     Column or a function of the row; None where `when` says the row has none."""
 
-    __slots__ = ("cls", "fields", "when")
+    __slots__ = ("cls", "fields", "uses", "when")
 
     def __init__(
         self,
         cls: type,
-        fields: Mapping[str, Callable[[Any], Any]],
-        when: Callable[[Any], bool] | None = None,
+        fields: Mapping[str, Column | Computed],
+        when: Computed | None = None,
     ) -> None:
         self.cls = cls
         self.fields = fields
         self.when = when
+        read = [*fields.values(), *([when] if when is not None else [])]
+        self.uses = tuple(dict.fromkeys(c for made in read for c in made.uses))
 
     def __call__(self, row: Any) -> Any:
         if self.when is not None and not self.when(row):
             return None
         return self.cls(**{name: make(row) for name, make in self.fields.items()})
+
+
+def row_uses(cls: type, name: str) -> tuple[str, ...] | None:
+    """The row columns reading the field `name` of a row-backed type needs; None when the
+    type does not say (then a reader reads them all)."""
+    made = (row_fields(cls) or {}).get(name)
+    uses: tuple[str, ...] | None = getattr(made, "uses", None)
+    if uses is None:
+        uses = getattr(cls, "ROW_USES", {}).get(name)
+    return uses
 
 
 def row_fields(cls: type) -> Mapping[str, Callable[[Any], Any]] | None:
@@ -82,6 +109,8 @@ class RowBacked:
 
     __slots__ = ()
     ROW_FIELDS: ClassVar[Mapping[str, Callable[[Any], Any]]]
+    ROW_USES: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """For its other fields (relations, resolvers): the row columns each reads."""
 
     @classmethod
     def of(cls, row: Any) -> Self:
@@ -103,12 +132,15 @@ class RowBacked:
 
 
 def check_row_fields(cls: type) -> None:
-    """Every field of a row-backed type without a resolver must say how the row makes it."""
+    """Every field of a row-backed type without a resolver must say how the row makes it,
+    and every other field which of the row's columns it reads."""
     made = row_fields(cls) or {}
-    unmade = {
-        f.python_name
-        for f in get_object_definition(cls, strict=True).fields
-        if f.base_resolver is None
-    } - {"row", *made}
+    fields = get_object_definition(cls, strict=True).fields
+    unmade = {f.python_name for f in fields if f.base_resolver is None} - {"row", *made}
     if unmade:
         raise RuntimeError(f"{cls.__name__} fields the row does not make: {sorted(unmade)}")
+    unsaid = {
+        f.python_name for f in fields if row_uses(cls, f.python_name) is None
+    } - {"row"}
+    if unsaid:
+        raise RuntimeError(f"{cls.__name__} fields that do not say what they read: {unsaid}")
