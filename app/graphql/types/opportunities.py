@@ -86,46 +86,44 @@ ParticipantTarget = Annotated[
 
 
 @strawberry.type(description="A company, contact, user or team linked to an opportunity.")
-class Participant(Node):
+class Participant(Node, RowBacked):
     id: strawberry.ID
     kind: ParticipantKind
     role: ParticipantRole
     is_primary: bool
     created_at: datetime
-    target_pk: strawberry.Private[int]
-
-    @classmethod
-    def of(cls, row: Any) -> Participant:
-        kind = ParticipantKind(row.kind)
-        target = {"COMPANY": row.company_id, "CONTACT": row.contact_id, "USER": row.user_id}
-        return cls(
-            id=strawberry.ID(encode_id("Participant", row.id)),
-            kind=kind,
-            role=ParticipantRole(row.role),
-            is_primary=row.is_primary,
-            created_at=row.created_at,
-            target_pk=target.get(row.kind, row.team_id),
-        )
+    row: strawberry.Private[Any]
 
     @batched(graphql_type=ParticipantTarget)
     async def target(
         parents: list[Participant], info: strawberry.Info
     ) -> list[Company | Contact | User | Team | None]:
         targets: list[Company | Contact | User | Team | None] = [None] * len(parents)
-        for kind, fetch, present in _TARGETS:
-            chosen = [i for i, p in enumerate(parents) if p.kind is kind]
+        for kind, column, fetch, present in _TARGETS:
+            chosen = [i for i, p in enumerate(parents) if p.row.kind == kind]
             if chosen:
-                found = await related(info, fetch, [parents[i].target_pk for i in chosen], present)
+                keys = [getattr(parents[i].row, column) for i in chosen]
+                found = await related(info, fetch, keys, present)
                 for i, target in zip(chosen, found, strict=True):
                     targets[i] = target
         return targets
 
 
-_TARGETS: tuple[tuple[ParticipantKind, Fetch, Callable[[Any], Any]], ...] = (
-    (ParticipantKind.COMPANY, companies.by_id, Company.of),
-    (ParticipantKind.CONTACT, contacts.by_id, Contact.of),
-    (ParticipantKind.USER, users.users_by_id, User.of),
-    (ParticipantKind.TEAM, users.teams_by_id, Team.of),
+Participant.ROW_FIELDS = {
+    "id": Computed(lambda r: strawberry.ID(encode_id("Participant", r.id)), "id"),
+    "kind": EnumColumn("kind", ParticipantKind),
+    "role": EnumColumn("role", ParticipantRole),
+    "is_primary": Column("is_primary"),
+    "created_at": Column("created_at"),
+}
+Participant.ROW_USES = {"target": ("kind", *TARGET_COLUMNS.values())}
+check_row_fields(Participant)
+
+_TARGETS: tuple[tuple[str, str, Fetch, Callable[[Any], Any]], ...] = (
+    ("COMPANY", TARGET_COLUMNS["COMPANY"], companies.by_id, Company.of),
+    ("CONTACT", TARGET_COLUMNS["CONTACT"], contacts.by_id, Contact.of),
+    ("USER", TARGET_COLUMNS["USER"], users.users_by_id, User.of),
+    ("TEAM", TARGET_COLUMNS["TEAM"], users.teams_by_id, Team.of),
 )
 
 
