@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from operator import methodcaller
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLBoolean, GraphQLID, GraphQLInt, GraphQLString
@@ -42,6 +44,9 @@ if TYPE_CHECKING:
     from app.graphql.executor.run import Execution
 
 Fill = Callable[[list[Any], "Compiled"], Awaitable[list[dict[str, Any]]]]
+
+
+_DATES = frozenset((date, datetime))
 
 
 class Bail(Exception):
@@ -209,7 +214,7 @@ def _inline(field: FieldPlan) -> bool:
 def _generate(selection: Selection) -> Fill:
     origin = origin_of(selection.type)
     made = row_fields(origin) if origin is not None else None
-    names: dict[str, Any] = {"_bail": _bail}
+    names: dict[str, Any] = {"_bail": _bail, "_DATES": _DATES}
     head = ["async def fill(objs, run):"]
     entries: list[str] = []
     from_row = False  # whether the loop reads the row
@@ -303,6 +308,9 @@ def _from_row(
     return f"({embedded} if w{tag}(r) else None)"
 
 
+_ISOFORMAT = repr(methodcaller("isoformat"))
+
+
 def _leaf(field: FieldPlan, read: str, serializer: str) -> str:
     """The expression completing the leaf `read` (a null where none may be raises Bail)."""
     graphql_type = field.definition.type if field.definition is not None else None
@@ -314,6 +322,11 @@ def _leaf(field: FieldPlan, read: str, serializer: str) -> str:
         done = f"v if v.__class__ is int and -2147483648 <= v <= 2147483647 else {serializer}(v)"
     elif graphql_type is GraphQLBoolean:
         done = f"v if v.__class__ is bool else {serializer}(v)"
+    elif getattr(graphql_type, "coerce_output_value", None) is str:
+        done = "str(v)"  # Decimal: what its coercion does, never null
+    elif repr(getattr(graphql_type, "coerce_output_value", None)) == _ISOFORMAT:
+        # Date, DateTime: their coercion is exactly this method of theirs.
+        done = f"v.isoformat() if v.__class__ in _DATES else {serializer}(v)"
     else:
         done = f"{serializer}(v)"
     if field.complete.nullable:
