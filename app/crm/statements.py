@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import BigInteger, Select, bindparam
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
@@ -73,7 +74,8 @@ class Statement:
                 for index, (type_, attribute) in enumerate(
                     zip(self._types, prepared.get_attributes(), strict=True)
                 )
-                if (processor := type_._cached_result_processor(_DIALECT, attribute.type.oid))
+                if not _as_asyncpg_gives(type_)
+                and (processor := type_._cached_result_processor(_DIALECT, attribute.type.oid))
             ]
         constants = self._constants
         arguments = [
@@ -94,6 +96,16 @@ class Statement:
             converted: Any = namedtuple("Row", row.keys(), rename=True)  # type: ignore[misc]
             self._converted = converted
         return self._converted._make(values)
+
+
+def _as_asyncpg_gives(type_: Any) -> bool:
+    """Whether SQLAlchemy's processor for the type would only copy what asyncpg returns: an
+    array of plain items, which asyncpg already makes a list (a timeline page's e-mails had
+    every row rebuilt for their address lists)."""
+    if not isinstance(type_, ARRAY) or type_.as_tuple or (type_.dimensions or 1) != 1:
+        return False
+    item = type_.item_type.dialect_impl(_DIALECT)
+    return item.result_processor(_DIALECT, None) is None
 
 
 def _record_class(names: list[str]) -> type[Record]:
