@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,6 +18,7 @@ from app.graphql.ids import encode_id
 from app.graphql.types.common import Node
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import User
+from app.graphql.types.rows import Column, Computed, EnumColumn, RowBacked, check_row_fields
 
 if TYPE_CHECKING:
     from app.graphql.types.opportunities import OpportunityEvent
@@ -95,27 +97,31 @@ async def _users(info: strawberry.Info, ids: list[int | None]) -> list[Any]:
     return found
 
 
-def _common(row: Any) -> dict[str, Any]:
-    return {
-        "id": strawberry.ID(encode_id("Activity", row.id)),
-        "kind": ActivityKind(row.kind),
-        "occurred_at": row.occurred_at,
-        "version": row.version,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-        "row": row,
-    }
+_COMMON: dict[str, Callable[[Any], Any]] = {
+    "id": Computed(lambda r: strawberry.ID(encode_id("Activity", r.id)), "id"),
+    "kind": EnumColumn("kind", ActivityKind),
+    "occurred_at": Column("occurred_at"),
+    "version": Column("version"),
+    "created_at": Column("created_at"),
+    "updated_at": Column("updated_at"),
+}
+_COMMON_USES: dict[str, tuple[str, ...]] = {
+    "opportunity_id": ("opportunity_id",),
+    "created_by": ("created_by_id",),
+    "companies": ("id",),
+    "contacts": ("id",),
+}
 
 
 @strawberry.type(description="A note in the opportunity's journal.")
-class Journal(Activity):
+class Journal(Activity, RowBacked):
     title: str = strawberry.field(description="Given, or else the body's first line.")
     body: str
     body_format: BodyFormat
 
 
 @strawberry.type(description="Something to do, for someone, by some time.")
-class Task(Activity):
+class Task(Activity, RowBacked):
     title: str
     description: str | None
     due_at: datetime | None
@@ -141,7 +147,7 @@ AttendeeTarget = Annotated[User | Contact, strawberry.union("Attendee")]
 
 
 @strawberry.type(description="A meeting or call at a set time.")
-class Appointment(Activity):
+class Appointment(Activity, RowBacked):
     subject: str
     starts_at: datetime
     ends_at: datetime
@@ -175,7 +181,7 @@ class Appointment(Activity):
 
 
 @strawberry.type(description="An e-mail logged on the opportunity.")
-class Email(Activity):
+class Email(Activity, RowBacked):
     direction: EmailDirection
     from_address: str = strawberry.field(name="from")
     to: list[str]
@@ -187,7 +193,7 @@ class Email(Activity):
 
 
 @strawberry.type(description="A file attached to the opportunity.")
-class Document(Activity):
+class Document(Activity, RowBacked):
     name: str
     content_type: str
     size: int = strawberry.field(description="In bytes.")
@@ -197,52 +203,73 @@ class Document(Activity):
     )
 
 
+Journal.ROW_FIELDS = {
+    **_COMMON,
+    "title": Column("title"),
+    "body": Column("body"),
+    "body_format": EnumColumn("body_format", BodyFormat),
+}
+Journal.ROW_USES = _COMMON_USES
+Task.ROW_FIELDS = {
+    **_COMMON,
+    "title": Column("title"),
+    "description": Column("body"),
+    "due_at": Column("due_at"),
+    "priority": EnumColumn("priority", TaskPriority),
+    "status": EnumColumn("status", TaskStatus),
+    "completed_at": Column("completed_at"),
+}
+Task.ROW_USES = {
+    **_COMMON_USES,
+    "assignee": ("assignee_id",),
+    "completed_by": ("completed_by_id",),
+    "is_overdue": ("status", "due_at"),
+}
+Appointment.ROW_FIELDS = {
+    **_COMMON,
+    "subject": Column("title"),
+    "starts_at": Column("starts_at"),
+    "ends_at": Column("ends_at"),
+    "location": Column("location"),
+    "notes": Column("body"),
+}
+Appointment.ROW_USES = {**_COMMON_USES, "attendees": ("id",)}
+Email.ROW_FIELDS = {
+    **_COMMON,
+    "direction": EnumColumn("direction", EmailDirection),
+    "from_address": Column("from_address"),
+    "to": Computed(lambda r: list(r.to_addresses or []), "to_addresses"),
+    "cc": Computed(lambda r: list(r.cc_addresses or []), "cc_addresses"),
+    "subject": Computed(lambda r: r.title or "", "title"),
+    "body": Column("body"),
+    "sent_at": Column("occurred_at"),
+    "message_id": Column("message_id"),
+}
+Email.ROW_USES = _COMMON_USES
+Document.ROW_FIELDS = {
+    **_COMMON,
+    "name": Column("title"),
+    "content_type": Column("content_type"),
+    "size": Column("size_bytes"),
+    "sha256": Column("sha256"),
+    "download_url": Computed(lambda r: f"/documents/{r.id}", "id"),
+}
+Document.ROW_USES = _COMMON_USES
+_BY_KIND: dict[str, type[Activity]] = {
+    "JOURNAL": Journal,
+    "TASK": Task,
+    "APPOINTMENT": Appointment,
+    "EMAIL": Email,
+    "DOCUMENT": Document,
+}
+for _kind in _BY_KIND.values():
+    check_row_fields(_kind)
+
+
 def activity_of(row: Any) -> Activity:
-    common = _common(row)
-    kind = row.kind
-    if kind == "JOURNAL":
-        return Journal(
-            **common, title=row.title, body=row.body, body_format=BodyFormat(row.body_format)
-        )
-    if kind == "TASK":
-        return Task(
-            **common,
-            title=row.title,
-            description=row.body,
-            due_at=row.due_at,
-            priority=TaskPriority(row.priority),
-            status=TaskStatus(row.status),
-            completed_at=row.completed_at,
-        )
-    if kind == "APPOINTMENT":
-        return Appointment(
-            **common,
-            subject=row.title,
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
-            location=row.location,
-            notes=row.body,
-        )
-    if kind == "EMAIL":
-        return Email(
-            **common,
-            direction=EmailDirection(row.direction),
-            from_address=row.from_address,
-            to=list(row.to_addresses or []),
-            cc=list(row.cc_addresses or []),
-            subject=row.title or "",
-            body=row.body,
-            sent_at=row.occurred_at,
-            message_id=row.message_id,
-        )
-    return Document(
-        **common,
-        name=row.title,
-        content_type=row.content_type,
-        size=row.size_bytes,
-        sha256=row.sha256,
-        download_url=f"/documents/{row.id}",
-    )
+    """The activity of its kind's type: its row, each field made from it when read."""
+    made: Activity = _BY_KIND[row.kind].of(row)  # type: ignore[attr-defined]
+    return made
 
 
 ACTIVITY_TYPES = (Journal, Task, Appointment, Email, Document)
