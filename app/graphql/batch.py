@@ -71,41 +71,51 @@ class Reader:
 
     @asynccontextmanager
     async def holding(self) -> AsyncIterator[None]:
-        """Keep one session for every read inside (a whole plan's execution). Its compiled
-        statements run on a connection of the read pool; SQLAlchemy connects the session
-        only for the other reads, if any."""
+        """Keep one session for every read inside (a whole plan's execution)."""
+        async with self._fresh() as session:
+            self._session = session
+            try:
+                yield
+            finally:
+                self._session = None
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """The session to read with: the one held, or one of its own for this read (the
+        standard executor's resolvers, which may run side by side, take turns)."""
+        async with self._lock:
+            if self._session is not None:
+                yield self._session
+            else:
+                async with self._fresh() as session:
+                    yield session
+
+    @asynccontextmanager
+    async def _fresh(self) -> AsyncIterator[AsyncSession]:
+        """A session whose compiled statements run on a connection of the read pool;
+        SQLAlchemy connects it only for the other reads, if any."""
         if self._pool is None:
             async with self._sessions() as session:
-                self._session = session
-                try:
-                    yield
-                finally:
-                    self._session = None
+                yield session
             return
         connection = await self._pool.acquire()
         session = connection.session
         if session is None:
             session = connection.session = self._sessions()
             session.info[DRIVER_CONNECTION] = connection
-        self._session = session
-        clean = False
+        clean = True
         try:
-            yield
-            clean = True
+            yield session
+        except BaseException as error:
+            # Cancelled, it may be in the middle of a statement: not to be used again. After
+            # any other error (a client's bad cursor, a statement PostgreSQL refused) it is
+            # as good as before; a broken one the pool notices by itself.
+            clean = isinstance(error, Exception)
+            raise
         finally:
-            self._session = None
             if session.in_transaction():  # it read through SQLAlchemy's own connection too
                 await session.close()
             self._pool.release(connection, clean=clean)
-
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self._lock:
-            if self._session is not None:
-                yield self._session
-            else:
-                async with self._sessions() as session:
-                    yield session
 
     def remember(self, related: Mapping[Any, Mapping[Any, Any]]) -> None:
         """Rows read along with others ({fetch function: {key: row}}, e.g. a page's owners):
