@@ -11,13 +11,14 @@ from app.crm.companies import queries as companies
 from app.graphql.batch import batched, related
 from app.graphql.ids import encode_id
 from app.graphql.types.common import Connection, Node
+from app.graphql.types.rows import Column, Computed, RowBacked, check_row_fields
 
 if TYPE_CHECKING:
     from app.graphql.types.activities import Activity
 
 
 @strawberry.type
-class Company(Node):
+class Company(Node, RowBacked):
     id: strawberry.ID
     name: str
     website: str | None
@@ -29,24 +30,7 @@ class Company(Node):
     notes: str | None
     created_at: datetime
     updated_at: datetime
-    pk: strawberry.Private[int]
-
-    @classmethod
-    def of(cls, row: Any) -> Company:
-        return cls(
-            id=strawberry.ID(encode_id("Company", row.id)),
-            name=row.name,
-            website=row.website,
-            industry=row.industry,
-            phone=row.phone,
-            email=row.email,
-            city=row.city,
-            country=row.country,
-            notes=row.notes,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            pk=row.id,
-        )
+    row: strawberry.Private[Any]
 
     @strawberry.field(description="Activities filed under it, newest first.")
     async def activities(
@@ -54,11 +38,11 @@ class Company(Node):
     ) -> Connection[Annotated[Activity, strawberry.lazy("app.graphql.types.activities")]]:
         from app.graphql.queries.connections import party_activities
 
-        return await party_activities(info, company_id=self.pk, first=first, after=after)
+        return await party_activities(info, company_id=self.row.id, first=first, after=after)
 
 
 @strawberry.type
-class Contact(Node):
+class Contact(Node, RowBacked):
     id: strawberry.ID
     first_name: str
     last_name: str
@@ -68,24 +52,7 @@ class Contact(Node):
     notes: str | None
     created_at: datetime
     updated_at: datetime
-    pk: strawberry.Private[int]
-    company_pk: strawberry.Private[int | None]
-
-    @classmethod
-    def of(cls, row: Any) -> Contact:
-        return cls(
-            id=strawberry.ID(encode_id("Contact", row.id)),
-            first_name=row.first_name,
-            last_name=row.last_name,
-            email=row.email,
-            phone=row.phone,
-            job_title=row.job_title,
-            notes=row.notes,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            pk=row.id,
-            company_pk=row.company_id,
-        )
+    row: strawberry.Private[Any]
 
     @strawberry.field
     def full_name(self) -> str:
@@ -93,7 +60,8 @@ class Contact(Node):
 
     @batched()
     async def company(parents: list[Contact], info: strawberry.Info) -> list[Company | None]:
-        return await related(info, companies.by_id, [c.company_pk for c in parents], Company.of)
+        ids = [c.row.company_id for c in parents]
+        return await related(info, companies.by_id, ids, Company.of)
 
     @strawberry.field(description="Activities filed under it, newest first.")
     async def activities(
@@ -101,4 +69,49 @@ class Contact(Node):
     ) -> Connection[Annotated[Activity, strawberry.lazy("app.graphql.types.activities")]]:
         from app.graphql.queries.connections import party_activities
 
-        return await party_activities(info, contact_id=self.pk, first=first, after=after)
+        return await party_activities(info, contact_id=self.row.id, first=first, after=after)
+
+
+Company.ROW_FIELDS = {
+    "id": Computed(lambda r: strawberry.ID(encode_id("Company", r.id)), "id"),
+    **{
+        name: Column(name)
+        for name in (
+            "name",
+            "website",
+            "industry",
+            "phone",
+            "email",
+            "city",
+            "country",
+            "notes",
+            "created_at",
+            "updated_at",
+        )
+    },
+}
+Company.ROW_USES = {"activities": ("id",)}
+check_row_fields(Company)
+
+Contact.ROW_FIELDS = {
+    "id": Computed(lambda r: strawberry.ID(encode_id("Contact", r.id)), "id"),
+    **{
+        name: Column(name)
+        for name in (
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "job_title",
+            "notes",
+            "created_at",
+            "updated_at",
+        )
+    },
+}
+Contact.ROW_USES = {
+    "full_name": ("first_name", "last_name"),
+    "company": ("company_id",),
+    "activities": ("id",),
+}
+check_row_fields(Contact)

@@ -11,53 +11,55 @@ from app.crm.users import queries as users
 from app.graphql.batch import batched, reader, related_lists
 from app.graphql.ids import encode_id
 from app.graphql.types.common import Node, Role
+from app.graphql.types.rows import Column, Computed, EnumColumn, RowBacked, check_row_fields
 
 
 @strawberry.type
-class User(Node):
+class User(Node, RowBacked):
     id: strawberry.ID
     email: str
     name: str
     role: Role
     is_active: bool
     created_at: datetime
-    pk: strawberry.Private[int]
-
-    @classmethod
-    def of(cls, row: Any) -> User:
-        return cls(
-            id=strawberry.ID(encode_id("User", row.id)),
-            email=row.email,
-            name=row.name,
-            role=Role(row.role),
-            is_active=row.is_active,
-            created_at=row.created_at,
-            pk=row.id,
-        )
+    row: strawberry.Private[Any]
 
     @batched()
     async def teams(parents: list[User], info: strawberry.Info) -> list[list[Team]]:
-        ids = await reader(info).fetch(users.team_ids_by_user, [u.pk for u in parents], [])
-        return await related_lists(info, users.teams_by_id, [ids[u.pk] for u in parents], Team.of)
+        keys = [u.row.id for u in parents]
+        ids = await reader(info).fetch(users.team_ids_by_user, keys, [])
+        return await related_lists(info, users.teams_by_id, [ids[k] for k in keys], Team.of)
 
 
 @strawberry.type
-class Team(Node):
+class Team(Node, RowBacked):
     id: strawberry.ID
     name: str
     created_at: datetime
-    pk: strawberry.Private[int]
-
-    @classmethod
-    def of(cls, row: Any) -> Team:
-        return cls(
-            id=strawberry.ID(encode_id("Team", row.id)),
-            name=row.name,
-            created_at=row.created_at,
-            pk=row.id,
-        )
+    row: strawberry.Private[Any]
 
     @batched()
     async def members(parents: list[Team], info: strawberry.Info) -> list[list[User]]:
-        ids = await reader(info).fetch(users.member_ids_by_team, [t.pk for t in parents], [])
-        return await related_lists(info, users.users_by_id, [ids[t.pk] for t in parents], User.of)
+        keys = [t.row.id for t in parents]
+        ids = await reader(info).fetch(users.member_ids_by_team, keys, [])
+        return await related_lists(info, users.users_by_id, [ids[k] for k in keys], User.of)
+
+
+User.ROW_FIELDS = {
+    "id": Computed(lambda r: strawberry.ID(encode_id("User", r.id)), "id"),
+    "email": Column("email"),
+    "name": Column("name"),
+    "role": EnumColumn("role", Role),
+    "is_active": Column("is_active"),
+    "created_at": Column("created_at"),
+}
+User.ROW_USES = {"teams": ("id",)}
+check_row_fields(User)
+
+Team.ROW_FIELDS = {
+    "id": Computed(lambda r: strawberry.ID(encode_id("Team", r.id)), "id"),
+    "name": Column("name"),
+    "created_at": Column("created_at"),
+}
+Team.ROW_USES = {"members": ("id",)}
+check_row_fields(Team)

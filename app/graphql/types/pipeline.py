@@ -11,29 +11,29 @@ from app.crm.folders import queries as folders
 from app.graphql.batch import batched, reader, related, related_lists
 from app.graphql.ids import encode_id
 from app.graphql.types.common import ForecastCategory, Node, StageKind
+from app.graphql.types.rows import Column, Computed, EnumColumn, RowBacked, check_row_fields
 
 
 @strawberry.type(description="A step of the sales pipeline.")
-class Stage(Node):
+class Stage(Node, RowBacked):
     id: strawberry.ID
     name: str
     position: int
     kind: StageKind
     default_probability: int
     forecast_category: ForecastCategory
-    pk: strawberry.Private[int]
+    row: strawberry.Private[Any]
 
-    @classmethod
-    def of(cls, row: Any) -> Stage:
-        return cls(
-            id=strawberry.ID(encode_id("Stage", row.id)),
-            name=row.name,
-            position=row.position,
-            kind=StageKind(row.kind),
-            default_probability=row.default_probability,
-            forecast_category=ForecastCategory(row.forecast_category),
-            pk=row.id,
-        )
+
+Stage.ROW_FIELDS = {
+    "id": Computed(lambda r: strawberry.ID(encode_id("Stage", r.id)), "id"),
+    "name": Column("name"),
+    "position": Column("position"),
+    "kind": EnumColumn("kind", StageKind),
+    "default_probability": Column("default_probability"),
+    "forecast_category": EnumColumn("forecast_category", ForecastCategory),
+}
+check_row_fields(Stage)
 
 
 @strawberry.type(description="A reason from the catalogue for losing an opportunity.")
