@@ -81,7 +81,8 @@ class ReadPool:
     An operation used to check out a connection through an SQLAlchemy session: ~200 µs of
     CPU, a sixth of reading one opportunity. asyncpg's own pool costs ~30 µs, as it resets a
     connection on release. Here a released connection goes to the next waiter or the idle
-    stack; one that may be mid-statement (its holder failed or was cancelled) is closed.
+    stack; one that may be mid-statement (its holder was cancelled) or that the server
+    closed is dropped.
 
     Its statements are planned once, for any values (`plan_cache_mode=force_generic_plan`).
     Only compiled statements run here (lookups by key, the unfiltered pipeline pages, the

@@ -143,8 +143,6 @@ class EventHub:
         # picked up within one interval: one cheap query per process, not per subscriber.
         self._poller = Periodic("reading the outbox", poll_interval, self.catch_up)
         self.position = 0
-        self._preparing = 0
-        """The seq of the event being prepared for dispatch, or 0."""
         self.subscriptions: set[Subscription] = set()
         self.overflows = 0
         self.dispatched = 0
@@ -171,12 +169,11 @@ class EventHub:
         async with self._sessions() as session:
             return await outbox.read_after(session, after, up_to=up_to, limit=REPLAY_BATCH)
 
-    def subscribe(self, accept: Accept, since: int | None = None) -> Subscription:
-        """Live events from now on, or every event after `since` first when it is given."""
-        # An event being prepared has been received: it is before "now".
-        start = max(self.position, self._preparing) if since is None else since
+    def subscribe(self, accept: Accept, since: int) -> Subscription:
+        """Every event after `since` (a committed seq; for "from now on", the latest one):
+        those this process has dispatched already first, from the outbox."""
         subscription = Subscription(
-            self, accept, start, replay=start < self.position, max_queue=self._max_queue
+            self, accept, since, replay=since < self.position, max_queue=self._max_queue
         )
         self.subscriptions.add(subscription)
         return subscription
@@ -205,11 +202,7 @@ class EventHub:
                     break  # nothing newer is committed yet
 
     async def _deliver(self, event: ChangeEvent) -> None:
-        self._preparing = event.seq
-        try:
-            await self._prepare(event)
-        finally:
-            self._preparing = 0
+        await self._prepare(event)
         self._dispatch(event)
 
     async def _prepare(self, event: ChangeEvent) -> None:

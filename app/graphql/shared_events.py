@@ -81,8 +81,8 @@ class SharedEvents:
         (audience_now below); None when it must be read."""
         if event.opportunity_id is None:
             return True
-        known = self._answers.get(("audience", event.seq, event.opportunity_id))
-        if known is None or not known.done() or known.cancelled() or known.exception():
+        known = self._answers.get(_audience_key(event.opportunity_id, event.seq))
+        if known is None or not _made(known):
             return None
         now: Audience | None = known.result()
         return now is not None and now.admits(actor.user_id, actor.team_ids, actor.is_admin)
@@ -94,11 +94,6 @@ class SharedEvents:
 
     async def audience_now(self, opportunity_id: int, seq: int) -> Audience | None:
         """Who may see the opportunity now (not when the event was committed): once per event."""
-        key = ("audience", seq, opportunity_id)
-        known = self._answers.get(key)
-        if known is not None and known.done() and not known.cancelled() and not known.exception():
-            found: Audience | None = known.result()  # every subscriber but the first
-            return found
 
         async def read() -> Audience | None:
             async with self._sessions() as session:
@@ -106,7 +101,7 @@ class SharedEvents:
                     opportunity_id
                 )
 
-        return await self._once(key, read)
+        return await self._once(_audience_key(opportunity_id, seq), read)
 
     async def _once(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
         answer = self._answers.get(key)
@@ -115,8 +110,8 @@ class SharedEvents:
             self._answers[key] = answer
             while len(self._answers) > self._keep * 16:
                 self._answers.popitem(last=False)
-        elif answer.done() and not answer.cancelled() and answer.exception() is None:
-            known: T = answer.result()
+        elif _made(answer):
+            known: T = answer.result()  # every asker but the first
             return known
         try:
             found: T = await asyncio.shield(answer)
@@ -124,6 +119,15 @@ class SharedEvents:
             self._answers.pop(key, None)  # a failed query is not an answer to keep
             raise
         return found
+
+
+def _audience_key(opportunity_id: int, seq: int) -> Hashable:
+    return ("audience", seq, opportunity_id)
+
+
+def _made(answer: asyncio.Future[Any]) -> bool:
+    """Whether the answer is there to take (not still in the making, nor failed)."""
+    return answer.done() and not answer.cancelled() and answer.exception() is None
 
 
 def filter_key(selected: OpportunityFilter) -> bytes:

@@ -123,11 +123,10 @@ async def _deliver(
             current.user_id, current.team_ids, current.is_admin
         )
 
-    if since is None:
-        # "From now on" means after every change committed before this request, also those
-        # whose events have not reached this process yet (the hub may be busy with one).
-        since = await runtime.hub.latest_committed()
-    subscription = runtime.hub.subscribe(accept, since)
+    # "From now on" means after every change committed before this request, also those
+    # whose events have not reached this process yet (the hub may be busy with one).
+    start = since if since is not None else await runtime.hub.latest_committed()
+    subscription = runtime.hub.subscribe(accept, start)
     shared: SharedEvents = runtime.shared_events
     subscription.preparations.append((_AUDIENCE, shared.prepare_audience))
     result = getattr(info, "prepare_event", None)  # the plan executor's

@@ -132,12 +132,8 @@ def _parts(records: Sequence[Any], start: int, end: int, row: Any) -> dict[Any, 
     return found
 
 
-# A deal's owner and stage, read in the same statement as the deal: nearly every list of
-# deals shows both, and a join costs PostgreSQL less than two more statements, and the
-# server two round trips. Both references are NOT NULL foreign keys: the inner join drops
-# no deal. Aliased, so that a sort or filter's own subquery on users or stages (by the
-# stage's position, the owner's name) stays correlated to the deal.
 FULL = Shape(COLUMNS, True, True)
+"""Every column, with the owners and stages: what a read that names nothing gets."""
 
 
 async def _subtrees(session: AsyncSession, f: OpportunityFilter) -> dict[int, list[int]] | None:

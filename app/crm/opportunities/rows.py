@@ -10,14 +10,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Row
 
 from app.crm.jsonable import jsonable
 from app.crm.money import quantum, weighted
-from app.crm.statements import Record
+from app.crm.statements import Record, part_class
 
 
 @dataclass(slots=True)
@@ -97,14 +96,13 @@ def partial_row(names: tuple[str, ...]) -> Callable[[Sequence[Any]], Any]:
     rather than seeing a None. For reads that name what they show (a page of a board)."""
     cls = _PARTIAL.get(names)
     if cls is None:
-        members: dict[str, Any] = {
-            name: property(itemgetter(index)) for index, name in enumerate(names)
+        members = {
+            "__slots__": (),
+            "weighted_amount": property(
+                lambda row: weighted(row.amount, row.probability, row.currency)
+            ),
         }
-        members["__slots__"] = ()
-        members["weighted_amount"] = property(
-            lambda row: weighted(row.amount, row.probability, row.currency)
-        )
-        cls = _PARTIAL[names] = type("PartialOpportunityRow", (tuple,), members)
+        cls = _PARTIAL[names] = type("PartialOpportunityRow", (part_class(names),), members)
     amount = names.index("amount") if "amount" in names else None
     actual = names.index("actual_amount") if "actual_amount" in names else None
     currency = names.index("currency") if "currency" in names else None

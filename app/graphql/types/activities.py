@@ -18,7 +18,15 @@ from app.graphql.ids import encode_id
 from app.graphql.types.common import Node
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import User
-from app.graphql.types.rows import Column, Computed, EnumColumn, RowBacked, check_row_fields
+from app.graphql.types.rows import (
+    Column,
+    Computed,
+    EnumColumn,
+    RowBacked,
+    check_row_fields,
+    columns,
+    node_id,
+)
 
 if TYPE_CHECKING:
     from app.graphql.types.opportunities import OpportunityEvent
@@ -98,12 +106,9 @@ async def _users(info: strawberry.Info, ids: list[int | None]) -> list[Any]:
 
 
 _COMMON: dict[str, Callable[[Any], Any]] = {
-    "id": Computed(lambda r: strawberry.ID(encode_id("Activity", r.id)), "id"),
+    "id": node_id("Activity"),
     "kind": EnumColumn("kind", ActivityKind),
-    "occurred_at": Column("occurred_at"),
-    "version": Column("version"),
-    "created_at": Column("created_at"),
-    "updated_at": Column("updated_at"),
+    **columns("occurred_at", "version", "created_at", "updated_at"),
 }
 _COMMON_USES: dict[str, tuple[str, ...]] = {
     "opportunity_id": ("opportunity_id",),

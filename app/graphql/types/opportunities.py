@@ -44,6 +44,8 @@ from app.graphql.types.rows import (
     EnumColumn,
     RowBacked,
     check_row_fields,
+    columns,
+    node_id,
 )
 
 if TYPE_CHECKING:
@@ -110,11 +112,10 @@ class Participant(Node, RowBacked):
 
 
 Participant.ROW_FIELDS = {
-    "id": Computed(lambda r: strawberry.ID(encode_id("Participant", r.id)), "id"),
+    "id": node_id("Participant"),
     "kind": EnumColumn("kind", ParticipantKind),
     "role": EnumColumn("role", ParticipantRole),
-    "is_primary": Column("is_primary"),
-    "created_at": Column("created_at"),
+    **columns("is_primary", "created_at"),
 }
 Participant.ROW_USES = {"target": ("kind", *TARGET_COLUMNS.values())}
 check_row_fields(Participant)
@@ -308,7 +309,7 @@ OpportunityEventKind = strawberry.enum(EventKind, name="OpportunityEventKind")
 _CURRENCY = Column("currency")
 
 Opportunity.ROW_FIELDS = {
-    "id": Computed(lambda r: strawberry.ID(encode_id("Opportunity", r.id)), "id"),
+    "id": node_id("Opportunity"),
     "status": EnumColumn("status", OpportunityStatus),
     "expected_value": Embedded(Money, {"amount": Column("amount"), "currency": _CURRENCY}),
     "weighted_value": Embedded(
@@ -326,23 +327,20 @@ Opportunity.ROW_FIELDS = {
         when=Computed(lambda r: r.actual_amount is not None, "actual_amount"),
     ),
     "is_deleted": Computed(lambda r: r.deleted_at is not None, "deleted_at"),
-    **{
-        name: Column(name)
-        for name in (
-            "number",
-            "name",
-            "description",
-            "probability",
-            "estimated_close_date",
-            "next_step",
-            "lead_source",
-            "actual_close_date",
-            "lost_note",
-            "version",
-            "created_at",
-            "updated_at",
-        )
-    },
+    **columns(
+        "number",
+        "name",
+        "description",
+        "probability",
+        "estimated_close_date",
+        "next_step",
+        "lead_source",
+        "actual_close_date",
+        "lost_note",
+        "version",
+        "created_at",
+        "updated_at",
+    ),
 }
 _BY_ID_ONLY = ("id",)
 Opportunity.ROW_USES = {

@@ -9,9 +9,8 @@ import strawberry
 
 from app.crm.companies import queries as companies
 from app.graphql.batch import batched, related
-from app.graphql.ids import encode_id
 from app.graphql.types.common import Connection, Node
-from app.graphql.types.rows import Column, Computed, RowBacked, check_row_fields
+from app.graphql.types.rows import RowBacked, check_row_fields, columns, node_id
 
 if TYPE_CHECKING:
     from app.graphql.types.activities import Activity
@@ -73,41 +72,35 @@ class Contact(Node, RowBacked):
 
 
 Company.ROW_FIELDS = {
-    "id": Computed(lambda r: strawberry.ID(encode_id("Company", r.id)), "id"),
-    **{
-        name: Column(name)
-        for name in (
-            "name",
-            "website",
-            "industry",
-            "phone",
-            "email",
-            "city",
-            "country",
-            "notes",
-            "created_at",
-            "updated_at",
-        )
-    },
+    "id": node_id("Company"),
+    **columns(
+        "name",
+        "website",
+        "industry",
+        "phone",
+        "email",
+        "city",
+        "country",
+        "notes",
+        "created_at",
+        "updated_at",
+    ),
 }
 Company.ROW_USES = {"activities": ("id",)}
 check_row_fields(Company)
 
 Contact.ROW_FIELDS = {
-    "id": Computed(lambda r: strawberry.ID(encode_id("Contact", r.id)), "id"),
-    **{
-        name: Column(name)
-        for name in (
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "job_title",
-            "notes",
-            "created_at",
-            "updated_at",
-        )
-    },
+    "id": node_id("Contact"),
+    **columns(
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "job_title",
+        "notes",
+        "created_at",
+        "updated_at",
+    ),
 }
 Contact.ROW_USES = {
     "full_name": ("first_name", "last_name"),

@@ -9,9 +9,8 @@ import strawberry
 
 from app.crm.users import queries as users
 from app.graphql.batch import batched, reader, related_lists
-from app.graphql.ids import encode_id
 from app.graphql.types.common import Node, Role
-from app.graphql.types.rows import Column, Computed, EnumColumn, RowBacked, check_row_fields
+from app.graphql.types.rows import EnumColumn, RowBacked, check_row_fields, columns, node_id
 
 
 @strawberry.type
@@ -46,20 +45,13 @@ class Team(Node, RowBacked):
 
 
 User.ROW_FIELDS = {
-    "id": Computed(lambda r: strawberry.ID(encode_id("User", r.id)), "id"),
-    "email": Column("email"),
-    "name": Column("name"),
+    "id": node_id("User"),
+    **columns("email", "name", "is_active", "created_at"),
     "role": EnumColumn("role", Role),
-    "is_active": Column("is_active"),
-    "created_at": Column("created_at"),
 }
 User.ROW_USES = {"teams": ("id",)}
 check_row_fields(User)
 
-Team.ROW_FIELDS = {
-    "id": Computed(lambda r: strawberry.ID(encode_id("Team", r.id)), "id"),
-    "name": Column("name"),
-    "created_at": Column("created_at"),
-}
+Team.ROW_FIELDS = {"id": node_id("Team"), **columns("name", "created_at")}
 Team.ROW_USES = {"members": ("id",)}
 check_row_fields(Team)

@@ -11,7 +11,7 @@ from app.crm.folders import queries as folders
 from app.graphql.batch import batched, reader, related, related_lists
 from app.graphql.ids import encode_id
 from app.graphql.types.common import ForecastCategory, Node, StageKind
-from app.graphql.types.rows import Column, Computed, EnumColumn, RowBacked, check_row_fields
+from app.graphql.types.rows import EnumColumn, RowBacked, check_row_fields, columns, node_id
 
 
 @strawberry.type(description="A step of the sales pipeline.")
@@ -26,11 +26,9 @@ class Stage(Node, RowBacked):
 
 
 Stage.ROW_FIELDS = {
-    "id": Computed(lambda r: strawberry.ID(encode_id("Stage", r.id)), "id"),
-    "name": Column("name"),
-    "position": Column("position"),
+    "id": node_id("Stage"),
+    **columns("name", "position", "default_probability"),
     "kind": EnumColumn("kind", StageKind),
-    "default_probability": Column("default_probability"),
     "forecast_category": EnumColumn("forecast_category", ForecastCategory),
 }
 check_row_fields(Stage)

@@ -17,7 +17,10 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+import strawberry
 from strawberry.types.base import get_object_definition
+
+from app.graphql.ids import encode_id
 
 ROW_FIELDS = "ROW_FIELDS"
 """The class attribute of a row-backed type: {field's Python name: Column or function}."""
@@ -48,6 +51,16 @@ class Computed:
 
     def __call__(self, row: Any) -> Any:
         return self.make(row)
+
+
+def columns(*names: str) -> dict[str, Column]:
+    """Fields that are the columns of the same names, as they are."""
+    return {name: Column(name) for name in names}
+
+
+def node_id(type_name: str) -> Computed:
+    """The `id` field of a Node made from the row's `id` column."""
+    return Computed(lambda r: strawberry.ID(encode_id(type_name, r.id)), "id")
 
 
 class EnumColumn(Column):
