@@ -288,3 +288,46 @@ async def test_an_outsider_cannot_read_a_private_timeline(api: Api, admin_token:
     assert len(await entries(api, owner, opportunity_id)) == 2
     data = await api.ok(TIMELINE, {"id": opportunity_id}, outsider)
     assert data["opportunity"] is None
+
+
+async def test_an_entry_shows_whatever_is_asked_of_it(api: Api, admin_token: str) -> None:
+    """However little or much a query asks of the entries (one field; every field of each
+    kind of activity; the deal as a change left it, beside another query that does not ask
+    for it), each answer is whole and right."""
+    opportunity_id = (await create(api, admin_token, name="Before"))["id"]
+    await journal(api, admin_token, opportunity_id, title="Call", body="Talked")
+    await mutate(
+        api, "updateOpportunity", UPDATE, admin_token,
+        id=opportunity_id, expectedVersion=1, name="After",
+    )  # fmt: skip
+    await task(api, admin_token, opportunity_id)
+    little = """query($id: ID!) { opportunity(id: $id) { timeline { nodes { kind } } } }"""
+    much = """query($id: ID!) { opportunity(id: $id) { timeline { nodes {
+        kind actor { name }
+        activity {
+          __typename id kind occurredAt createdBy { id }
+          ... on Journal { title body }
+          ... on Task { title status priority dueAt assignee { id } }
+        }
+        change { kind version opportunity { name version } changes { field old new } }
+    } } } }"""
+    assert [n["kind"] for n in (await api.ok(little, {"id": opportunity_id}, admin_token))[
+        "opportunity"]["timeline"]["nodes"]] == ["TASK", "HISTORY", "JOURNAL", "HISTORY"]  # fmt: skip
+    nodes = (await api.ok(much, {"id": opportunity_id}, admin_token))["opportunity"]["timeline"][
+        "nodes"
+    ]
+    task_entry, renamed, journal_entry, created = nodes
+    assert task_entry["activity"]["__typename"] == "Task"
+    assert task_entry["activity"]["title"] == "Follow up"
+    assert task_entry["activity"]["status"] == "OPEN"
+    assert journal_entry["activity"]["title"] == "Call"
+    assert journal_entry["activity"]["body"] == "Talked"
+    assert journal_entry["activity"]["createdBy"]["id"] == task_entry["activity"]["createdBy"]["id"]
+    assert journal_entry["actor"]["name"]
+    # Each change shows the deal as it left it, not as it is now.
+    assert renamed["change"]["opportunity"] == {"name": "After", "version": 2}
+    assert created["change"]["opportunity"] == {"name": "Before", "version": 1}
+    assert {"field": "name", "old": "Before", "new": "After"} in renamed["change"]["changes"]
+    # The query that did not ask for the deal before the one that does, and again after it.
+    again = (await api.ok(little, {"id": opportunity_id}, admin_token))["opportunity"]
+    assert len(again["timeline"]["nodes"]) == 4

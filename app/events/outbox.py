@@ -78,8 +78,23 @@ async def append(
     return events
 
 
-def from_record(row: Any) -> ChangeEvent:
-    """From an EventRecord, or any row of the outbox table's columns by name."""
+def from_record(row: Any, *, snapshots: bool = True) -> ChangeEvent:
+    """From an EventRecord, or any row of the outbox table's columns by name; without
+    `snapshots`, from a row without them, for a reader that does not show them (the event's
+    snapshots are then empty)."""
+    if not snapshots:
+        return ChangeEvent(
+            seq=row.seq,
+            kind=EventKind(row.kind),
+            opportunity_id=row.opportunity_id,
+            version=row.version,
+            actor_id=row.actor_id,
+            occurred_at=row.occurred_at,
+            changes=changes_from_json(row.changes),
+            audience=Audience.from_json(row.audience),
+            snapshot={},
+            order_id=row.order_id,
+        )
     return ChangeEvent(
         seq=row.seq,
         kind=EventKind(row.kind),

@@ -5,11 +5,17 @@ each source is cut to the page on its own index (keyset and limit) before the tw
 merged, so a page costs the same with ten activities or ten thousand; the merged entries
 come back with the activity or event they stand for and the user who acted, so whoever shows
 the page reads nothing more (`Page.related`, under the functions that read those by key).
+
+A reader that knows what it shows names it (`Shown`): the activities' columns it reads, and
+whether it shows the state an event left behind (its snapshot). Rows of all fifty columns
+and events with their snapshots cost half a page's reading, in PostgreSQL and here, for a
+timeline that shows a title and a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -110,22 +116,52 @@ _activity = _activities.alias("activity")
 _event = _events.alias("event")
 _actor = User.__table__.alias("actor")
 _actor_columns = [_actor.c[name] for name in user_queries.SHOWN_COLUMNS]
-_ACTIVITY_ROW = part_class([c.name for c in _activity.c])
-_EVENT_ROW = part_class([c.name for c in _event.c])
 _ACTOR_ROW = part_class(user_queries.SHOWN_COLUMNS)
-_ACTIVITY_AT = 3
-_EVENT_AT = _ACTIVITY_AT + len(_activity.c)
-_ACTOR_AT = _EVENT_AT + len(_event.c)
-_END = _ACTOR_AT + len(_actor_columns)
-
-_PAGES: dict[tuple[bool, bool, bool], Statement] = {}
+ACTIVITY_COLUMNS = tuple(c.name for c in _activity.c)
+_SNAPSHOTS = ("snapshot", "order_snapshot")
+_EVENT_COLUMNS = tuple(c.name for c in _event.c if c.name not in _SNAPSHOTS)
 
 
-def _page_statement(activities: bool, history: bool, after: bool) -> Statement:
-    key = (activities, history, after)
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What a reader of the timeline shows of its entries: the activities' columns it reads
+    (their id, kind and author always come), and whether it shows the deal or order as an
+    event left them (the events' snapshots, the largest thing they hold)."""
+
+    activity_columns: tuple[str, ...] = ACTIVITY_COLUMNS
+    snapshots: bool = True
+
+    @classmethod
+    def of(cls, activity_columns: Collection[str] | None, snapshots: bool) -> Shown:
+        """None: every column."""
+        if activity_columns is None:
+            return cls(ACTIVITY_COLUMNS, snapshots)
+        wanted = set(activity_columns) | {"id", "kind", "created_by_id"}
+        return cls(tuple(c for c in ACTIVITY_COLUMNS if c in wanted), snapshots)
+
+    @property
+    def all_columns(self) -> bool:
+        return self.activity_columns == ACTIVITY_COLUMNS
+
+    def event_columns(self) -> tuple[str, ...]:
+        return (*_EVENT_COLUMNS, *(_SNAPSHOTS if self.snapshots else ()))
+
+
+EVERYTHING = Shown()
+_MAX_SHAPES = 256
+_PAGES: dict[tuple[bool, bool, bool, Shown], tuple[Statement, Any, Any]] = {}
+
+
+def _page_statement(
+    activities: bool, history: bool, after: bool, shown: Shown
+) -> tuple[Statement, Any, Any]:
+    """The page's statement, and the classes of its activity and event rows."""
+    key = (activities, history, after, shown)
     found = _PAGES.get(key)
     if found is not None:
         return found
+    if len(_PAGES) >= _MAX_SHAPES:
+        _PAGES.clear()  # documents come and go; what each shows is compiled again
     size = bindparam("size", type_=Integer)
     position = (
         [
@@ -166,24 +202,30 @@ def _page_statement(activities: bool, history: bool, after: bool) -> Statement:
         merged.c.occurred_at.label("k0"),
         merged.c.source.label("k1"),
         merged.c.id.label("k2"),
-        *_activity.c,
-        *_event.c,
+        *(_activity.c[name] for name in shown.activity_columns),
+        *(_event.c[name] for name in shown.event_columns()),
         *_actor_columns,
     ).select_from(joined)
-    found = _PAGES[key] = Statement(ordered(query, order).limit(size))
+    found = _PAGES[key] = (
+        Statement(ordered(query, order).limit(size)),
+        part_class(shown.activity_columns),
+        part_class(shown.event_columns()),
+    )
     return found
 
 
 class Entry:
     """A page's entry: where it comes from ('A' or 'H'), its id (an activity's id or an
-    event's seq) and its time; the activity or event itself is in `Page.related`."""
+    event's seq), its time, and the activity row or the event it stands for."""
 
-    __slots__ = ("id", "k0", "k1", "k2", "occurred_at", "source")
+    __slots__ = ("activity", "event", "id", "k0", "k1", "k2", "occurred_at", "source")
 
-    def __init__(self, row: Any) -> None:
+    def __init__(self, row: Any, activity: Any, event: ChangeEvent | None) -> None:
         self.k0 = self.occurred_at = row[0]
         self.k1 = self.source = row[1]
         self.k2 = self.id = row[2]
+        self.activity = activity
+        self.event = event
 
 
 async def timeline_page(
@@ -192,6 +234,7 @@ async def timeline_page(
     kinds: Sequence[str],
     first: int | None,
     after: str | None,
+    shown: Shown = EVERYTHING,
 ) -> Page[Entry]:
     """Activities and history entries, newest first. Callers check visibility."""
     size = check_page_size(first)
@@ -207,25 +250,43 @@ async def timeline_page(
         probe = [SortKey(literal(0), True, parse) for parse in _PARSE]
         for i, value in enumerate(decode_cursor(after, probe, tag)):
             values[f"after{i}"] = value
-    statement = _page_statement(bool(activity_kinds), history, after is not None)
+    statement, activity_row, event_row = _page_statement(
+        bool(activity_kinds), history, after is not None, shown
+    )
     rows = await statement.rows(session, **values)
+    event_at = 3 + len(shown.activity_columns)
+    actor_at = event_at + len(shown.event_columns())
+    end = actor_at + len(_actor_columns)
+    entries: list[Entry] = []
     activities: dict[int, Any] = {}
     events: dict[int, ChangeEvent] = {}
     actors: dict[int, Any] = {}
     for row in rows[:size]:
         if row[1] == "A":
-            activities[row[2]] = _ACTIVITY_ROW(row[_ACTIVITY_AT:_EVENT_AT])
+            activity = activities[row[2]] = activity_row(row[3:event_at])
+            entries.append(Entry(row, activity, None))
         else:
-            events[row[2]] = from_record(_EVENT_ROW(row[_EVENT_AT:_ACTOR_AT]))
-        if row[_ACTOR_AT] is not None:
-            actors[row[_ACTOR_AT]] = _ACTOR_ROW(row[_ACTOR_AT:_END])
-    page = as_page([Entry(r) for r in rows], 3, size, tag, has_previous_page=after is not None)
+            event = events[row[2]] = from_record(
+                event_row(row[event_at:actor_at]), snapshots=shown.snapshots
+            )
+            entries.append(Entry(row, None, event))
+        if row[actor_at] is not None:
+            actors[row[actor_at]] = _ACTOR_ROW(row[actor_at:end])
+    entries += [Entry(row, None, None) for row in rows[size:]]  # only says there are more
+    page = as_page(entries, 3, size, tag, has_previous_page=after is not None)
+    # Rows with some of their columns, events without their snapshots: not for the readers
+    # of whole ones (`rows_by_id`, `events_by_seq`) to find.
+    related: dict[Any, dict[Any, Any]] = {user_queries.users_by_id: actors}
+    if shown.all_columns:
+        related[rows_by_id] = activities
+    if shown.snapshots:
+        related[events_by_seq] = events
     return Page(
         page.items,
         page.cursors,
         has_next_page=page.has_next_page,
         has_previous_page=page.has_previous_page,
-        related={rows_by_id: activities, events_by_seq: events, user_queries.users_by_id: actors},
+        related=related,
     )
 
 

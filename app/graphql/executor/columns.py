@@ -5,29 +5,57 @@ holds, directly or through connections and edges. The plan knows every field sel
 those objects, and each field of a row-backed type says which columns it reads
 (app/graphql/types/rows.py): the resolver asks for those, and the read selects no others.
 Nested objects of the same type somewhere below them come from reads of their own, and are
-not counted here. When the plan cannot tell (a field that says nothing, an interface or union
-whose selections are made when met), the answer is None: read every column.
+not counted here. An interface or union counts the selection of each type its value may be.
+When the plan cannot tell (a field that says nothing of its columns), the answer is None:
+read every column.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from app.graphql.executor.plan import ABSTRACT, LEAF, LIST, Completion, FieldPlan
+from app.graphql.executor.plan import (
+    ABSTRACT,
+    LEAF,
+    LIST,
+    Completion,
+    FieldPlan,
+    Planner,
+    Selection,
+)
 from app.graphql.executor.types import origin_of
 from app.graphql.types.rows import row_uses
 
 
-def columns_read(info: Any, cls: type) -> frozenset[str] | None:
-    """The columns of `cls` rows that the value of the field being resolved is read for
+def columns_read(info: Any, *classes: type) -> frozenset[str] | None:
+    """The columns of the rows of `classes` (row-backed types made from rows of one table,
+    such as the kinds of activity) that the value of the field being resolved is read for
     (`info` as the plan executor gives it to a resolver: call it before any await); None
     under the standard executor, or when the plan cannot tell."""
+    return _known(info, ("columns", classes), classes, row_uses)
+
+
+def fields_read(info: Any, cls: type) -> frozenset[str] | None:
+    """The fields (by their Python names) of `cls` objects that the value of the field being
+    resolved shows; None as for columns_read."""
+    return _known(info, ("fields", cls), (cls,), _itself)
+
+
+def _itself(cls: type, name: str) -> tuple[str, ...]:
+    return (name,)
+
+
+Uses = Callable[[type, str], "tuple[str, ...] | None"]
+
+
+def _known(info: Any, key: Any, classes: tuple[type, ...], uses: Uses) -> frozenset[str] | None:
     field: FieldPlan | None = getattr(info, "field", None)
     if field is None:
         return None
-    known = field.columns.get(cls, _UNKNOWN)
+    known = field.columns.get(key, _UNKNOWN)
     if known is _UNKNOWN:
-        known = field.columns[cls] = _read_below(field.complete, cls)
+        known = field.columns[key] = _read_below(field.complete, classes, uses, info.planner)
     found: frozenset[str] | None = known
     return found
 
@@ -35,30 +63,47 @@ def columns_read(info: Any, cls: type) -> frozenset[str] | None:
 _UNKNOWN: Any = object()
 
 
-def _read_below(completion: Completion, cls: type) -> frozenset[str] | None:
+def _read_below(
+    completion: Completion, classes: tuple[type, ...], uses: Uses, planner: Planner
+) -> frozenset[str] | None:
     kind = completion.kind
     if kind is LEAF:
         return frozenset()
     if kind is LIST:
         assert completion.item is not None
-        return _read_below(completion.item, cls)
+        return _read_below(completion.item, classes, uses, planner)
     if kind is ABSTRACT:
-        return None
-    selection = completion.selection
-    assert selection is not None
-    if origin_of(selection.type) is cls:
+        # Each type the value may be, with the selection a value of that type gets.
+        found: set[str] = set()
+        for object_type in planner.possible_types(completion):
+            below = _selection_reads(
+                planner.possible(completion, object_type.name), classes, uses, planner
+            )
+            if below is None:
+                return None
+            found |= below
+        return frozenset(found)
+    assert completion.selection is not None
+    return _selection_reads(completion.selection, classes, uses, planner)
+
+
+def _selection_reads(
+    selection: Selection, classes: tuple[type, ...], uses: Uses, planner: Planner
+) -> frozenset[str] | None:
+    cls = origin_of(selection.type)
+    if cls in classes:
         names: set[str] = set()
         for field in selection.fields:
             if field.source is None:
                 continue  # __typename
-            uses = row_uses(cls, field.source.python_name)
-            if uses is None:
+            used = uses(cls, field.source.python_name)
+            if used is None:
                 return None
-            names.update(uses)
+            names.update(used)
         return frozenset(names)
     found: set[str] = set()
     for field in selection.fields:
-        below = _read_below(field.complete, cls)
+        below = _read_below(field.complete, classes, uses, planner)
         if below is None:
             return None
         found |= below

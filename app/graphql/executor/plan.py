@@ -10,7 +10,7 @@ of that type first shows up.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,8 +74,9 @@ class FieldPlan:
     static_arguments: bool
     """The arguments hold no variables: converted once, on first use."""
     converted: dict[str, Any] | None = None
-    columns: dict[type, Any] = field(default_factory=dict)
-    """By row-backed type: the columns its value is read for (columns.py), once known."""
+    columns: dict[Any, Any] = field(default_factory=dict)
+    """What its value is read for (columns.py: columns of row-backed types, fields shown),
+    once known."""
 
 
 @dataclass(eq=False, slots=True)
@@ -176,6 +177,11 @@ class Planner:
             )
             completion.by_type[type_name] = found
         return found
+
+    def possible_types(self, completion: Completion) -> Sequence[GraphQLObjectType]:
+        """The object types an abstract field's value may be."""
+        assert completion.abstract is not None
+        return self._schema.get_possible_types(completion.abstract)
 
     def _included(self, node: Any) -> bool:
         for directive in node.directives or ():

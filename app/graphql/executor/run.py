@@ -102,15 +102,23 @@ class PlanInfo:
         "context",
         "field",
         "operation",
+        "planner",
         "prepare_event",
         "root_value",
         "variable_values",
     )
 
     def __init__(
-        self, context: Any, root_value: Any, variable_values: dict[str, Any], operation: Any
+        self,
+        context: Any,
+        root_value: Any,
+        variable_values: dict[str, Any],
+        operation: Any,
+        planner: Planner,
     ):
         self.context = context
+        self.planner = planner
+        """The plan's planner (columns.py asks it for the selections of abstract fields)."""
         self.root_value = root_value
         self.variable_values = variable_values
         self.operation = operation
@@ -139,7 +147,7 @@ class Execution:
         self.types = types
         self.context = context
         self._variables = variables
-        self.info = PlanInfo(context, root_value, variables.coerced, plan.operation)
+        self.info = PlanInfo(context, root_value, variables.coerced, plan.operation, planner)
         self.errors: list[GraphQLError] = []
         self._nulls = False
         """Whether a null has climbed past a field: then objects may have left the result."""

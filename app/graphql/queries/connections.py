@@ -14,7 +14,14 @@ from app.crm.opportunities.filters import OpportunityFilter
 from app.crm.opportunities.sorting import Sort
 from app.graphql.batch import reader
 from app.graphql.errors import bad_input
-from app.graphql.types.activities import Activity, TimelineEntry, TimelineKind, activity_of
+from app.graphql.executor.columns import columns_read, fields_read
+from app.graphql.types.activities import (
+    ACTIVITY_TYPES,
+    Activity,
+    TimelineEntry,
+    TimelineKind,
+    activity_of,
+)
 from app.graphql.types.common import Connection, connection
 from app.graphql.types.opportunities import Opportunity, OpportunityEvent
 
@@ -70,38 +77,38 @@ async def timeline_connection(
 ) -> Connection[TimelineEntry]:
     """Callers have checked that the opportunity is visible."""
     context = info.context
+    # What the entries show, as the plan says (before any await: `info` moves on).
+    shown_fields = fields_read(info, OpportunityEvent)
+    shown = timeline.Shown.of(
+        columns_read(info, *ACTIVITY_TYPES),
+        shown_fields is None or not shown_fields.isdisjoint(("opportunity", "order")),
+    )
     try:
         async with context.read() as session:
-            page = await timeline.timeline_page(session, opportunity_id, kinds, first, after)
+            page = await timeline.timeline_page(session, opportunity_id, kinds, first, after, shown)
     except DomainError as error:
         raise bad_input(error) from None
-    known = reader(info)
-    known.remember(page.related)
-    activities = await known.fetch(
-        timeline.rows_by_id, [r.id for r in page.items if r.source == "A"]
-    )
-    events = await known.fetch(
-        timeline.events_by_seq, [r.id for r in page.items if r.source == "H"]
-    )
+    reader(info).remember(page.related)
     entries = []
     for item in page.items:
-        if item.source == "A":
-            activity = activity_of(activities[item.id])
+        if item.activity is not None:
+            activity = activity_of(item.activity)
             entries.append(
                 TimelineEntry(
-                    kind=TimelineKind(activity.kind.value),
+                    kind=TimelineKind(item.activity.kind),
                     occurred_at=item.occurred_at,
                     activity=activity,
                     change=None,
                 )
             )
         else:
+            assert item.event is not None
             entries.append(
                 TimelineEntry(
                     kind=TimelineKind.HISTORY,
                     occurred_at=item.occurred_at,
                     activity=None,
-                    change=OpportunityEvent.of(events[item.id]),
+                    change=OpportunityEvent.of(item.event),
                 )
             )
 

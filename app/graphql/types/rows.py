@@ -152,8 +152,6 @@ def check_row_fields(cls: type) -> None:
     unmade = {f.python_name for f in fields if f.base_resolver is None} - {"row", *made}
     if unmade:
         raise RuntimeError(f"{cls.__name__} fields the row does not make: {sorted(unmade)}")
-    unsaid = {
-        f.python_name for f in fields if row_uses(cls, f.python_name) is None
-    } - {"row"}
+    unsaid = {f.python_name for f in fields if row_uses(cls, f.python_name) is None} - {"row"}
     if unsaid:
         raise RuntimeError(f"{cls.__name__} fields that do not say what they read: {unsaid}")
