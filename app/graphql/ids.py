@@ -25,8 +25,23 @@ NODE_TYPES = (
 )
 
 
+_ENCODED: dict[str, dict[int, str]] = {name: {} for name in NODE_TYPES}
+"""Recent IDs by type and database id: every page shows its rows' IDs and their owners' and
+stages', the same ones again and again, and encoding one costs more than finding it here.
+Bounded per type: forgotten all at once when full."""
+_ENCODED_LIMIT = 50_000
+
+
 def encode_id(type_name: str, pk: int) -> str:
-    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+    known = _ENCODED.get(type_name)
+    if known is None:
+        return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+    found = known.get(pk)
+    if found is None:
+        if len(known) >= _ENCODED_LIMIT:
+            known.clear()
+        found = known[pk] = base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+    return found
 
 
 def decode_any(global_id: str, field: str = "id") -> tuple[str, int]:
