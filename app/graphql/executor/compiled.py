@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLBoolean, GraphQLID, GraphQLInt, GraphQLString
 
+from app.graphql.batch import Related, row_related
 from app.graphql.executor.fields import ATTRIBUTE, BATCHED, SUBSCRIPTION
 from app.graphql.executor.plan import (
     ABSTRACT,
@@ -170,6 +171,28 @@ class Compiled:
                 raw = await self._resolved(field, objects, arguments)
         return await self.complete(field.complete, raw)
 
+    async def follow(self, field: FieldPlan, related: Related, keys: list[Any]) -> list[Any]:
+        """The completed value of a Related field for each of its parents' references `keys`:
+        the rows read (or found read) once, each distinct one filled once, without the
+        field's resolver."""
+        completion = field.complete
+        assert completion.selection is not None
+        known = self._info.context.reader
+        found = await known.fetch(related.fetch, [k for k in keys if k is not None])
+        object_of = known.objects(found, related.present)
+        distinct = dict.fromkeys(keys)
+        if None in distinct:
+            if not completion.nullable:
+                raise Bail
+            del distinct[None]
+        values = [object_of(key) for key in distinct]
+        if any(value is None for value in values):
+            raise Bail  # a reference to a missing row: the exact path says so
+        filled = await fill_of(completion.selection)(values, self)
+        by_key: dict[Any, Any] = dict(zip(distinct, filled, strict=True))
+        by_key[None] = None
+        return [by_key[key] for key in keys]
+
     async def _resolved(
         self, field: FieldPlan, objects: list[Any], arguments: dict[str, Any]
     ) -> list[Any]:
@@ -223,6 +246,15 @@ def _generate(selection: Selection) -> Fill:
         source = field.source
         if source is None:
             entries.append(f"{key}: {field.parent_type.name!r}")
+            continue
+        related = row_related(origin, source.python_name) if origin is not None else None
+        if related is not None and source.kind is BATCHED and field.complete.kind is OBJECT:
+            # The rows its column refers to, followed for all the objects at once.
+            names[f"f{index}"] = field
+            names[f"k{index}"] = related
+            keys = f"[s.row.{related.column} for s in objs]"
+            head.append(f"    c{index} = await run.follow(f{index}, k{index}, {keys})")
+            entries.append(f"{key}: c{index}[i]")
             continue
         make = made.get(source.python_name) if made is not None else None
         if make is None or source.kind is not ATTRIBUTE:

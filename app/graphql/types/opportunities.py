@@ -23,7 +23,14 @@ from app.crm.stages import queries as stages
 from app.crm.users import queries as users
 from app.crm.validation import api_name
 from app.events.envelope import ChangeEvent, EventKind, FieldChange
-from app.graphql.batch import Fetch, batched, reader, related, related_lists, related_required
+from app.graphql.batch import (
+    Fetch,
+    Related,
+    batched,
+    reader,
+    related,
+    related_lists,
+)
 from app.graphql.ids import encode_id
 from app.graphql.scalars import JSON
 from app.graphql.types.common import (
@@ -128,6 +135,14 @@ _TARGETS: tuple[tuple[str, str, Fetch, Callable[[Any], Any]], ...] = (
 )
 
 
+# A deal's references to other rows (its batched resolvers and the compiled tier follow them).
+_STAGE = Related("stage_id", stages.stages_by_id, Stage.of)
+_FOLDER = Related("folder_id", folders.folders_by_id, Folder.of)
+_OWNER = Related("owner_id", users.users_by_id, User.of)
+_CREATED_BY = Related("created_by_id", users.users_by_id, User.of)
+_AWARDED_TO = Related("awarded_company_id", companies.by_id, Company.of)
+
+
 @strawberry.type(description="A potential sale.")
 class Opportunity(Node, RowBacked):
     id: strawberry.ID
@@ -160,30 +175,23 @@ class Opportunity(Node, RowBacked):
 
     @batched()
     async def stage(parents: list[Opportunity], info: strawberry.Info) -> list[Stage]:
-        return await related_required(
-            info, stages.stages_by_id, [o.row.stage_id for o in parents], Stage.of
-        )
+        return await _STAGE.of(info, parents)
 
     @batched()
     async def folder(parents: list[Opportunity], info: strawberry.Info) -> list[Folder | None]:
-        ids = [o.row.folder_id for o in parents]
-        return await related(info, folders.folders_by_id, ids, Folder.of)
+        return await _FOLDER.of(info, parents)
 
     @batched()
     async def owner(parents: list[Opportunity], info: strawberry.Info) -> list[User]:
-        return await related_required(
-            info, users.users_by_id, [o.row.owner_id for o in parents], User.of
-        )
+        return await _OWNER.of(info, parents)
 
     @batched()
     async def created_by(parents: list[Opportunity], info: strawberry.Info) -> list[User]:
-        ids = [o.row.created_by_id for o in parents]
-        return await related_required(info, users.users_by_id, ids, User.of)
+        return await _CREATED_BY.of(info, parents)
 
     @batched(description="When lost: the company that won the business.")
     async def awarded_to(parents: list[Opportunity], info: strawberry.Info) -> list[Company | None]:
-        ids = [o.row.awarded_company_id for o in parents]
-        return await related(info, companies.by_id, ids, Company.of)
+        return await _AWARDED_TO.of(info, parents)
 
     @batched()
     async def lost_reasons(
@@ -365,6 +373,13 @@ Opportunity.ROW_USES = {
         ),
         _BY_ID_ONLY,
     ),
+}
+Opportunity.ROW_RELATED = {
+    "stage": _STAGE,
+    "folder": _FOLDER,
+    "owner": _OWNER,
+    "created_by": _CREATED_BY,
+    "awarded_to": _AWARDED_TO,
 }
 check_row_fields(Opportunity)
 
