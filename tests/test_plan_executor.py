@@ -143,3 +143,33 @@ async def test_metrics_count_what_the_standard_executor_serves_by_reason(
     await api.ok("{ __schema { queryType { name } } }", token=admin_token)
     text = (await api.http.get("/metrics")).text
     assert re.search(r'^tandem_plan_fallbacks_total\{reason="introspection"\} [1-9]', text, re.M)
+
+
+async def test_owners_read_with_the_deals_serve_exactly_what_each_field_shows(
+    api: Api, admin_token: str
+) -> None:
+    """A page reads its deals' owners in the same statement, with only the columns the
+    query shows of them (here the name). The same users shown elsewhere in the operation with
+    more of their columns (the creator's e-mail and role, `me`) come whole all the same."""
+    await create(api, admin_token, "Shown twice")
+    query = """{
+      me { id email role }
+      opportunities(first: 5) { nodes {
+        owner { id name }
+        createdBy { id name email role isActive }
+        stage { name }
+      } }
+    }"""
+    data = await api.ok(query, token=admin_token)
+    me = data["me"]
+    nodes = data["opportunities"]["nodes"]
+    assert nodes
+    for node in nodes:
+        assert node["owner"]["name"] and node["stage"]["name"]
+        creator = node["createdBy"]
+        assert creator["email"] and creator["role"] in ("ADMIN", "MEMBER")
+        assert creator["isActive"] is True
+        if creator["id"] == me["id"]:
+            assert (creator["email"], creator["role"]) == (me["email"], me["role"])
+            if node["owner"]["id"] == me["id"]:
+                assert node["owner"]["name"] == creator["name"]

@@ -326,6 +326,15 @@ class Cursors(Sequence[str]):
 
 
 @dataclass(frozen=True, slots=True)
+class PartialRows:
+    """A key of `Page.related` for rows read with only some of their columns (what the
+    reader said it shows): only a reader that needs no other finds them."""
+
+    fetch: Any
+    columns: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     items: list[T]
     cursors: Sequence[str]
@@ -333,4 +342,5 @@ class Page(Generic[T]):
     has_previous_page: bool
     related: Mapping[Any, dict[Any, Any]] = field(default_factory=dict)
     """Rows of other tables read with the items, by the function that reads them by key
-    (`users_by_id`: {id: row}): whoever reads through a Reader need not read them again."""
+    (`users_by_id`: {id: row}) or as PartialRows: whoever reads through a Reader need not
+    read them again."""

@@ -129,12 +129,20 @@ the session's own (found on first use), or one the caller put there (app/db.py R
 def part_class(names: Sequence[str]) -> type[tuple[Any, ...]]:
     """Rows for a slice of a joined statement's row (one table's columns): tuples that
     answer attribute access like a Statement's own rows, so that either may stand for the
-    other (app/crm/opportunities/queries.py reads owners and stages with their deals)."""
-    columns: dict[str, Any] = {
-        name: property(itemgetter(index)) for index, name in enumerate(names)
-    }
-    columns["__slots__"] = ()
-    return type("PartRow", (tuple,), columns)
+    other (app/crm/opportunities/queries.py reads owners and stages with their deals). One
+    class per list of names."""
+    key = tuple(names)
+    found = _PART_CLASSES.get(key)
+    if found is None:
+        columns: dict[str, Any] = {
+            name: property(itemgetter(index)) for index, name in enumerate(names)
+        }
+        columns["__slots__"] = ()
+        found = _PART_CLASSES[key] = type("PartRow", (tuple,), columns)
+    return found
+
+
+_PART_CLASSES: dict[tuple[str, ...], type[tuple[Any, ...]]] = {}
 
 
 async def _driver_connection(session: AsyncSession) -> Any:

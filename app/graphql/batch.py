@@ -24,6 +24,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crm.actor import Actor
+from app.crm.paging import PartialRows
 from app.crm.statements import DRIVER_CONNECTION
 from app.db import ReadPool
 from app.graphql.types.rows import RowBacked
@@ -70,6 +71,9 @@ class Reader:
         other readers of the same moment, e.g. the results of one live event."""
         self._lock = asyncio.Lock()
         self._objects: dict[tuple[int, Any], dict[Any, Any]] = {}
+        self._partial: dict[object, list[tuple[frozenset[str], dict[Any, Any]]]] = {}
+        """Rows read along with others with some of their columns (PartialRows), by the
+        function that reads whole ones."""
         self._session: AsyncSession | None = None
 
     @asynccontextmanager
@@ -126,12 +130,30 @@ class Reader:
         if not self._remember:
             return
         for fetch, rows in related.items():
+            if isinstance(fetch, PartialRows):
+                kept = rows if isinstance(rows, dict) else dict(rows)
+                self._partial.setdefault(fetch.fetch, []).append((fetch.columns, kept))
+                continue
             known = self._plain.setdefault(fetch, {})
             for key, row in rows.items():
                 known.setdefault(key, row)
 
-    async def fetch(self, fetch: Fetch, keys: Iterable[Any], default: Any = None) -> dict[Any, Any]:
-        """{key: row} for `keys` (`default` for a missing one): read once per operation."""
+    async def fetch(
+        self,
+        fetch: Fetch,
+        keys: Iterable[Any],
+        default: Any = None,
+        columns: frozenset[str] | None = None,
+    ) -> dict[Any, Any]:
+        """{key: row} for `keys` (`default` for a missing one): read once per operation.
+        With the `columns` the caller reads of them: rows read along with others with
+        those columns at least (PartialRows) do."""
+        if columns is not None and fetch in self._partial:
+            wanted = keys if isinstance(keys, list | tuple) else list(keys)
+            for have, rows in self._partial[fetch]:
+                if columns <= have and all(key in rows for key in wanted):
+                    return rows
+            keys = wanted
         return await self._read(fetch, keys, default, None)
 
     async def visible(

@@ -29,6 +29,7 @@ from app.crm.opportunities.rows import COLUMNS, OpportunityRow, partial_row
 from app.crm.opportunities.sorting import Sort, SortField, effective, order_tag, sort_keys
 from app.crm.paging import (
     Page,
+    PartialRows,
     SortKey,
     check_page_size,
     fetch_compiled_page,
@@ -53,46 +54,58 @@ _columns = [_table.c[name] for name in COLUMNS]
 # users or stages (by the stage's position, the owner's name) stays correlated to the deal.
 _owners = User.__table__.alias("owner")
 _stages = Stage.__table__.alias("stage")
-_owner_columns = [_owners.c[name] for name in user_queries.SHOWN_COLUMNS]
-_stage_columns = [_stages.c[name] for name in stage_queries.SHOWN_COLUMNS]
-_OWNER_ROW = part_class(user_queries.SHOWN_COLUMNS)
-_STAGE_ROW = part_class(stage_queries.SHOWN_COLUMNS)
 OWNER = "owner"
 STAGE = "stage"
-"""Names a reader may give with the columns it wants: the deals' owners, their stages."""
+"""Names a reader may give with the columns it wants: the deals' owners, their stages; and,
+qualified (`owner.name`), the columns it shows of them (else all they show anywhere)."""
+_JOINS = (
+    (OWNER, _owners, user_queries.SHOWN_COLUMNS, user_queries.users_by_id),
+    (STAGE, _stages, stage_queries.SHOWN_COLUMNS, stage_queries.stages_by_id),
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Shape:
     """What a read of deals selects: their columns, all or those a reader names (a page of
     a board shows a dozen of twenty-five: the others cost decoding on every row, here and
-    in PostgreSQL), and whether their owners and stages come along, joined."""
+    in PostgreSQL), and the columns of their owners and stages that come along, joined
+    (none: no join)."""
 
     columns: tuple[str, ...]
-    owner: bool
-    stage: bool
+    owner: tuple[str, ...]
+    stage: tuple[str, ...]
 
     @classmethod
     def of(cls, wanted: Collection[str] | None) -> Shape:
-        """The shape of a read of `wanted` (column names, OWNER, STAGE); None: everything."""
+        """The shape of a read of `wanted` (column names, OWNER, STAGE, their columns);
+        None: everything."""
         if wanted is None:
             return FULL
         names = set(wanted) | {"id"}
         if names & {"amount", "actual_amount"}:
             names.add("currency")  # amounts are shown in their currency's minor unit
-        return cls(tuple(c for c in COLUMNS if c in names), OWNER in names, STAGE in names)
+        joined = [
+            _joined_columns(names, name, shown) if name in names else ()
+            for name, _, shown, _ in _JOINS
+        ]
+        return cls(tuple(c for c in COLUMNS if c in names), *joined)
 
     @property
     def full(self) -> bool:
         return self.columns == COLUMNS
 
+    def _joins(self) -> list[tuple[Any, tuple[str, ...], tuple[str, ...], Any]]:
+        return [
+            (table, columns, shown, fetch)
+            for (_, table, shown, fetch), columns in zip(
+                _JOINS, (self.owner, self.stage), strict=True
+            )
+            if columns
+        ]
+
     def selected(self) -> list[Any]:
         own = [_table.c[name] for name in self.columns]
-        return [
-            *own,
-            *(_owner_columns if self.owner else ()),
-            *(_stage_columns if self.stage else ()),
-        ]
+        return [*own, *(t.c[n] for t, columns, _, _ in self._joins() for n in columns)]
 
     def joined(self) -> list[Any]:
         return [
@@ -109,18 +122,26 @@ class Shape:
 
     def related(self, records: Sequence[Any]) -> dict[Any, dict[Any, Any]]:
         """The owners and stages that came along, under the functions that read them by
-        key (Page.related), so a Reader finds them read."""
+        key (Page.related; with some of their columns, as such), so a Reader finds them
+        read."""
         related: dict[Any, dict[Any, Any]] = {}
         at = len(self.columns)
-        if self.owner:
-            end = at + len(_owner_columns)
-            related[user_queries.users_by_id] = _parts(records, at, end, _OWNER_ROW)
+        for _, columns, shown, fetch in self._joins():
+            end = at + len(columns)
+            key = fetch if columns == shown else PartialRows(fetch, frozenset(columns))
+            related[key] = _parts(records, at, end, part_class(columns))
             at = end
-        if self.stage:
-            related[stage_queries.stages_by_id] = _parts(
-                records, at, at + len(_stage_columns), _STAGE_ROW
-            )
         return related
+
+
+def _joined_columns(names: set[str], name: str, shown: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of a joined table that `names` asks for (qualified by `name`): all it
+    shows when they are not named, or when one is not among them."""
+    prefix = name + "."
+    asked = {n[len(prefix) :] for n in names if n.startswith(prefix)} | {"id"}
+    if asked <= set(shown) and prefix + "*" not in names:
+        return tuple(c for c in shown if c in asked)
+    return shown
 
 
 def _parts(records: Sequence[Any], start: int, end: int, row: Any) -> dict[Any, Any]:
@@ -132,7 +153,7 @@ def _parts(records: Sequence[Any], start: int, end: int, row: Any) -> dict[Any, 
     return found
 
 
-FULL = Shape(COLUMNS, True, True)
+FULL = Shape(COLUMNS, user_queries.SHOWN_COLUMNS, stage_queries.SHOWN_COLUMNS)
 """Every column, with the owners and stages: what a read that names nothing gets."""
 
 
@@ -280,7 +301,7 @@ async def _filtered_page(
     read the deals alone)."""
     plan = await _plan(session, actor, f, sorts)
     if plan.ranked:
-        alone = Shape(shape.columns, owner=False, stage=False)
+        alone = Shape(shape.columns, owner=(), stage=())
         rows = await ranking.ranked_page(
             session, alone.selected(), plan.where, keys, first, after, tag=tag, walk=plan.walk
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from app.graphql.batch import row_related
 from app.graphql.executor.plan import (
     ABSTRACT,
     LEAF,
@@ -33,7 +34,38 @@ def columns_read(info: Any, *classes: type) -> frozenset[str] | None:
     such as the kinds of activity) that the value of the field being resolved is read for
     (`info` as the plan executor gives it to a resolver: call it before any await); None
     under the standard executor, or when the plan cannot tell."""
-    return _known(info, ("columns", classes), classes, row_uses)
+    return _known(info, ("columns", classes), classes, _row_uses)
+
+
+def shown_columns(field: FieldPlan, planner: Planner) -> frozenset[str] | None:
+    """The columns of the rows of a field's (row-backed) object type that its selection
+    reads; None when the plan cannot tell."""
+    found = field.columns.get(_SHOWN, _UNKNOWN)
+    if found is _UNKNOWN:
+        selection = field.complete.selection
+        cls = origin_of(selection.type) if selection is not None else None
+        found = field.columns[_SHOWN] = (
+            None
+            if selection is None or cls is None
+            else _selection_reads(selection, (cls,), _row_uses, planner)
+        )
+    shown: frozenset[str] | None = found
+    return shown
+
+
+_SHOWN = ("shown",)
+
+
+def _row_uses(cls: type, name: str, field: FieldPlan, planner: Planner) -> tuple[str, ...] | None:
+    """The columns reading a field needs; for a Related field (a row its column refers to,
+    joined by a reader that says so: app/crm/opportunities/queries.py), also the columns of
+    that row it shows, qualified by the field's name (`owner.name`; `owner.*`: all)."""
+    uses = row_uses(cls, name)
+    if uses is None or row_related(cls, name) is None:
+        return uses
+    shown = shown_columns(field, planner)
+    qualified = [f"{name}.*"] if shown is None else [f"{name}.{c}" for c in shown]
+    return (*uses, *qualified)
 
 
 def fields_read(info: Any, cls: type) -> frozenset[str] | None:
@@ -42,11 +74,11 @@ def fields_read(info: Any, cls: type) -> frozenset[str] | None:
     return _known(info, ("fields", cls), (cls,), _itself)
 
 
-def _itself(cls: type, name: str) -> tuple[str, ...]:
+def _itself(cls: type, name: str, field: FieldPlan, planner: Planner) -> tuple[str, ...]:
     return (name,)
 
 
-Uses = Callable[[type, str], "tuple[str, ...] | None"]
+Uses = Callable[[type, str, FieldPlan, Planner], "tuple[str, ...] | None"]
 
 
 def _known(info: Any, key: Any, classes: tuple[type, ...], uses: Uses) -> frozenset[str] | None:
@@ -96,7 +128,7 @@ def _selection_reads(
         for field in selection.fields:
             if field.source is None:
                 continue  # __typename
-            used = uses(cls, field.source.python_name)
+            used = uses(cls, field.source.python_name, field, planner)
             if used is None:
                 return None
             names.update(used)

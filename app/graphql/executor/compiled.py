@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from graphql import GraphQLBoolean, GraphQLID, GraphQLInt, GraphQLString
 
 from app.graphql.batch import Related, row_related
+from app.graphql.executor.columns import shown_columns
 from app.graphql.executor.fields import ATTRIBUTE, BATCHED, SUBSCRIPTION
 from app.graphql.executor.plan import (
     ABSTRACT,
@@ -39,7 +40,8 @@ from app.graphql.executor.plan import (
     Selection,
 )
 from app.graphql.executor.types import origin_of
-from app.graphql.types.rows import Column, Embedded, EnumColumn, row_fields
+from app.graphql.ids import encode_id
+from app.graphql.types.rows import Column, Computed, Embedded, EnumColumn, NodeId, row_fields
 
 if TYPE_CHECKING:
     from app.graphql.executor.run import Execution
@@ -178,7 +180,8 @@ class Compiled:
         completion = field.complete
         assert completion.selection is not None
         known = self._info.context.reader
-        found = await known.fetch(related.fetch, [k for k in keys if k is not None])
+        shown = shown_columns(field, self._info.planner)
+        found = await known.fetch(related.fetch, [k for k in keys if k is not None], None, shown)
         object_of = known.objects(found, related.present)
         distinct = dict.fromkeys(keys)
         if None in distinct:
@@ -311,7 +314,11 @@ def _from_row(
             return f"({null} if (v := r.{make.name}) is None else {done})"
         if isinstance(make, Column):
             return _leaf(field, f"r.{make.name}", f"s{tag}")
-        names[f"m{tag}"] = make
+        if isinstance(make, NodeId):
+            names["_encode_id"] = encode_id
+            return _leaf(field, f"_encode_id({make.type_name!r}, r.id)", f"s{tag}")
+        # The function itself, not the Computed that calls it: one call less per object.
+        names[f"m{tag}"] = make.make if isinstance(make, Computed) else make
         return _leaf(field, f"m{tag}(r)", f"s{tag}")
     if kind is not OBJECT or not isinstance(make, Embedded):
         return None

@@ -58,9 +58,18 @@ def columns(*names: str) -> dict[str, Column]:
     return {name: Column(name) for name in names}
 
 
-def node_id(type_name: str) -> Computed:
-    """The `id` field of a Node made from the row's `id` column."""
-    return Computed(lambda r: strawberry.ID(encode_id(type_name, r.id)), "id")
+class NodeId(Computed):
+    """The `id` field of a Node, made from the row's `id` column."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str) -> None:
+        super().__init__(lambda r: strawberry.ID(encode_id(type_name, r.id)), "id")
+        self.type_name = type_name
+
+
+def node_id(type_name: str) -> NodeId:
+    return NodeId(type_name)
 
 
 class EnumColumn(Column):
