@@ -275,6 +275,11 @@ class Related:
     fetch: Fetch
     present: Callable[[Any], Any]
 
+    @property
+    def row_backed(self) -> bool:
+        """Whether it presents rows as objects of a row-backed type."""
+        return _row_backed(self.present)
+
     async def of(self, info: Any, parents: Sequence[Any]) -> list[Any]:
         """The object of each parent's row's reference (None where it is null or missing)."""
         column = self.column

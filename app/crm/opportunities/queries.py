@@ -81,6 +81,8 @@ class Shape:
         None: everything."""
         if wanted is None:
             return FULL
+        if isinstance(wanted, frozenset) and (known := _SHAPES.get(wanted)) is not None:
+            return known
         names = set(wanted) | {"id"}
         if names & {"amount", "actual_amount"}:
             names.add("currency")  # amounts are shown in their currency's minor unit
@@ -88,7 +90,12 @@ class Shape:
             _joined_columns(names, name, shown) if name in names else ()
             for name, _, shown, _ in _JOINS
         ]
-        return cls(tuple(c for c in COLUMNS if c in names), *joined)
+        shape = cls(tuple(c for c in COLUMNS if c in names), *joined)
+        if isinstance(wanted, frozenset):
+            if len(_SHAPES) >= 256:
+                _SHAPES.clear()
+            _SHAPES[wanted] = shape
+        return shape
 
     @property
     def full(self) -> bool:
@@ -132,6 +139,10 @@ class Shape:
             related[key] = _parts(records, at, end, part_class(columns))
             at = end
         return related
+
+
+_SHAPES: dict[frozenset[str], Shape] = {}
+"""Shapes by what was asked (a plan asks the same every time)."""
 
 
 def _joined_columns(names: set[str], name: str, shown: tuple[str, ...]) -> tuple[str, ...]:

@@ -103,18 +103,18 @@ def partial_row(names: tuple[str, ...]) -> Callable[[Sequence[Any]], Any]:
             ),
         }
         cls = _PARTIAL[names] = type("PartialOpportunityRow", (part_class(names),), members)
-    amount = names.index("amount") if "amount" in names else None
-    actual = names.index("actual_amount") if "actual_amount" in names else None
-    currency = names.index("currency") if "currency" in names else None
+    amounts = tuple(names.index(n) for n in ("amount", "actual_amount") if n in names)
     made = cls
+    if not amounts or "currency" not in names:
+        return made
+    currency = names.index("currency")
 
     def make(values: Sequence[Any]) -> Any:
-        if currency is not None and (amount is not None or actual is not None):
-            values = list(values)
-            unit = quantum(values[currency])
-            for at in (amount, actual):
-                if at is not None and values[at] is not None:
-                    values[at] = values[at].quantize(unit)
+        values = list(values)
+        unit = quantum(values[currency])
+        for at in amounts:
+            if (value := values[at]) is not None:
+                values[at] = value.quantize(unit)
         return made(values)
 
     return make

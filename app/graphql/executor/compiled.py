@@ -182,15 +182,19 @@ class Compiled:
         known = self._info.context.reader
         shown = shown_columns(field, self._info.planner)
         found = await known.fetch(related.fetch, [k for k in keys if k is not None], None, shown)
-        object_of = known.objects(found, related.present)
         distinct = dict.fromkeys(keys)
         if None in distinct:
             if not completion.nullable:
                 raise Bail
             del distinct[None]
-        values = [object_of(key) for key in distinct]
-        if any(value is None for value in values):
+        rows = [found.get(key) for key in distinct]
+        if any(row is None for row in rows):
             raise Bail  # a reference to a missing row: the exact path says so
+        if related.row_backed:
+            values = list(map(related.present, rows))  # cheaper to make than to look up
+        else:
+            object_of = known.objects(found, related.present)
+            values = [object_of(key) for key in distinct]
         filled = await fill_of(completion.selection)(values, self)
         by_key: dict[Any, Any] = dict(zip(distinct, filled, strict=True))
         by_key[None] = None

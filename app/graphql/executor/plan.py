@@ -74,6 +74,11 @@ class FieldPlan:
     static_arguments: bool
     """The arguments hold no variables: converted once, on first use."""
     converted: dict[str, Any] | None = None
+    variables: tuple[str, ...] = ()
+    """The variables its arguments hold, by name."""
+    converted_by: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    """Its arguments converted, by the values of those variables (when they are plain
+    scalars): the same page cursors and ids come again and again."""
     columns: dict[Any, Any] = field(default_factory=dict)
     """What its value is read for (columns.py: columns of row-backed types, fields shown),
     once known."""
@@ -244,12 +249,20 @@ class Planner:
         definition = parent.fields[name]
         source = field_source(definition, subscription=subscription)
         complete = self._completion(definition.type, nodes)
-        static = all(
-            not _has_variables(argument.value)
-            for node in nodes[:1]
-            for argument in node.arguments or ()
+        variables: set[str] = set()
+        for argument in nodes[0].arguments or ():
+            _variables_in(argument.value, variables)
+        return FieldPlan(
+            key,
+            name,
+            nodes,
+            parent,
+            definition,
+            source,
+            complete,
+            not variables,
+            variables=tuple(sorted(variables)),
         )
-        return FieldPlan(key, name, nodes, parent, definition, source, complete, static)
 
     def _completion(self, output: GraphQLOutputType, nodes: list[FieldNode]) -> Completion:
         nullable = True
@@ -268,11 +281,11 @@ class Planner:
         return Completion(ABSTRACT, nullable, abstract=output, nodes=nodes)
 
 
-def _has_variables(value: Any) -> bool:
+def _variables_in(value: Any, found: set[str]) -> None:
+    """Add the names of the variables an argument's value holds to `found`."""
     if isinstance(value, VariableNode):
-        return True
+        found.add(value.name.value)
+        return
     for attribute in ("values", "fields"):
         for inner in getattr(value, attribute, None) or ():
-            if _has_variables(getattr(inner, "value", inner)):
-                return True
-    return False
+            _variables_in(getattr(inner, "value", inner), found)

@@ -95,6 +95,18 @@ def nullify(slot: Slot) -> None:
         current = current.up
 
 
+class _Absent:
+    """A variable's value in a key of converted arguments when the request gives none."""
+
+
+_ABSENT = _Absent()
+_PLAIN = frozenset((str, int, float, bool, type(None), _Absent))
+"""Variable values whose arguments, converted once, may serve every request that sends
+them: the resolvers get them as they are (and, like arguments written in the document,
+shared)."""
+_CONVERTED_LIMIT = 256
+
+
 class PlanInfo:
     """What resolvers see of the execution (`info.context` is what they use)."""
 
@@ -315,11 +327,26 @@ class Execution:
         known = self._arguments.get(id(field))
         if known is not None:
             return known
+        by_values: tuple[Any, ...] | None = None
+        if not field.static_arguments:
+            values = self.info.variable_values
+            # A variable not given and one given as null are not the same arguments.
+            by_values = tuple(values.get(name, _ABSENT) for name in field.variables)
+            if all(value.__class__ in _PLAIN for value in by_values):
+                known = field.converted_by.get(by_values)
+                if known is not None:
+                    return known
+            else:
+                by_values = None  # a list or an input object: converted each time
         assert field.definition is not None
         raw = get_argument_values(field.definition, field.nodes[0], self._variables)
         converted = source.arguments(raw, self.types.scalar_registry, self.types.config)
         if field.static_arguments:
             field.converted = converted
+        elif by_values is not None:
+            if len(field.converted_by) >= _CONVERTED_LIMIT:
+                field.converted_by.clear()
+            field.converted_by[by_values] = converted
         self._arguments[id(field)] = converted
         return converted
 
