@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from app.crm.errors import DomainError, ErrorCode
 
 
+@cache
 def api_name(key: str) -> str:
     """The field as clients name it (stageId) for a domain key (stage_id): errors and change
-    records speak the API's language."""
+    records speak the API's language. (The keys are the domain's few field names.)"""
     head, *rest = key.split("_")
     return head + "".join(word.title() for word in rest)
 

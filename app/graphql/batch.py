@@ -266,12 +266,14 @@ async def related(
 
 @dataclass(frozen=True, slots=True)
 class Related:
-    """A field whose value is the row of another table that a column of the parent's row
-    refers to (a deal's owner: `owner_id`), presented as an object: declared once, for the
-    field's batched resolver (`of`) and for the compiled tier, which follows it for a whole
-    level without calling that resolver (app/graphql/executor/compiled.py)."""
+    """A field whose value is the row of another table that the parent refers to (a deal's
+    owner: its row's `owner_id`), presented as an object: declared once (a class's
+    `RELATED`), for the field's batched resolver (`of`) and for the compiled tier, which
+    follows it for a whole level without calling that resolver
+    (app/graphql/executor/compiled.py)."""
 
-    column: str
+    key: str | Callable[[Any], Any]
+    """The column of the parent's row that holds the reference, or how to find it."""
     fetch: Fetch
     present: Callable[[Any], Any]
 
@@ -280,17 +282,20 @@ class Related:
         """Whether it presents rows as objects of a row-backed type."""
         return _row_backed(self.present)
 
+    def keys(self, parents: Sequence[Any]) -> list[Any]:
+        key = self.key
+        if isinstance(key, str):
+            return [getattr(p.row, key) for p in parents]
+        return [key(p) for p in parents]
+
     async def of(self, info: Any, parents: Sequence[Any]) -> list[Any]:
-        """The object of each parent's row's reference (None where it is null or missing)."""
-        column = self.column
-        return await related(
-            info, self.fetch, [getattr(p.row, column) for p in parents], self.present
-        )
+        """The object of each parent's reference (None where it is null or missing)."""
+        return await related(info, self.fetch, self.keys(parents), self.present)
 
 
-def row_related(cls: type, name: str) -> Related | None:
-    """The declaration of the field `name` of a row-backed type, if it is a Related."""
-    found: Related | None = getattr(cls, "ROW_RELATED", {}).get(name)
+def related_field(cls: type, name: str) -> Related | None:
+    """The declaration of the field `name` of `cls`, if it is a Related."""
+    found: Related | None = getattr(cls, "RELATED", {}).get(name)
     return found
 
 

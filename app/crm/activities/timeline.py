@@ -136,8 +136,16 @@ class Shown:
         """None: every column."""
         if activity_columns is None:
             return cls(ACTIVITY_COLUMNS, snapshots)
+        key = (activity_columns, snapshots) if isinstance(activity_columns, frozenset) else None
+        if key is not None and (known := _SHOWN.get(key)) is not None:
+            return known
         wanted = set(activity_columns) | {"id", "kind", "created_by_id"}
-        return cls(tuple(c for c in ACTIVITY_COLUMNS if c in wanted), snapshots)
+        shown = cls(tuple(c for c in ACTIVITY_COLUMNS if c in wanted), snapshots)
+        if key is not None:
+            if len(_SHOWN) >= _MAX_SHAPES:
+                _SHOWN.clear()
+            _SHOWN[key] = shown
+        return shown
 
     @property
     def all_columns(self) -> bool:
@@ -149,6 +157,8 @@ class Shown:
 
 EVERYTHING = Shown()
 _MAX_SHAPES = 256
+_SHOWN: dict[tuple[frozenset[str], bool], Shown] = {}
+"""By what a reader asked (a plan asks the same every time)."""
 _PAGES: dict[tuple[bool, bool, bool, Shown], tuple[Statement, Any, Any]] = {}
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from app.graphql.batch import row_related
+from app.graphql.batch import related_field
 from app.graphql.executor.plan import (
     ABSTRACT,
     LEAF,
@@ -61,7 +61,7 @@ def _row_uses(cls: type, name: str, field: FieldPlan, planner: Planner) -> tuple
     joined by a reader that says so: app/crm/opportunities/queries.py), also the columns of
     that row it shows, qualified by the field's name (`owner.name`; `owner.*`: all)."""
     uses = row_uses(cls, name)
-    if uses is None or row_related(cls, name) is None:
+    if uses is None or related_field(cls, name) is None:
         return uses
     shown = shown_columns(field, planner)
     qualified = [f"{name}.*"] if shown is None else [f"{name}.{c}" for c in shown]

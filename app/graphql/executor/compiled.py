@@ -19,7 +19,6 @@ so that second pass reads nothing twice.
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from operator import methodcaller
@@ -27,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLBoolean, GraphQLID, GraphQLInt, GraphQLString
 
-from app.graphql.batch import Related, row_related
+from app.graphql.batch import Related, related_field
 from app.graphql.executor.columns import shown_columns
-from app.graphql.executor.fields import ATTRIBUTE, BATCHED, SUBSCRIPTION
+from app.graphql.executor.fields import ATTRIBUTE, BATCHED, SUBSCRIPTION, awaitable
 from app.graphql.executor.plan import (
     ABSTRACT,
     LEAF,
@@ -216,7 +215,7 @@ class Compiled:
             raw = [function(**{**keywords, source.source_keyword: o}) for o in objects]
         else:
             raw = [function(**keywords) for _ in objects]
-        waiting = [i for i, value in enumerate(raw) if inspect.isawaitable(value)]
+        waiting = [i for i, value in enumerate(raw) if awaitable(value)]
         if waiting:
             if len(waiting) == 1:
                 raw[waiting[0]] = await raw[waiting[0]]
@@ -254,12 +253,13 @@ def _generate(selection: Selection) -> Fill:
         if source is None:
             entries.append(f"{key}: {field.parent_type.name!r}")
             continue
-        related = row_related(origin, source.python_name) if origin is not None else None
+        related = related_field(origin, source.python_name) if origin is not None else None
         if related is not None and source.kind is BATCHED and field.complete.kind is OBJECT:
             # The rows its column refers to, followed for all the objects at once.
             names[f"f{index}"] = field
             names[f"k{index}"] = related
-            keys = f"[s.row.{related.column} for s in objs]"
+            column = related.key if isinstance(related.key, str) else None
+            keys = f"[s.row.{column} for s in objs]" if column else f"k{index}.keys(objs)"
             head.append(f"    c{index} = await run.follow(f{index}, k{index}, {keys})")
             entries.append(f"{key}: c{index}[i]")
             continue

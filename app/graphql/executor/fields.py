@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import CoroutineType
 from typing import Any
 
 from graphql import GraphQLField
@@ -65,6 +66,14 @@ class FieldSource:
         if not self.has_arguments:
             return {}
         return convert_arguments(raw, self.field.arguments, scalar_registry, config)
+
+
+def awaitable(value: Any) -> bool:
+    """Whether a resolver's value must be awaited: inspect.isawaitable, without its slow
+    check through an abstract base class for the plain values resolvers return nearly
+    always."""
+    cls = value.__class__
+    return cls is CoroutineType or (hasattr(cls, "__await__") and inspect.isawaitable(value))
 
 
 def field_source(graphql_field: GraphQLField, *, subscription: bool = False) -> FieldSource:

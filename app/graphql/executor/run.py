@@ -14,7 +14,6 @@ later can still climb.
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Awaitable
 from typing import Any
 
@@ -22,7 +21,7 @@ from graphql import GraphQLError, located_error
 from graphql.execution.values import VariableValues, get_argument_values
 
 from app.graphql.executor.compiled import Compiled
-from app.graphql.executor.fields import ATTRIBUTE, BATCHED, SUBSCRIPTION, FieldSource
+from app.graphql.executor.fields import ATTRIBUTE, BATCHED, SUBSCRIPTION, FieldSource, awaitable
 from app.graphql.executor.plan import (
     ABSTRACT,
     LEAF,
@@ -290,13 +289,13 @@ class Execution:
                 value = _invoke(source, function, keywords, pending.source)
             except Exception as error:
                 value = error
-            if inspect.isawaitable(value):
+            if awaitable(value):
                 waiting.append((index, value))
             values.append(value)
         if len(waiting) == 1:  # a root field: awaited as it is, not as a task of its own
-            index, awaitable = waiting[0]
+            index, only = waiting[0]
             try:
-                values[index] = await awaitable
+                values[index] = await only
             except Exception as error:
                 values[index] = error
         elif waiting:

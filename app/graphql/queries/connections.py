@@ -68,6 +68,9 @@ async def opportunity_connection(
     return connection(page, [Opportunity.of(row) for row in page.items], count)
 
 
+_TIMELINE_KINDS = {kind.value: kind for kind in TimelineKind}
+
+
 async def timeline_connection(
     info: strawberry.Info,
     opportunity_id: int,
@@ -95,7 +98,7 @@ async def timeline_connection(
             activity = activity_of(item.activity)
             entries.append(
                 TimelineEntry(
-                    kind=TimelineKind(item.activity.kind),
+                    kind=_TIMELINE_KINDS[item.activity.kind],
                     occurred_at=item.occurred_at,
                     activity=activity,
                     change=None,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
 
@@ -13,7 +13,7 @@ from app.crm.activities import queries as activities
 from app.crm.companies import queries as companies
 from app.crm.contacts import queries as contacts
 from app.crm.users import queries as users
-from app.graphql.batch import batched, reader, related, related_lists
+from app.graphql.batch import Related, batched, reader, related_lists
 from app.graphql.ids import encode_id
 from app.graphql.types.common import Node
 from app.graphql.types.parties import Company, Contact
@@ -84,7 +84,7 @@ class Activity(Node):
 
     @batched()
     async def created_by(parents: list[Activity], info: strawberry.Info) -> list[User]:
-        return await _users(info, [a.row.created_by_id for a in parents])
+        return await _CREATED_BY.of(info, parents)
 
     @batched()
     async def companies(parents: list[Activity], info: strawberry.Info) -> list[list[Company]]:
@@ -99,10 +99,10 @@ class Activity(Node):
         return await related_lists(info, contacts.by_id, ids, Contact.of)
 
 
-async def _users(info: strawberry.Info, ids: list[int | None]) -> list[Any]:
-    """The users of `ids` (None where an id is None): for fields typed User or User | None."""
-    found: list[Any] = await related(info, users.users_by_id, ids, User.of)
-    return found
+# Activities' references to users (their batched resolvers and the compiled tier follow them).
+_CREATED_BY = Related("created_by_id", users.users_by_id, User.of)
+_ASSIGNEE = Related("assignee_id", users.users_by_id, User.of)
+_COMPLETED_BY = Related("completed_by_id", users.users_by_id, User.of)
 
 
 _COMMON: dict[str, Callable[[Any], Any]] = {
@@ -136,11 +136,11 @@ class Task(Activity, RowBacked):
 
     @batched()
     async def assignee(parents: list[Task], info: strawberry.Info) -> list[User]:
-        return await _users(info, [t.row.assignee_id for t in parents])
+        return await _ASSIGNEE.of(info, parents)
 
     @batched()
     async def completed_by(parents: list[Task], info: strawberry.Info) -> list[User | None]:
-        return await _users(info, [t.row.completed_by_id for t in parents])
+        return await _COMPLETED_BY.of(info, parents)
 
     @strawberry.field(description="Open and past its due time.")
     def is_overdue(self) -> bool:
@@ -267,6 +267,10 @@ _BY_KIND: dict[str, type[Activity]] = {
     "EMAIL": Email,
     "DOCUMENT": Document,
 }
+Journal.RELATED = Appointment.RELATED = Email.RELATED = Document.RELATED = {
+    "created_by": _CREATED_BY
+}
+Task.RELATED = {"created_by": _CREATED_BY, "assignee": _ASSIGNEE, "completed_by": _COMPLETED_BY}
 for _kind in _BY_KIND.values():
     check_row_fields(_kind)
 
@@ -298,10 +302,11 @@ class TimelineEntry:
     change: (
         Annotated[OpportunityEvent, strawberry.lazy("app.graphql.types.opportunities")] | None
     ) = strawberry.field(description="For HISTORY: the change, field by field.")
+    RELATED: ClassVar[Mapping[str, Related]]
 
     @batched()
     async def actor(parents: list[TimelineEntry], info: strawberry.Info) -> list[User | None]:
-        return await _users(info, [_actor_id(e) for e in parents])
+        return await _ACTOR.of(info, parents)
 
 
 def _actor_id(entry: TimelineEntry) -> int | None:
@@ -309,3 +314,7 @@ def _actor_id(entry: TimelineEntry) -> int | None:
         created_by: int = entry.activity.row.created_by_id
         return created_by
     return entry.change.event.actor_id if entry.change is not None else None
+
+
+_ACTOR = Related(_actor_id, users.users_by_id, User.of)
+TimelineEntry.RELATED = {"actor": _ACTOR}

@@ -374,7 +374,7 @@ Opportunity.ROW_USES = {
         _BY_ID_ONLY,
     ),
 }
-Opportunity.ROW_RELATED = {
+Opportunity.RELATED = {
     "stage": _STAGE,
     "folder": _FOLDER,
     "owner": _OWNER,

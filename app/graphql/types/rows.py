@@ -133,7 +133,7 @@ class RowBacked:
     ROW_FIELDS: ClassVar[Mapping[str, Callable[[Any], Any]]]
     ROW_USES: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     """For its other fields (relations, resolvers): the row columns each reads."""
-    ROW_RELATED: ClassVar[Mapping[str, Any]] = {}
+    RELATED: ClassVar[Mapping[str, Any]] = {}
     """Its fields that are the rows a column refers to, by name (app/graphql/batch.py
     `Related`)."""
 
