@@ -1018,6 +1018,7 @@ async def main(args: argparse.Namespace) -> None:
                     member = await login(tandem, loaded.member_emails[0])
                     await history_updates(tandem, admin, timeline_id)
                     cases = await build_cases(tandem, peer, admin, member, timeline_id, args.pages)
+                    cases = [case for case in cases if case.key in args.only]
                     print(
                         "both servers return the same rows for every measured request", flush=True
                     )
@@ -1082,7 +1083,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--warmup", type=int, default=2, help="seconds of wrk per server and query, untimed"
     )
     parser.add_argument("--keep", action="store_true", help=f"keep the {DATABASE} database")
+    parser.add_argument(
+        "--only", default="abcd", help="the queries to measure, by letter (default: abcd)"
+    )
     args = parser.parse_args(argv)
+    if not args.only or set(args.only) - set("abcd"):
+        parser.error("--only takes letters among a, b, c, d")
     if args.opportunities < 100 or not 1 <= args.rounds <= 20 or not 1 <= args.pages <= 100:
         parser.error("--opportunities must be >= 100, --rounds 1..20 and --pages 1..100")
     if not 1 <= args.seconds <= 600 or not 0 <= args.warmup <= 60:

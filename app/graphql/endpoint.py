@@ -111,10 +111,15 @@ def _not_json(reason: str) -> json.JSONDecodeError:
 def _loads(data: str | bytes) -> Any:
     """JSON as the standard library reads it (exact integers, for Decimal and Int), minus
     strings holding half a surrogate pair: no database can store one, so such text would
-    fail deep inside a resolver. orjson refuses them; it is asked only when the body has a
-    \\ud escape at all."""
-    value = json.loads(data)
+    fail deep inside a resolver. orjson reads nearly every body, five times faster, and
+    refuses those; what it refuses the standard library reads (integers beyond 64 bits,
+    NaN) or explains, and a body that holds a \\ud escape orjson refused stays refused."""
     raw = data if isinstance(data, bytes) else data.encode()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    value = json.loads(data)
     if b"\\ud" in raw or b"\\uD" in raw:
         orjson.loads(raw)
     return value

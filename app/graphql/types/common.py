@@ -29,8 +29,16 @@ class Money:
 class PageInfo:
     has_next_page: bool
     has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    _cursors: strawberry.Private[Sequence[str]]
+
+    # Made only when asked for: a cursor costs an encoding, and most pages show one of two.
+    @strawberry.field
+    def start_cursor(self) -> str | None:
+        return self._cursors[0] if self._cursors else None
+
+    @strawberry.field
+    def end_cursor(self) -> str | None:
+        return self._cursors[-1] if self._cursors else None
 
 
 @strawberry.type
@@ -68,8 +76,7 @@ def connection(
         page_info=PageInfo(
             has_next_page=page.has_next_page,
             has_previous_page=page.has_previous_page,
-            start_cursor=cursors[0] if cursors else None,
-            end_cursor=cursors[-1] if cursors else None,
+            _cursors=cursors,
         ),
         _nodes=nodes,
         _cursors=cursors,
