@@ -70,6 +70,13 @@ class Subscription:
         """Called by the hub for every event in order; never blocks."""
         if self._replaying:
             return  # the replay reads it from the outbox
+        seq, judged, accepted = self._verdict
+        if judged is event and not accepted and not self._queue:
+            # Judged a moment ago, and not for it: passed over without waking its task (a
+            # dashboard watching one deal sleeps through the changes to all the others).
+            if seq > self.cursor:
+                self.cursor = seq
+            return
         if len(self._queue) >= self._max_queue:
             self._queue.clear()
             self._replaying = True
