@@ -151,6 +151,7 @@ async def test_gql_subscriber_receives_a_teammates_change_and_resumes_with_since
         deal = await new_deal(writer)
         received: list[dict[str, Any]] = []
         async with ws_session(api, admin_token, protocol) as reader:
+
             async def first_two() -> None:
                 # Closed once done, as a client that stops listening does: gql waits for
                 # every open subscription to end before it closes the socket.

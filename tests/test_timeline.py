@@ -311,8 +311,13 @@ async def test_an_entry_shows_whatever_is_asked_of_it(api: Api, admin_token: str
         }
         change { kind version opportunity { name version } changes { field old new } }
     } } } }"""
-    assert [n["kind"] for n in (await api.ok(little, {"id": opportunity_id}, admin_token))[
-        "opportunity"]["timeline"]["nodes"]] == ["TASK", "HISTORY", "JOURNAL", "HISTORY"]  # fmt: skip
+    shown = (await api.ok(little, {"id": opportunity_id}, admin_token))["opportunity"]
+    assert [n["kind"] for n in shown["timeline"]["nodes"]] == [
+        "TASK",
+        "HISTORY",
+        "JOURNAL",
+        "HISTORY",
+    ]
     nodes = (await api.ok(much, {"id": opportunity_id}, admin_token))["opportunity"]["timeline"][
         "nodes"
     ]
