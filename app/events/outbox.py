@@ -82,19 +82,6 @@ def from_record(row: Any, *, snapshots: bool = True) -> ChangeEvent:
     """From an EventRecord, or any row of the outbox table's columns by name; without
     `snapshots`, from a row without them, for a reader that does not show them (the event's
     snapshots are then empty)."""
-    if not snapshots:
-        return ChangeEvent(
-            seq=row.seq,
-            kind=EventKind(row.kind),
-            opportunity_id=row.opportunity_id,
-            version=row.version,
-            actor_id=row.actor_id,
-            occurred_at=row.occurred_at,
-            changes=changes_from_json(row.changes),
-            audience=Audience.from_json(row.audience),
-            snapshot={},
-            order_id=row.order_id,
-        )
     return ChangeEvent(
         seq=row.seq,
         kind=EventKind(row.kind),
@@ -104,9 +91,9 @@ def from_record(row: Any, *, snapshots: bool = True) -> ChangeEvent:
         occurred_at=row.occurred_at,
         changes=changes_from_json(row.changes),
         audience=Audience.from_json(row.audience),
-        snapshot=row.snapshot,
+        snapshot=row.snapshot if snapshots else {},
         order_id=row.order_id,
-        order_snapshot=row.order_snapshot,
+        order_snapshot=row.order_snapshot if snapshots else None,
     )
 
 

@@ -28,6 +28,7 @@ from app.crm.paging import PartialRows
 from app.crm.statements import DRIVER_CONNECTION
 from app.db import ReadPool
 from app.graphql.types.rows import RowBacked
+from app.memo import Memo
 
 BATCH = "tandem.batch"
 """The metadata key of a batched field's batch function."""
@@ -217,14 +218,13 @@ class Reader:
         return known
 
 
-_PRESENTED: dict[tuple[Any, Any], Any] = {}
-_PRESENTED_LIMIT = 4096
+_PRESENTED: Memo[tuple[Any, Any], Any] = Memo(4096)
 
 
 def presented(present: Callable[[Any], V], row: Any) -> V:
     """`present(row)`, made once for equal rows across operations: every page shows the same
     owners, stages and companies, and their objects depend on nothing but their row (a row
-    that changed is another key). Bounded: forgotten all at once when full."""
+    that changed is another key)."""
     try:
         # Its values as a tuple: comparing two equal records is ten times slower.
         key = (present, tuple(row))
@@ -234,9 +234,7 @@ def presented(present: Callable[[Any], V], row: Any) -> V:
         pass
     except TypeError:  # a row that is not a tuple of hashable values: made each time
         return present(row)
-    if len(_PRESENTED) >= _PRESENTED_LIMIT:
-        _PRESENTED.clear()
-    _PRESENTED[key] = made = present(row)
+    made: V = _PRESENTED.keep(key, present(row))
     return made
 
 

@@ -6,6 +6,7 @@ import base64
 import binascii
 
 from app.crm.errors import DomainError, ErrorCode
+from app.memo import Memo
 
 NODE_TYPES = (
     "Opportunity",
@@ -25,11 +26,9 @@ NODE_TYPES = (
 )
 
 
-_ENCODED: dict[str, dict[int, str]] = {name: {} for name in NODE_TYPES}
+_ENCODED: dict[str, Memo[int, str]] = {name: Memo(50_000) for name in NODE_TYPES}
 """Recent IDs by type and database id: every page shows its rows' IDs and their owners' and
-stages', the same ones again and again, and encoding one costs more than finding it here.
-Bounded per type: forgotten all at once when full."""
-_ENCODED_LIMIT = 50_000
+stages', the same ones again and again, and encoding one costs more than finding it here."""
 
 
 def encode_id(type_name: str, pk: int) -> str:
@@ -38,9 +37,7 @@ def encode_id(type_name: str, pk: int) -> str:
         return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
     found = known.get(pk)
     if found is None:
-        if len(known) >= _ENCODED_LIMIT:
-            known.clear()
-        found = known[pk] = base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+        found = known.keep(pk, base64.b64encode(f"{type_name}:{pk}".encode()).decode())
     return found
 
 

@@ -54,6 +54,7 @@ from app.crm.users.models import User
 from app.events.envelope import ORDER_KINDS, ChangeEvent, EventKind
 from app.events.models import EventRecord
 from app.events.outbox import from_record
+from app.memo import Memo
 
 _activities = Activity.__table__
 _events = EventRecord.__table__
@@ -142,9 +143,7 @@ class Shown:
         wanted = set(activity_columns) | {"id", "kind", "created_by_id"}
         shown = cls(tuple(c for c in ACTIVITY_COLUMNS if c in wanted), snapshots)
         if key is not None:
-            if len(_SHOWN) >= _MAX_SHAPES:
-                _SHOWN.clear()
-            _SHOWN[key] = shown
+            _SHOWN.keep(key, shown)
         return shown
 
     @property
@@ -156,10 +155,10 @@ class Shown:
 
 
 EVERYTHING = Shown()
-_MAX_SHAPES = 256
-_SHOWN: dict[tuple[frozenset[str], bool], Shown] = {}
+_SHOWN: Memo[tuple[frozenset[str], bool], Shown] = Memo(256)
 """By what a reader asked (a plan asks the same every time)."""
-_PAGES: dict[tuple[bool, bool, bool, Shown], tuple[Statement, Any, Any]] = {}
+_PAGES: Memo[tuple[bool, bool, bool, Shown], tuple[Statement, Any, Any]] = Memo(256)
+"""By shape: documents come and go, and what each shows is compiled again."""
 
 
 def _page_statement(
@@ -170,8 +169,6 @@ def _page_statement(
     found = _PAGES.get(key)
     if found is not None:
         return found
-    if len(_PAGES) >= _MAX_SHAPES:
-        _PAGES.clear()  # documents come and go; what each shows is compiled again
     size = bindparam("size", type_=Integer)
     position = (
         [
@@ -216,12 +213,14 @@ def _page_statement(
         *(_event.c[name] for name in shown.event_columns()),
         *_actor_columns,
     ).select_from(joined)
-    found = _PAGES[key] = (
-        Statement(ordered(query, order).limit(size)),
-        part_class(shown.activity_columns),
-        part_class(shown.event_columns()),
+    return _PAGES.keep(
+        key,
+        (
+            Statement(ordered(query, order).limit(size)),
+            part_class(shown.activity_columns),
+            part_class(shown.event_columns()),
+        ),
     )
-    return found
 
 
 class Entry:

@@ -15,6 +15,8 @@ import hmac
 import time
 from dataclasses import dataclass
 
+from app.memo import Memo
+
 
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
@@ -40,11 +42,10 @@ def issue_token(
     return f"{payload}.{_sign(secret, payload)}"
 
 
-_CHECKED: dict[tuple[str, str], tuple[int, int, str]] = {}
+_CHECKED: Memo[tuple[str, str], tuple[int, int, str]] = Memo(4096)
 """Tokens whose signature was found good, by (secret, token): an app sends the same token
 with every request, and checking it again cost as much as reading a small page's rows.
-Their expiry is checked every time. Bounded: forgotten all at once when full."""
-_CHECKED_LIMIT = 4096
+Their expiry is checked every time."""
 
 
 def read_token(secret: str, token: str, now: float | None = None) -> TokenClaims | None:
@@ -61,9 +62,7 @@ def read_token(secret: str, token: str, now: float | None = None) -> TokenClaims
             checked = (int(user_part), int(expires_part), stamp)
         except ValueError:
             return None
-        if len(_CHECKED) >= _CHECKED_LIMIT:
-            _CHECKED.clear()
-        _CHECKED[(secret, token)] = checked
+        _CHECKED.keep((secret, token), checked)
     user_id, expires, stamp = checked
     if expires < (now if now is not None else time.time()):
         return None

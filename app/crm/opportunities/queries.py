@@ -42,6 +42,7 @@ from app.crm.stages.models import Stage
 from app.crm.statements import Statement, keys, part_class
 from app.crm.users import queries as user_queries
 from app.crm.users.models import User
+from app.memo import Memo
 
 _table = Opportunity.__table__
 _columns = [_table.c[name] for name in COLUMNS]
@@ -92,9 +93,7 @@ class Shape:
         ]
         shape = cls(tuple(c for c in COLUMNS if c in names), *joined)
         if isinstance(wanted, frozenset):
-            if len(_SHAPES) >= 256:
-                _SHAPES.clear()
-            _SHAPES[wanted] = shape
+            _SHAPES.keep(wanted, shape)
         return shape
 
     @property
@@ -141,7 +140,7 @@ class Shape:
         return related
 
 
-_SHAPES: dict[frozenset[str], Shape] = {}
+_SHAPES: Memo[frozenset[str], Shape] = Memo(256)
 """Shapes by what was asked (a plan asks the same every time)."""
 
 
@@ -241,7 +240,7 @@ async def page_statements(
 
 
 _UNFILTERED = OpportunityFilter()
-_PIPELINE_PAGES: dict[tuple[str, bool, bool, Shape], Statement] = {}
+_PIPELINE_PAGES: Memo[tuple[str, bool, bool, Shape], Statement] = Memo(256)
 
 
 def _pipeline_page(
@@ -256,10 +255,10 @@ def _pipeline_page(
         where: list[Any] = [_table.c.deleted_at.is_(None), *shape.joined()]
         if not admin:
             where.append(visible_to_member())
-        if len(_PIPELINE_PAGES) >= 256:  # orders and shapes are many in theory, few in use
-            _PIPELINE_PAGES.clear()
-        found = Statement(parameter_page_query(shape.selected(), where, keys, after=after))
-        _PIPELINE_PAGES[key] = found
+        # Orders and shapes are many in theory, few in use.
+        found = _PIPELINE_PAGES.keep(
+            key, Statement(parameter_page_query(shape.selected(), where, keys, after=after))
+        )
     return found
 
 
@@ -330,7 +329,7 @@ async def count(session: AsyncSession, actor: Actor, f: OpportunityFilter) -> in
     return int((await session.execute(query)).scalar_one())
 
 
-_VISIBLE_BY_ID: dict[tuple[bool, Shape], Statement] = {}
+_VISIBLE_BY_ID: Memo[tuple[bool, Shape], Statement] = Memo(256)
 
 
 class Found(dict[int, Any]):
@@ -355,9 +354,7 @@ async def visible_by_id(
         )
         if not actor.is_admin:
             query = query.where(visible_to_member())
-        if len(_VISIBLE_BY_ID) >= 256:
-            _VISIBLE_BY_ID.clear()
-        statement = _VISIBLE_BY_ID[(actor.is_admin, shape)] = Statement(query)
+        statement = _VISIBLE_BY_ID.keep((actor.is_admin, shape), Statement(query))
     if actor.is_admin:
         rows = await statement.rows(session, ids=list(ids))
     else:

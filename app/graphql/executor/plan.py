@@ -39,6 +39,7 @@ from graphql import (
 
 from app.graphql.executor.fields import CannotPlan, FieldSource, field_source
 from app.graphql.executor.leaves import leaf_serializer
+from app.memo import Memo
 
 LEAF = 0
 OBJECT = 1
@@ -76,7 +77,7 @@ class FieldPlan:
     converted: dict[str, Any] | None = None
     variables: tuple[str, ...] = ()
     """The variables its arguments hold, by name."""
-    converted_by: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    converted_by: Memo[tuple[Any, ...], dict[str, Any]] = field(default_factory=lambda: Memo(256))
     """Its arguments converted, by the values of those variables (when they are plain
     scalars): the same page cursors and ids come again and again."""
     columns: dict[Any, Any] = field(default_factory=dict)

@@ -103,7 +103,6 @@ _PLAIN = frozenset((str, int, float, bool, type(None), _Absent))
 """Variable values whose arguments, converted once, may serve every request that sends
 them: the resolvers get them as they are (and, like arguments written in the document,
 shared)."""
-_CONVERTED_LIMIT = 256
 
 
 class PlanInfo:
@@ -343,9 +342,7 @@ class Execution:
         if field.static_arguments:
             field.converted = converted
         elif by_values is not None:
-            if len(field.converted_by) >= _CONVERTED_LIMIT:
-                field.converted_by.clear()
-            field.converted_by[by_values] = converted
+            field.converted_by.keep(by_values, converted)
         self._arguments[id(field)] = converted
         return converted
 
