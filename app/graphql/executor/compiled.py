@@ -3,10 +3,12 @@
 For the objects of one selection, the generated function reads every field that is a plain
 attribute straight from each object into its result (a leaf's serializer inlined where the
 value passes unchanged), and gets every other field for all the objects at once: a batched
-relation in one call, a resolver called for each, a nested selection filled once for all
-the values of the level (an object met twice, as a page's shared owner, is filled once). So
-a page of 50 deals with owners and stages is three generated loops and two batched reads,
-without a single per-field dispatch or per-object bookkeeping object.
+relation in one call (a `Related` one followed here, without its resolver: the distinct
+keys, their rows, each filled once), a resolver called for each, a nested selection filled
+once for all the values of the level (an object met twice, as a page's shared owner, is
+filled once). So a page of 50 deals with owners and stages is three generated loops and two
+lookups of rows its statement brought along, without a single per-field dispatch or
+per-object bookkeeping object.
 
 It serves what goes as expected: values of the declared types, no errors. Anything else (a
 null where the type forbids one, a resolver or a batch raising, a value a serializer refuses,
