@@ -29,6 +29,8 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
+from app.memo import Memo
+
 _DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 
 
@@ -138,11 +140,11 @@ def part_class(names: Sequence[str]) -> type[tuple[Any, ...]]:
             name: property(itemgetter(index)) for index, name in enumerate(names)
         }
         columns["__slots__"] = ()
-        found = _PART_CLASSES[key] = type("PartRow", (tuple,), columns)
+        found = _PART_CLASSES.keep(key, type("PartRow", (tuple,), columns))
     return found
 
 
-_PART_CLASSES: dict[tuple[str, ...], type[tuple[Any, ...]]] = {}
+_PART_CLASSES: Memo[tuple[str, ...], type[tuple[Any, ...]]] = Memo(1024)
 
 
 async def _driver_connection(session: AsyncSession) -> Any:

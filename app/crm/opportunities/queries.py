@@ -146,12 +146,12 @@ _SHAPES: Memo[frozenset[str], Shape] = Memo(256)
 
 def _joined_columns(names: set[str], name: str, shown: tuple[str, ...]) -> tuple[str, ...]:
     """The columns of a joined table that `names` asks for (qualified by `name`): all it
-    shows when they are not named, or when one is not among them."""
+    shows when none is named, when all are (`owner.*`), or when one is not among them."""
     prefix = name + "."
-    asked = {n[len(prefix) :] for n in names if n.startswith(prefix)} | {"id"}
-    if asked <= set(shown) and prefix + "*" not in names:
-        return tuple(c for c in shown if c in asked)
-    return shown
+    asked = {n[len(prefix) :] for n in names if n.startswith(prefix)}
+    if not asked or "*" in asked or not asked <= set(shown):
+        return shown
+    return tuple(c for c in shown if c in asked or c == "id")
 
 
 def _parts(records: Sequence[Any], start: int, end: int, row: Any) -> dict[Any, Any]:

@@ -72,17 +72,20 @@ class FieldPlan:
     """None for __typename."""
     source: FieldSource | None
     complete: Completion
-    static_arguments: bool
-    """The arguments hold no variables: converted once, on first use."""
-    converted: dict[str, Any] | None = None
     variables: tuple[str, ...] = ()
     """The variables its arguments hold, by name."""
+    converted: dict[str, Any] | None = None
     converted_by: Memo[tuple[Any, ...], dict[str, Any]] = field(default_factory=lambda: Memo(256))
     """Its arguments converted, by the values of those variables (when they are plain
     scalars): the same page cursors and ids come again and again."""
     columns: dict[Any, Any] = field(default_factory=dict)
     """What its value is read for (columns.py: columns of row-backed types, fields shown),
     once known."""
+
+    @property
+    def static_arguments(self) -> bool:
+        """The arguments hold no variables: converted once, on first use."""
+        return not self.variables
 
 
 @dataclass(eq=False, slots=True)
@@ -244,7 +247,7 @@ class Planner:
         name = nodes[0].name.value
         if name == "__typename":
             typename = Completion(LEAF, False, serialize=lambda _: parent.name)
-            return FieldPlan(key, name, nodes, parent, None, None, typename, True)
+            return FieldPlan(key, name, nodes, parent, None, None, typename)
         if name.startswith("__"):
             raise CannotPlan("introspection", name)
         definition = parent.fields[name]
@@ -261,8 +264,7 @@ class Planner:
             definition,
             source,
             complete,
-            not variables,
-            variables=tuple(sorted(variables)),
+            tuple(sorted(variables)),
         )
 
     def _completion(self, output: GraphQLOutputType, nodes: list[FieldNode]) -> Completion:
