@@ -336,3 +336,76 @@ async def test_an_entry_shows_whatever_is_asked_of_it(api: Api, admin_token: str
     # The query that did not ask for the deal before the one that does, and again after it.
     again = (await api.ok(little, {"id": opportunity_id}, admin_token))["opportunity"]
     assert len(again["timeline"]["nodes"]) == 4
+
+
+async def test_a_deal_read_with_its_timeline_pages_as_the_timeline_alone(
+    api: Api, admin_token: str
+) -> None:
+    """`opportunity(id) { timeline }` reads the deal and its page together; whatever the
+    page asked (size, cursor, kinds, two timelines at once, a bad cursor), the answer is the
+    one `node(id)` gives, which reads them one after the other; a member sees the timelines of
+    the deals it may see and nothing of the others."""
+    _, owner = await api.create_user(admin_token, "owner@example.com")
+    _, outsider = await api.create_user(admin_token, "outsider@example.com")
+    private_id = (await create(api, owner, visibility="PRIVATE", name="Hidden"))["id"]
+    opportunity_id = (await create(api, owner, name="Open"))["id"]
+    for title in ("One", "Two", "Three"):
+        await journal(api, owner, opportunity_id, title=title)
+    await task(api, owner, opportunity_id)
+    await mutate(
+        api, "updateOpportunity", UPDATE, owner,
+        id=opportunity_id, expectedVersion=1, name="Renamed",
+    )  # fmt: skip
+    selection = """name timeline(first: $first, after: $after, kinds: $kinds) {
+        pageInfo { hasNextPage hasPreviousPage endCursor } totalCount
+        edges { cursor node { kind occurredAt actor { id }
+          activity { id kind ... on Journal { title } }
+          change { kind changes { field old new } } } } }"""
+    head = "query($id: ID!, $first: Int, $after: String, $kinds: [TimelineKind!])"
+    together = f"{head} {{ opportunity(id: $id) {{ {selection} }} }}"
+    apart = f"{head} {{ node(id: $id) {{ ... on Opportunity {{ {selection} }} }} }}"
+    first_page = await timeline(api, owner, opportunity_id, first=2)
+    cursor = first_page["pageInfo"]["endCursor"]
+    asks: list[dict[str, Any]] = [
+        {},
+        {"first": 2},
+        {"first": 2, "after": cursor},
+        {"first": 0},
+        {"kinds": ["JOURNAL"], "first": 2},
+        {"kinds": ["HISTORY"]},
+        {"kinds": ["TASK", "HISTORY"], "first": 1},
+    ]
+    for token in (owner, admin_token):
+        for ask in asks:
+            variables = {"id": opportunity_id, **ask}
+            read_together = (await api.ok(together, variables, token))["opportunity"]
+            read_apart = (await api.ok(apart, variables, token))["node"]
+            assert read_together == read_apart, ask
+            assert read_together["name"] == "Renamed"
+    whole = (await api.ok(together, {"id": opportunity_id}, owner))["opportunity"]["timeline"]
+    assert [e["node"]["kind"] for e in whole["edges"]] == [
+        "HISTORY", "TASK", "JOURNAL", "JOURNAL", "JOURNAL", "HISTORY",
+    ]  # fmt: skip
+    assert len(first_page["edges"]) == 2 and first_page["pageInfo"]["hasNextPage"]
+
+    # Two timelines of one deal: each its own page.
+    both = """query($id: ID!) { opportunity(id: $id) {
+        journals: timeline(kinds: [JOURNAL]) { nodes { kind } }
+        latest: timeline(first: 1) { nodes { kind } } } }"""
+    data = (await api.ok(both, {"id": opportunity_id}, owner))["opportunity"]
+    assert [n["kind"] for n in data["journals"]["nodes"]] == ["JOURNAL"] * 3
+    assert [n["kind"] for n in data["latest"]["nodes"]] == ["HISTORY"]
+
+    # A cursor the timeline refuses: its error, located (a timeline is never null, so the
+    # deal is), as when it is read alone.
+    body = await api.gql(together, {"id": opportunity_id, "after": "garbage"}, owner)
+    assert body["data"] == {"opportunity": None}
+    assert body["errors"][0]["path"] == ["opportunity", "timeline"]
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+    # Visibility: the owner reads its private deal's timeline, an outsider gets nothing.
+    mine = (await api.ok(together, {"id": private_id}, owner))["opportunity"]
+    assert mine["name"] == "Hidden" and mine["timeline"]["totalCount"] == 1
+    assert (await api.ok(together, {"id": private_id}, outsider))["opportunity"] is None
+    public = (await api.ok(together, {"id": opportunity_id}, outsider))["opportunity"]
+    assert public["timeline"] == whole

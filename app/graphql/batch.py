@@ -139,6 +139,11 @@ class Reader:
             for key, row in rows.items():
                 known.setdefault(key, row)
 
+    def kept(self, kind: Any, key: Any) -> Any:
+        """What was read along with something else and remembered under `kind` and `key`
+        (e.g. a deal's timeline page, read with the deal), or None."""
+        return self._plain.get(kind, {}).get(key)
+
     async def fetch(
         self,
         fetch: Fetch,

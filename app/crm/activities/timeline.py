@@ -10,6 +10,11 @@ A reader that knows what it shows names it (`Shown`): the activities' columns it
 whether it shows the state an event left behind (its snapshot). Rows of all fifty columns
 and events with their snapshots cost half a page's reading, in PostgreSQL and here, for a
 timeline that shows a title and a time.
+
+A deal's first page may also be read in the statement that reads the deal (`lateral`): the
+deal view asks for both, and one statement instead of two is one round trip less (measured
+on a deal with 1,000 activities: 0.14 -> 0.12 ms of PostgreSQL's CPU, 0.29 -> 0.22 ms to
+the answer).
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Integer,
+    Select,
     String,
-    and_,
     any_,
     bindparam,
+    cast,
     func,
     literal,
+    null,
     select,
     union_all,
 )
@@ -91,9 +98,11 @@ def _sources(kinds: Sequence[str]) -> tuple[list[str], bool]:
     return activity_kinds, history
 
 
-def _parts(activities: bool, history: bool) -> list[tuple[str, Any, Any, list[Any]]]:
-    """(source, id column, time column, conditions) of each wanted source."""
-    opportunity = bindparam("opportunity", type_=BigInteger)
+def _parts(
+    activities: bool, history: bool, opportunity: Any
+) -> list[tuple[str, Any, Any, list[Any]]]:
+    """(source, id column, time column, conditions) of each wanted source, for the
+    opportunity `opportunity` names."""
     parts: list[tuple[str, Any, Any, list[Any]]] = []
     if activities:
         where = [
@@ -111,16 +120,13 @@ def _parts(activities: bool, history: bool) -> list[tuple[str, Any, Any, list[An
     return parts
 
 
-# The entry's activity, event and actor, joined to the page: aliased, as the sources read the
-# same tables.
-_activity = _activities.alias("activity")
-_event = _events.alias("event")
+# The entry's author, joined to the page.
 _actor = User.__table__.alias("actor")
 _actor_columns = [_actor.c[name] for name in user_queries.SHOWN_COLUMNS]
 _ACTOR_ROW = part_class(user_queries.SHOWN_COLUMNS)
-ACTIVITY_COLUMNS = tuple(c.name for c in _activity.c)
+ACTIVITY_COLUMNS = tuple(c.name for c in _activities.c)
 _SNAPSHOTS = ("snapshot", "order_snapshot")
-_EVENT_COLUMNS = tuple(c.name for c in _event.c if c.name not in _SNAPSHOTS)
+_EVENT_COLUMNS = tuple(c.name for c in _events.c if c.name not in _SNAPSHOTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,18 +163,61 @@ class Shown:
 EVERYTHING = Shown()
 _SHOWN: Memo[tuple[frozenset[str], bool], Shown] = Memo(256)
 """By what a reader asked (a plan asks the same every time)."""
-_PAGES: Memo[tuple[bool, bool, bool, Shown], tuple[Statement, Any, Any]] = Memo(256)
-"""By shape: documents come and go, and what each shows is compiled again."""
 
 
-def _page_statement(
-    activities: bool, history: bool, after: bool, shown: Shown
-) -> tuple[Statement, Any, Any]:
-    """The page's statement, and the classes of its activity and event rows."""
-    key = (activities, history, after, shown)
-    found = _PAGES.get(key)
-    if found is not None:
-        return found
+@dataclass(frozen=True, slots=True)
+class PageAsk:
+    """A page of a timeline as a reader asks for it, checked: which sources, how many
+    entries, after which position, showing what. Equal asks read equal pages, so a page
+    read along with its deal (`lateral`) is found by the reader that asks for it."""
+
+    activity_kinds: tuple[str, ...]
+    history: bool
+    size: int
+    after: tuple[Any, ...] | None
+    tag: str
+    shown: Shown
+
+    @classmethod
+    def of(
+        cls,
+        kinds: Sequence[str],
+        first: int | None,
+        after: str | None,
+        shown: Shown = EVERYTHING,
+    ) -> PageAsk:
+        """Raises DomainError for a page that cannot be read (its size, its cursor)."""
+        size = check_page_size(first)
+        activity_kinds, history = _sources(kinds)
+        tag = "timeline:" + ",".join(sorted(set(kinds)))
+        position = None
+        if after:
+            probe = [SortKey(literal(0), True, parse) for parse in _PARSE]
+            position = tuple(decode_cursor(after, probe, tag))
+        return cls(tuple(activity_kinds), history, size, position, tag, shown)
+
+    def values(self) -> dict[str, Any]:
+        """The values of its statement's parameters, but the opportunity's."""
+        values: dict[str, Any] = {
+            "kinds": list(self.activity_kinds),
+            "history_kinds": list(HISTORY_KINDS),
+            "size": self.size + 1,
+        }
+        for i, value in enumerate(self.after or ()):
+            values[f"after{i}"] = value
+        return values
+
+    @property
+    def form(self) -> tuple[bool, bool, bool, Shown]:
+        """What its statement depends on (the rest are parameters)."""
+        return (bool(self.activity_kinds), self.history, self.after is not None, self.shown)
+
+
+def _page_query(form: tuple[bool, bool, bool, Shown], opportunity: Any) -> Select[Any]:
+    """The page's query for the opportunity `opportunity` names (a parameter, or the column
+    of the deal it is read along with)."""
+    activities, history, after, shown = form
+    correlated = getattr(opportunity, "table", None)
     size = bindparam("size", type_=Integer)
     position = (
         [
@@ -179,110 +228,97 @@ def _page_statement(
         if after
         else None
     )
+    # Each source brings the columns shown of its rows (NULL for the other's), read from the
+    # rows its index scan visits anyway: joining the merged entries back to their tables by
+    # id cost PostgreSQL a third of the page (bench/peer.py's timeline: 0.15 -> 0.11 ms).
+    activity_shown = [_activities.c[name] for name in shown.activity_columns]
+    event_shown = [_events.c[name] for name in shown.event_columns()]
     selects = []
-    for source, id_column, at_column, where in _parts(activities, history):
+    for source, id_column, at_column, where in _parts(activities, history, opportunity):
         own = [
             SortKey(at_column, True, _PARSE[0]),
             SortKey(literal(source), True, _PARSE[1]),
             SortKey(id_column, True, _PARSE[2]),
         ]
         part = select(
-            literal(source).label("source"), id_column.label("id"), at_column.label("occurred_at")
+            literal(source).label("source"),
+            id_column.label("id"),
+            at_column.label("occurred_at"),
+            *_shown_of(activity_shown, "a", source == "A"),
+            *_shown_of(event_shown, "e", source == "H"),
         ).where(*where)
+        if correlated is not None:
+            part = part.correlate(correlated)  # the deal's table, from the enclosing read
         if position is not None:
             part = part.where(after_position(own, position))
         # Within one source the constant `source` key orders nothing; the index does the rest.
         selects.append(ordered(part, [own[0], own[2]]).limit(size))
     merged = (union_all(*selects) if len(selects) > 1 else selects[0]).subquery("timeline")
-    joined = (
-        merged.outerjoin(_activity, and_(merged.c.source == "A", _activity.c.id == merged.c.id))
-        .outerjoin(_event, and_(merged.c.source == "H", _event.c.seq == merged.c.id))
-        .outerjoin(
-            _actor, _actor.c.id == func.coalesce(_activity.c.created_by_id, _event.c.actor_id)
-        )
-    )
-    order = [
-        SortKey(merged.c[name], True, parse)
-        for name, parse in zip(("occurred_at", "source", "id"), _PARSE, strict=True)
-    ]
+    author = func.coalesce(merged.c.a_created_by_id, merged.c.e_actor_id)
     query = select(
         merged.c.occurred_at.label("k0"),
         merged.c.source.label("k1"),
         merged.c.id.label("k2"),
-        *(_activity.c[name] for name in shown.activity_columns),
-        *(_event.c[name] for name in shown.event_columns()),
+        *(merged.c["a_" + column.name] for column in activity_shown),
+        *(merged.c["e_" + column.name] for column in event_shown),
         *_actor_columns,
-    ).select_from(joined)
-    return _PAGES.keep(
-        key,
-        (
-            Statement(ordered(query, order).limit(size)),
-            part_class(shown.activity_columns),
-            part_class(shown.event_columns()),
-        ),
-    )
+    ).select_from(merged.outerjoin(_actor, _actor.c.id == author))
+    order = [
+        SortKey(merged.c[name], True, parse)
+        for name, parse in zip(("occurred_at", "source", "id"), _PARSE, strict=True)
+    ]
+    return ordered(query, order).limit(size)
 
 
-class Entry:
-    """A page's entry: where it comes from ('A' or 'H'), its id (an activity's id or an
-    event's seq), its time, and the activity row or the event it stands for."""
-
-    __slots__ = ("activity", "event", "id", "k0", "k1", "k2", "occurred_at", "source")
-
-    def __init__(self, row: Any, activity: Any, event: ChangeEvent | None) -> None:
-        self.k0 = self.occurred_at = row[0]
-        self.k1 = self.source = row[1]
-        self.k2 = self.id = row[2]
-        self.activity = activity
-        self.event = event
+def _shown_of(columns: list[Any], prefix: str, own: bool) -> list[Any]:
+    """A source's part of the shown columns: its own, or NULLs of their types."""
+    return [
+        (column if own else cast(null(), column.type)).label(f"{prefix}_{column.name}")
+        for column in columns
+    ]
 
 
-async def timeline_page(
-    session: AsyncSession,
-    opportunity_id: int,
-    kinds: Sequence[str],
-    first: int | None,
-    after: str | None,
-    shown: Shown = EVERYTHING,
-) -> Page[Entry]:
-    """Activities and history entries, newest first. Callers check visibility."""
-    size = check_page_size(first)
-    activity_kinds, history = _sources(kinds)
-    tag = "timeline:" + ",".join(sorted(set(kinds)))
-    values: dict[str, Any] = {
-        "opportunity": opportunity_id,
-        "kinds": activity_kinds,
-        "history_kinds": list(HISTORY_KINDS),
-        "size": size + 1,
-    }
-    if after:
-        probe = [SortKey(literal(0), True, parse) for parse in _PARSE]
-        for i, value in enumerate(decode_cursor(after, probe, tag)):
-            values[f"after{i}"] = value
-    statement, activity_row, event_row = _page_statement(
-        bool(activity_kinds), history, after is not None, shown
-    )
-    rows = await statement.rows(session, **values)
-    event_at = 3 + len(shown.activity_columns)
+_PAGES: Memo[tuple[bool, bool, bool, Shown], Statement] = Memo(256)
+"""By form: documents come and go, and what each shows is compiled again."""
+
+
+def lateral(ask: PageAsk, opportunity: Any) -> Any:
+    """The page as a lateral subquery of a read of deals (`opportunity`: their id column):
+    read in the same statement as its deal, its rows follow the deal's columns, ordered by
+    `k0`, `k1`, `k2` descending; `page_of` makes the page of them."""
+    return _page_query(ask.form, opportunity).lateral("entries")
+
+
+def page_of(rows: Sequence[Any], start: int, ask: PageAsk) -> Page[Entry]:
+    """The page of rows of its query (from `start` of each row on; a row whose entry is
+    NULL, as a deal without entries reads, is none)."""
+    shown = ask.shown
+    size = ask.size
+    event_at = start + 3 + len(shown.activity_columns)
     actor_at = event_at + len(shown.event_columns())
     end = actor_at + len(_actor_columns)
+    activity_row, event_row = _row_classes(shown)
     entries: list[Entry] = []
     activities: dict[int, Any] = {}
     events: dict[int, ChangeEvent] = {}
     actors: dict[int, Any] = {}
-    for row in rows[:size]:
-        if row[1] == "A":
-            activity = activities[row[2]] = activity_row(row[3:event_at])
-            entries.append(Entry(row, activity, None))
+    for row in rows:
+        if row[start] is None:
+            continue  # a deal's row without entries
+        if len(entries) == size:
+            entries.append(Entry(row, start, None, None))  # only says there are more
+            break
+        if row[start + 1] == "A":
+            activity = activities[row[start + 2]] = activity_row(row[start + 3 : event_at])
+            entries.append(Entry(row, start, activity, None))
         else:
-            event = events[row[2]] = from_record(
+            event = events[row[start + 2]] = from_record(
                 event_row(row[event_at:actor_at]), snapshots=shown.snapshots
             )
-            entries.append(Entry(row, None, event))
+            entries.append(Entry(row, start, None, event))
         if row[actor_at] is not None:
             actors[row[actor_at]] = _ACTOR_ROW(row[actor_at:end])
-    entries += [Entry(row, None, None) for row in rows[size:]]  # only says there are more
-    page = as_page(entries, 3, size, tag, has_previous_page=after is not None)
+    page = as_page(entries, 3, size, ask.tag, has_previous_page=ask.after is not None)
     # Rows with some of their columns, events without their snapshots: not for the readers
     # of whole ones (`rows_by_id`, `events_by_seq`) to find.
     related: dict[Any, dict[Any, Any]] = {user_queries.users_by_id: actors}
@@ -299,13 +335,43 @@ async def timeline_page(
     )
 
 
+def _row_classes(shown: Shown) -> tuple[Any, Any]:
+    """The classes of its activity and event rows (named tuples of the columns it reads)."""
+    return part_class(shown.activity_columns), part_class(shown.event_columns())
+
+
+class Entry:
+    """A page's entry: where it comes from ('A' or 'H'), its id (an activity's id or an
+    event's seq), its time, and the activity row or the event it stands for."""
+
+    __slots__ = ("activity", "event", "id", "k0", "k1", "k2", "occurred_at", "source")
+
+    def __init__(self, row: Any, start: int, activity: Any, event: ChangeEvent | None) -> None:
+        self.k0 = self.occurred_at = row[start]
+        self.k1 = self.source = row[start + 1]
+        self.k2 = self.id = row[start + 2]
+        self.activity = activity
+        self.event = event
+
+
+async def timeline_page(session: AsyncSession, opportunity_id: int, ask: PageAsk) -> Page[Entry]:
+    """Activities and history entries, newest first. Callers check visibility."""
+    form = ask.form
+    statement = _PAGES.get(form)
+    if statement is None:
+        statement = _PAGES.keep(form, Statement(_page_query(form, _OPPORTUNITY)))
+    rows = await statement.rows(session, opportunity=opportunity_id, **ask.values())
+    return page_of(rows, 0, ask)
+
+
+_OPPORTUNITY = bindparam("opportunity", type_=BigInteger)
 _COUNT = {
     (activities, history): Statement(
         select(
             sum(
                 (
                     select(func.count(id_column)).where(*where).scalar_subquery()
-                    for _, id_column, _, where in _parts(activities, history)
+                    for _, id_column, _, where in _parts(activities, history, _OPPORTUNITY)
                 ),
                 start=literal(0),
             )

@@ -6,9 +6,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, any_, func, select
+from sqlalchemy import Row, any_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.crm.activities import timeline as activity_timeline
+from app.crm.activities.timeline import PageAsk
 from app.crm.actor import Actor, live_and_visible, member_parameters, visible_to_member
 from app.crm.folders import queries as folder_queries
 from app.crm.opportunities import ranking, textsearch
@@ -329,7 +331,7 @@ async def count(session: AsyncSession, actor: Actor, f: OpportunityFilter) -> in
     return int((await session.execute(query)).scalar_one())
 
 
-_VISIBLE_BY_ID: Memo[tuple[bool, Shape], Statement] = Memo(256)
+_VISIBLE_BY_ID: Memo[tuple[bool, Shape, Any], Statement] = Memo(256)
 
 
 class Found(dict[int, Any]):
@@ -344,24 +346,54 @@ async def visible_by_id(
     ids: Sequence[int],
     *,
     columns: Collection[str] | None = None,
+    timeline: PageAsk | None = None,
 ) -> Found:
-    """The live deals of `ids` the actor may see; `columns` as for page()."""
+    """The live deals of `ids` the actor may see; `columns` as for page(). With `timeline`,
+    each deal's timeline page that asks for is read in the same statement, and comes back
+    in `related` under TIMELINE_PAGES, by (deal id, ask)."""
     shape = Shape.of(columns)
-    statement = _VISIBLE_BY_ID.get((actor.is_admin, shape))
+    form = timeline.form if timeline is not None else None
+    statement = _VISIBLE_BY_ID.get((actor.is_admin, shape, form))
     if statement is None:
         query = select(*shape.selected()).where(
             _table.c.id == any_(keys("ids")), _table.c.deleted_at.is_(None), *shape.joined()
         )
         if not actor.is_admin:
             query = query.where(visible_to_member())
-        statement = _VISIBLE_BY_ID.keep((actor.is_admin, shape), Statement(query))
-    if actor.is_admin:
-        rows = await statement.rows(session, ids=list(ids))
-    else:
-        rows = await statement.rows(session, ids=list(ids), **member_parameters(actor))
-    found = Found(zip((r[0] for r in rows), shape.rows(rows), strict=True))
-    found.related = shape.related(rows)
+        if timeline is not None:
+            entries = activity_timeline.lateral(timeline, _table.c.id)
+            query = (
+                query.add_columns(*entries.c)
+                .select_from(_table.outerjoin(entries, true()))
+                .order_by(_table.c.id, *(entries.c[k].desc() for k in ("k0", "k1", "k2")))
+            )
+        statement = _VISIBLE_BY_ID.keep((actor.is_admin, shape, form), Statement(query))
+    values = {} if actor.is_admin else member_parameters(actor)
+    if timeline is not None:
+        values.update(timeline.values())
+    rows = await statement.rows(session, ids=list(ids), **values)
+    if timeline is None:
+        found = Found(zip((r[0] for r in rows), shape.rows(rows), strict=True))
+        found.related = shape.related(rows)
+        return found
+    # A deal's rows, one per entry of its page, one after the other: its columns once.
+    by_deal: dict[int, list[Any]] = {}
+    for row in rows:
+        by_deal.setdefault(row[0], []).append(row)
+    firsts = [deal_rows[0] for deal_rows in by_deal.values()]
+    found = Found(zip(by_deal, shape.rows(firsts), strict=True))
+    found.related = shape.related(firsts)
+    start = len(shape.selected())
+    found.related[TIMELINE_PAGES] = {
+        (pk, timeline): activity_timeline.page_of(deal_rows, start, timeline)
+        for pk, deal_rows in by_deal.items()
+    }
     return found
+
+
+TIMELINE_PAGES = "timeline pages"
+"""Where visible_by_id puts the timeline pages it read along with their deals (Found.related
+and so a Reader's memo): {(deal id, PageAsk): Page}."""
 
 
 _participants = Participant.__table__

@@ -34,7 +34,45 @@ def columns_read(info: Any, *classes: type) -> frozenset[str] | None:
     such as the kinds of activity) that the value of the field being resolved is read for
     (`info` as the plan executor gives it to a resolver: call it before any await); None
     under the standard executor, or when the plan cannot tell."""
-    return _known(info, ("columns", classes), classes, _row_uses)
+    return columns_read_at(At.of(info), *classes)
+
+
+def columns_read_at(at: At | None, *classes: type) -> frozenset[str] | None:
+    """columns_read for a field of the plan, the one being resolved or one below it."""
+    return _known(at, ("columns", classes), classes, _row_uses)
+
+
+class At:
+    """A field of the plan (the one being resolved, or one its resolver looks ahead to),
+    with the planner that made it."""
+
+    __slots__ = ("field", "planner")
+
+    def __init__(self, field: FieldPlan, planner: Planner) -> None:
+        self.field = field
+        self.planner = planner
+
+    @classmethod
+    def of(cls, info: Any) -> At | None:
+        """The field being resolved; None under the standard executor."""
+        field: FieldPlan | None = getattr(info, "field", None)
+        return None if field is None else cls(field, info.planner)
+
+    def below(self, cls: type, name: str) -> list[At]:
+        """The fields named `name` (its Python name) of `cls` that this field's value shows,
+        when that value is an object of `cls` (or a list of them), in their order."""
+        completion = self.field.complete
+        while completion.kind is LIST:
+            assert completion.item is not None
+            completion = completion.item
+        selection = completion.selection
+        if selection is None or origin_of(selection.type) is not cls:
+            return []
+        return [
+            At(field, self.planner)
+            for field in selection.fields
+            if field.source is not None and field.source.python_name == name
+        ]
 
 
 def shown_columns(field: FieldPlan, planner: Planner) -> frozenset[str] | None:
@@ -71,7 +109,12 @@ def _row_uses(cls: type, name: str, field: FieldPlan, planner: Planner) -> tuple
 def fields_read(info: Any, cls: type) -> frozenset[str] | None:
     """The fields (by their Python names) of `cls` objects that the value of the field being
     resolved shows; None as for columns_read."""
-    return _known(info, ("fields", cls), (cls,), _itself)
+    return fields_read_at(At.of(info), cls)
+
+
+def fields_read_at(at: At | None, cls: type) -> frozenset[str] | None:
+    """fields_read for a field of the plan, the one being resolved or one below it."""
+    return _known(at, ("fields", cls), (cls,), _itself)
 
 
 def _itself(cls: type, name: str, field: FieldPlan, planner: Planner) -> tuple[str, ...]:
@@ -81,13 +124,13 @@ def _itself(cls: type, name: str, field: FieldPlan, planner: Planner) -> tuple[s
 Uses = Callable[[type, str, FieldPlan, Planner], "tuple[str, ...] | None"]
 
 
-def _known(info: Any, key: Any, classes: tuple[type, ...], uses: Uses) -> frozenset[str] | None:
-    field: FieldPlan | None = getattr(info, "field", None)
-    if field is None:
+def _known(at: At | None, key: Any, classes: tuple[type, ...], uses: Uses) -> frozenset[str] | None:
+    if at is None:
         return None
+    field = at.field
     known = field.columns.get(key, _UNKNOWN)
     if known is _UNKNOWN:
-        known = field.columns[key] = _read_below(field.complete, classes, uses, info.planner)
+        known = field.columns[key] = _read_below(field.complete, classes, uses, at.planner)
     found: frozenset[str] | None = known
     return found
 

@@ -14,7 +14,7 @@ later can still climb.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from graphql import GraphQLError, located_error
@@ -109,6 +109,7 @@ class PlanInfo:
     """What resolvers see of the execution (`info.context` is what they use)."""
 
     __slots__ = (
+        "arguments",
         "context",
         "field",
         "operation",
@@ -134,9 +135,61 @@ class PlanInfo:
         self.operation = operation
         self.field: FieldPlan | None = None
         """The field whose resolver is being called (columns.py reads it)."""
+        self.arguments: Callable[[FieldPlan], dict[str, Any]] = _unset
+        """A field's converted arguments, for a resolver that looks ahead to a field below
+        its own (executor/columns.py's At.below) to read both at once."""
         self.prepare_event: Any = None
         """A subscription's: how to make the result of an event's payload before its
         subscribers are woken (events.py), as (key, function) for the hub."""
+
+
+def _unset(field: FieldPlan) -> dict[str, Any]:
+    raise RuntimeError("not yet executing")
+
+
+class Arguments:
+    """The converted arguments of the plan's fields for one execution. Apart from the
+    Execution, so that its `info` (which resolvers keep) can hold it without making a
+    reference cycle: an execution in a cycle lives, with its whole result, until the cycle
+    collector runs, and the collector's pace is set for refcounted garbage (app/cli.py)."""
+
+    __slots__ = ("_known", "_types", "_values", "_variables")
+
+    def __init__(self, types: TypeNames, variables: VariableValues) -> None:
+        self._types = types
+        self._variables = variables
+        self._values = variables.coerced
+        self._known: dict[int, dict[str, Any]] = {}
+
+    def of(self, field: FieldPlan) -> dict[str, Any]:
+        source = field.source
+        if source is None or not source.has_arguments:
+            return {}
+        if field.static_arguments and field.converted is not None:
+            return field.converted
+        known = self._known.get(id(field))
+        if known is not None:
+            return known
+        by_values: tuple[Any, ...] | None = None
+        if not field.static_arguments:
+            values = self._values
+            # A variable not given and one given as null are not the same arguments.
+            by_values = tuple(values.get(name, _ABSENT) for name in field.variables)
+            if all(value.__class__ in _PLAIN for value in by_values):
+                known = field.converted_by.get(by_values)
+                if known is not None:
+                    return known
+            else:
+                by_values = None  # a list or an input object: converted each time
+        assert field.definition is not None
+        raw = get_argument_values(field.definition, field.nodes[0], self._variables)
+        converted = source.arguments(raw, self._types.scalar_registry, self._types.config)
+        if field.static_arguments:
+            field.converted = converted
+        elif by_values is not None:
+            field.converted_by.keep(by_values, converted)
+        self._known[id(field)] = converted
+        return converted
 
 
 class Execution:
@@ -156,12 +209,11 @@ class Execution:
         self.planner = planner
         self.types = types
         self.context = context
-        self._variables = variables
         self.info = PlanInfo(context, root_value, variables.coerced, plan.operation, planner)
+        self.arguments = self.info.arguments = Arguments(types, variables).of
         self.errors: list[GraphQLError] = []
         self._nulls = False
         """Whether a null has climbed past a field: then objects may have left the result."""
-        self._arguments: dict[int, dict[str, Any]] = {}
 
     # --- the root -----------------------------------------------------------------------
 
@@ -315,36 +367,6 @@ class Execution:
         if source.info_keyword is not None:
             keywords[source.info_keyword] = self.info
         return _invoke(source, resolver.wrapped_func, keywords, self.info.root_value)
-
-    def arguments(self, field: FieldPlan) -> dict[str, Any]:
-        source = field.source
-        if source is None or not source.has_arguments:
-            return {}
-        if field.static_arguments and field.converted is not None:
-            return field.converted
-        known = self._arguments.get(id(field))
-        if known is not None:
-            return known
-        by_values: tuple[Any, ...] | None = None
-        if not field.static_arguments:
-            values = self.info.variable_values
-            # A variable not given and one given as null are not the same arguments.
-            by_values = tuple(values.get(name, _ABSENT) for name in field.variables)
-            if all(value.__class__ in _PLAIN for value in by_values):
-                known = field.converted_by.get(by_values)
-                if known is not None:
-                    return known
-            else:
-                by_values = None  # a list or an input object: converted each time
-        assert field.definition is not None
-        raw = get_argument_values(field.definition, field.nodes[0], self._variables)
-        converted = source.arguments(raw, self.types.scalar_registry, self.types.config)
-        if field.static_arguments:
-            field.converted = converted
-        elif by_values is not None:
-            field.converted_by.keep(by_values, converted)
-        self._arguments[id(field)] = converted
-        return converted
 
     # --- completing values --------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from app.crm.opportunities.filters import OpportunityFilter
 from app.crm.opportunities.sorting import Sort
 from app.graphql.batch import reader
 from app.graphql.errors import bad_input
-from app.graphql.executor.columns import columns_read, fields_read
+from app.graphql.executor.columns import At, columns_read_at, fields_read_at
 from app.graphql.types.activities import (
     ACTIVITY_TYPES,
     Activity,
@@ -71,6 +71,35 @@ async def opportunity_connection(
 _TIMELINE_KINDS = {kind.value: kind for kind in TimelineKind}
 
 
+def timeline_ask(
+    at: At | None, kinds: list[str], first: int | None, after: str | None
+) -> timeline.PageAsk:
+    """The page a `timeline` field (`at`, when the plan executor runs it) asks for: its
+    arguments, and what it shows of its entries. Raises DomainError."""
+    shown_fields = fields_read_at(at, OpportunityEvent)
+    shown = timeline.Shown.of(
+        columns_read_at(at, *ACTIVITY_TYPES),
+        shown_fields is None or not shown_fields.isdisjoint(("opportunity", "order")),
+    )
+    return timeline.PageAsk.of(kinds, first, after, shown)
+
+
+def timeline_ahead(info: strawberry.Info) -> timeline.PageAsk | None:
+    """The page the `timeline` of the deal being read will ask for, so that it is read with
+    the deal; None when it shows none, or several, or one that cannot be read (that field
+    then answers its own error)."""
+    here = At.of(info)
+    below = here.below(Opportunity, "timeline") if here is not None else []
+    if len(below) != 1:
+        return None
+    arguments = info.arguments(below[0].field)  # type: ignore[attr-defined]
+    kinds = [kind.value for kind in arguments.get("kinds") or ()]
+    try:
+        return timeline_ask(below[0], kinds, arguments.get("first"), arguments.get("after"))
+    except DomainError:
+        return None
+
+
 async def timeline_connection(
     info: strawberry.Info,
     opportunity_id: int,
@@ -80,17 +109,15 @@ async def timeline_connection(
 ) -> Connection[TimelineEntry]:
     """Callers have checked that the opportunity is visible."""
     context = info.context
-    # What the entries show, as the plan says (before any await: `info` moves on).
-    shown_fields = fields_read(info, OpportunityEvent)
-    shown = timeline.Shown.of(
-        columns_read(info, *ACTIVITY_TYPES),
-        shown_fields is None or not shown_fields.isdisjoint(("opportunity", "order")),
-    )
     try:
-        async with context.read() as session:
-            page = await timeline.timeline_page(session, opportunity_id, kinds, first, after, shown)
+        # What the entries show, as the plan says (before any await: `info` moves on).
+        ask = timeline_ask(At.of(info), kinds, first, after)
     except DomainError as error:
         raise bad_input(error) from None
+    page = reader(info).kept(queries.TIMELINE_PAGES, (opportunity_id, ask))
+    if page is None:  # not read with the deal
+        async with context.read() as session:
+            page = await timeline.timeline_page(session, opportunity_id, ask)
     reader(info).remember(page.related)
     entries = []
     for item in page.items:

@@ -15,7 +15,7 @@ from app.graphql.executor.columns import columns_read
 from app.graphql.filters import OpportunityFilterInput
 from app.graphql.inputs import OpportunityOrder
 from app.graphql.queries.arguments import decoded
-from app.graphql.queries.connections import opportunity_connection
+from app.graphql.queries.connections import opportunity_connection, timeline_ahead
 from app.graphql.queries.views import through_view
 from app.graphql.types.common import Connection
 from app.graphql.types.opportunities import Opportunity
@@ -40,9 +40,13 @@ class OpportunityQueries:
         if columns is None:
             row = await reader(info).one_visible(opportunities.visible_by_id, pk)
         else:
+            # The deal view's timeline, when it shows one, comes in the same statement.
+            timeline = timeline_ahead(info)
             # Only what the operation shows of it: not a row for the Reader to share.
             async with info.context.read() as session:
-                found = await opportunities.visible_by_id(session, actor, [pk], columns=columns)
+                found = await opportunities.visible_by_id(
+                    session, actor, [pk], columns=columns, timeline=timeline
+                )
             reader(info).remember(found.related)
             row = found.get(pk)
         return Opportunity.of(row) if row is not None else None
