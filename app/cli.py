@@ -80,7 +80,7 @@ async def _bootstrap_admin(url: str) -> None:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
-    from app.web import create_app
+    from app.web import WEBSOCKET_OPTIONS, create_app
 
     # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets
     # the `finally` below stop the embedded PostgreSQL instead of leaving it running.
@@ -108,8 +108,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
-            # Per-message deflate costs ~300 KiB per socket; dashboards hold thousands.
-            ws_per_message_deflate=False,
+            **WEBSOCKET_OPTIONS,
             proxy_headers=True,
         )
 

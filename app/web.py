@@ -65,6 +65,17 @@ class TandemApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
+WEBSOCKET_OPTIONS: dict[str, Any] = {
+    # Named, not "auto": live events are written to sockets without waiting
+    # (app/graphql/websocket.py, TextFrames.write_now), which relies on this protocol's
+    # send waiting only before it writes.
+    "ws": "websockets-sansio",
+    # Per-message deflate costs ~300 KiB per socket; dashboards hold thousands.
+    "ws_per_message_deflate": False,
+}
+"""How uvicorn serves the app's WebSockets (`tandem serve`, and the tests' server)."""
+
+
 def create_app(settings: Settings, database_url: str) -> Starlette:
     """Raises SettingsError for a TANDEM_PERSISTED_QUERIES_DIR file that cannot run."""
     passwords.configure(settings.password_hashing)
@@ -167,6 +178,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             f"tandem_events_dispatched_total {hub.dispatched}",
             "# TYPE tandem_subscriptions gauge",
             f"tandem_subscriptions {len(hub.subscriptions)}",
+            "# TYPE tandem_event_deliveries_written_at_once_total counter",
+            f"tandem_event_deliveries_written_at_once_total {hub.direct_deliveries}",
             "# TYPE tandem_subscriber_overflows_total counter",
             f"tandem_subscriber_overflows_total {hub.overflows}",
             "# TYPE tandem_broker_reconnects_total counter",

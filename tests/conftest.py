@@ -28,7 +28,7 @@ from app.crm.users import services as user_services
 from app.db import create_engine, create_session_factory
 from app.migrate import upgrade
 from app.settings import Settings, load_settings, to_asyncpg_url
-from app.web import create_app
+from app.web import WEBSOCKET_OPTIONS, create_app
 from tests import differential
 from tests.client import Api
 
@@ -225,8 +225,8 @@ async def serve(
         host="127.0.0.1",
         port=0,
         log_level="warning",
-        ws_per_message_deflate=False,
         lifespan="on",
+        **WEBSOCKET_OPTIONS,
     )
     stop = stop or asyncio.Event()
     server = _Server(config, stop)

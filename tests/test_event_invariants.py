@@ -600,3 +600,60 @@ async def test_event_cursor_then_subscribe_since_misses_nothing(api: Api, admin_
         first = (await watcher.next())["opportunityEvents"]
     assert int(first["cursor"]) == int(cursor) + 1
     assert first["kind"] == "UPDATED"
+
+
+async def test_events_written_at_once_reach_each_subscriber_once_in_order(
+    api: Api, admin_token: str, people: dict[str, tuple[str, str]]
+) -> None:
+    """A subscriber whose task waits gets each event it takes written to its socket in the
+    hub's turn (counted in /metrics), and nothing else changes: every event once, in commit
+    order, two operations on one socket each their own, none after the client stops one, and
+    an outsider nothing of a private deal."""
+    bob, oscar = people["bob"][1], people["oscar"][1]
+    written_before = await metric(api, "tandem_event_deliveries_written_at_once_total")
+    async with (
+        api.subscriber(admin_token) as admin,
+        api.subscriber(bob) as owner,
+        api.subscriber(oscar) as outsider,
+    ):
+        for sub in (admin, owner, outsider):
+            await sub.subscribe(EVENTS)
+        stopped = await admin.subscribe(EVENTS)  # a second operation on the same socket
+        await until_subscribed(api, 4)
+        secret = await create(api, bob, "Secret", visibility="PRIVATE")
+        for step in range(5):
+            await update(api, bob, secret, nextStep=f"step {step}")
+        public = await create(api, bob, "Public")
+
+        def by_operation(messages: list[dict[str, Any]]) -> dict[str, list[int]]:
+            found: dict[str, list[int]] = {}
+            for message in messages:
+                assert message["type"] == "next", message
+                event = message["payload"]["data"]["opportunityEvents"]
+                found.setdefault(message["id"], []).append(int(event["cursor"]))
+            return found
+
+        admin_messages = [await admin.receive() for _ in range(14)]
+        seen = by_operation(admin_messages)
+        first = seen[stopped][0]
+        expected = list(range(first, first + 7))
+        assert list(seen.values()) == [expected, expected]
+        assert await collect_cursors(owner, 7) == expected
+        assert [int(e["cursor"]) for e in await collect(outsider, 1)] == [expected[-1]]
+        written = await metric(api, "tandem_event_deliveries_written_at_once_total")
+        # 7 events to each of the three subscriptions that may see them, 1 to the outsider.
+        assert written - written_before == 7 * 3 + 1
+
+        # The client stops one operation: the other goes on, the stopped one hears nothing.
+        await admin.send({"id": stopped, "type": "complete"})
+        await until_subscribed(api, 3)
+        await update(api, bob, public, nextStep="after the stop")
+        message = await admin.receive()
+        assert message["id"] != stopped and message["type"] == "next", message
+        assert int(message["payload"]["data"]["opportunityEvents"]["cursor"]) == expected[-1] + 1
+        await admin.expect_silence(0.3)
+        assert [int(e["cursor"]) for e in await collect(outsider, 1)] == [expected[-1] + 1]
+
+
+async def collect_cursors(sub: Subscriber, count: int) -> list[int]:
+    return cursors(await collect(sub, count))

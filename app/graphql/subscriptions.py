@@ -19,6 +19,7 @@ from app.crm.errors import DomainError, ErrorCode
 from app.crm.opportunities import queries as opportunities
 from app.crm.opportunities.filters import OpportunityFilter, check_filter
 from app.crm.orders import queries as orders
+from app.crm.users.directory import ActorDirectory
 from app.crm.users.queries import load_actor
 from app.events.envelope import ChangeEvent, EventKind
 from app.graphql.batch import reader
@@ -133,6 +134,11 @@ async def _deliver(
     if result is not None and payload_of is not None:
         key, prepare = result
         subscription.preparations.append((key, lambda event: prepare(payload_of(event))))
+    # The plan executor's too, when the transport can write a result at once (app/graphql/
+    # executor/events.py): an event the hub prepared goes to the socket in the hub's turn.
+    deliver_now = getattr(info, "deliver_now", None)
+    if deliver_now is not None and payload_of is not None:
+        subscription.direct = _direct(directory, user_id, shared, payload_of, deliver_now)
     try:
         async for event in subscription:
             current = directory.current(user_id)
@@ -150,6 +156,30 @@ async def _deliver(
     finally:
         subscription.close()
         directory.release(user_id)
+
+
+def _direct(
+    directory: ActorDirectory,
+    user_id: int,
+    shared: SharedEvents,
+    payload_of: Callable[[ChangeEvent], P],
+    deliver_now: Callable[[P], bool],
+) -> Callable[[ChangeEvent], bool]:
+    """What _deliver does with an event the hub says the subscriber takes, done at once when
+    everything it needs is known: True when delivered (or, not admitted now, dropped), False
+    to leave it to the subscription's own path (a deactivated user, an audience not read)."""
+
+    def direct(event: ChangeEvent) -> bool:
+        current = directory.current(user_id)
+        if current is None:
+            return False  # deactivated: the subscription's own path ends it
+        payload = payload_of(event)
+        admitted = shared.admitted_if_known(payload.event, current)
+        if admitted is None:
+            return False
+        return not admitted or deliver_now(payload)
+
+    return direct
 
 
 @strawberry.type

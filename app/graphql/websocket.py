@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import orjson
@@ -27,6 +28,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
@@ -38,7 +40,7 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from app.graphql.context import Context
-from app.graphql.executor.events import EncodedData
+from app.graphql.executor.events import EncodedData, live_writer
 from app.graphql.persisted.protocol import Refused, requested
 
 # Close codes both protocols use: 4400 a malformed message, 4403 not (or no longer) allowed.
@@ -47,6 +49,24 @@ FORBIDDEN = 4403
 
 
 class TextFrames(ASGIWebSocketAdapter):
+    def write_now(self, text: str) -> bool:
+        """Send a text frame without waiting, or say it cannot go at once (False: nothing
+        sent). The ASGI send is a coroutine, but uvicorn's (the websockets-sansio protocol,
+        which `tandem serve` names) waits only before it writes anything, when the socket's
+        buffer is full; run here to that point, it either has written the frame or stops
+        there, and is closed with nothing written, for the caller's slower path to send."""
+        if self.ws.application_state != WebSocketState.CONNECTED:
+            return False
+        step = self.ws.send_text(text)
+        try:
+            step.send(None)
+        except StopIteration:
+            return True
+        except Exception:  # disconnected meanwhile: the slower path meets it too
+            return False
+        step.close()
+        return False
+
     async def send_json(self, message: Mapping[str, object]) -> None:
         if self.ws.application_state != WebSocketState.CONNECTED:
             # Closed by the server meanwhile (a revoked user): nothing more may be sent.
@@ -74,6 +94,15 @@ def _shared_text(message: Mapping[str, Any]) -> str | None:
     if not isinstance(operation_id, str):
         return None
     return _MESSAGE_HEADS[message["type"]] + json_string(operation_id) + data.text_tail()
+
+
+def _next_text(operation_id: str, result: ExecutionResult) -> str | None:
+    """The `next` message Strawberry's handler would send for a result, from its shared
+    payload JSON; None when it has none (then it is not for write_now)."""
+    data = result.data
+    if not isinstance(data, EncodedData) or not data.payload or result.extensions:
+        return None
+    return _MESSAGE_HEADS["next"] + json_string(operation_id) + data.text_tail()
 
 
 _MESSAGE_HEADS = {"next": '{"type":"next","id":', "data": '{"type":"data","id":'}
@@ -124,6 +153,19 @@ def resolved(context: Context, payload: Any) -> GraphQLError | None:
 
 class TransportProtocol(BaseGraphQLTransportWSHandler[Context, None]):
     """The `graphql-transport-ws` subprotocol (the npm graphql-ws library's)."""
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        # In the operation's own task: its stream may hand a live event's result straight to
+        # the socket, in the hub's turn (app/graphql/executor/events.py, live_writer).
+        live_writer.set(partial(self._write_now, operation))
+        await super().run_operation(operation)
+
+    def _write_now(self, operation: Operation[Context, None], result: ExecutionResult) -> bool:
+        if operation.completed or self.operations.get(operation.id) is not operation:
+            return False  # stopped by the client: its task is being cancelled
+        text = _next_text(operation.id, result)
+        websocket = self.websocket
+        return text is not None and isinstance(websocket, TextFrames) and websocket.write_now(text)
 
     async def handle_message(self, message: Message) -> None:
         reason = malformed(message, ("subscribe",))

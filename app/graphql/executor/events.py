@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Hashable
+from collections.abc import AsyncGenerator, Callable, Hashable
 from contextlib import aclosing
+from contextvars import ContextVar
 from typing import Any
 
 from graphql import GraphQLError
@@ -26,6 +27,15 @@ from app.graphql.executor.plan import OperationPlan, Planner
 from app.graphql.executor.run import Execution, Pending, Slot
 from app.graphql.executor.types import TypeNames
 from app.graphql.masking import as_client_sees
+
+Writer = Callable[[ExecutionResult], bool]
+
+live_writer: ContextVar[Writer | None] = ContextVar("live_writer", default=None)
+"""Set by the transport in the task of one operation (app/graphql/websocket.py): writes a
+result of that operation's stream to its socket at once, or says it cannot (False: the
+socket is closed or its buffer full, the operation over). With it, an event whose result
+is made before its subscribers are woken goes to each of their sockets in the hub's turn,
+without waking them (app/events/hub.py)."""
 
 
 class EncodedData(dict[str, Any]):
@@ -117,10 +127,18 @@ async def event_stream(
 
     # Subscribers of one plan, variables and visibility share results: one preparation.
     setup.info.prepare_event = ((id(plan), variables_key, context.visibility()), prepare)
+    base = (id(plan), variables_key)
+    writer = live_writer.get()
+    if writer is not None:
+
+        def deliver_now(payload: Any) -> bool:
+            ready = shared.ready(payload, base, plan.asks_actor, context)
+            return ready is not None and writer(ready)
+
+        setup.info.deliver_now = deliver_now
     try:
         source = setup.source_stream(root_field)
         async with aclosing(source):
-            base = (id(plan), variables_key)
             async for event in source:
                 # Nearly always prepared before this subscriber was woken (hub.py).
                 ready = shared.ready(event, base, plan.asks_actor, context)
