@@ -108,6 +108,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
+            # uvicorn formats each request's access line (quoting its path) before the
+            # logger drops it: a fortieth of a small request's CPU, for nothing above "info".
+            access_log=settings.log_level in ("debug", "info"),
             **WEBSOCKET_OPTIONS,
             proxy_headers=True,
         )

@@ -84,6 +84,11 @@ class Audience:
         )
 
 
+UNREAD = Audience("UNREAD", 0)
+"""The audience of an event read without it (to show its changes only, never to decide who
+sees it): it admits no member."""
+
+
 @dataclass(frozen=True, slots=True)
 class PendingEvent:
     """An event recorded by a service, waiting for the transaction to give it a sequence."""

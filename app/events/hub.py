@@ -95,7 +95,8 @@ class Subscription:
     def _delivered(self, event: ChangeEvent) -> bool:
         """Whether `direct` delivered the event (its result written to the socket already):
         a thousand subscribers woken one by one, each passing the event up through the
-        layers of its stream to the same write, cost a third of a change's time."""
+        layers of its stream to the same write, cost a fifth of the server's time for a change
+        (bench/run.py, 1,000 subscribers: 35-37 -> 29-33 ms of CPU per change)."""
         assert self.direct is not None
         try:
             delivered = self.direct(event)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.envelope import (
+    UNREAD,
     Audience,
     ChangeEvent,
     EventKind,
@@ -80,8 +81,8 @@ async def append(
 
 def from_record(row: Any, *, snapshots: bool = True) -> ChangeEvent:
     """From an EventRecord, or any row of the outbox table's columns by name; without
-    `snapshots`, from a row without them, for a reader that does not show them (the event's
-    snapshots are then empty)."""
+    `snapshots`, from a row without them nor the audience, for a reader that shows only what
+    changed (the event's snapshots are then empty, its audience UNREAD)."""
     return ChangeEvent(
         seq=row.seq,
         kind=EventKind(row.kind),
@@ -90,7 +91,7 @@ def from_record(row: Any, *, snapshots: bool = True) -> ChangeEvent:
         actor_id=row.actor_id,
         occurred_at=row.occurred_at,
         changes=changes_from_json(row.changes),
-        audience=Audience.from_json(row.audience),
+        audience=Audience.from_json(row.audience) if snapshots else UNREAD,
         snapshot=row.snapshot if snapshots else {},
         order_id=row.order_id,
         order_snapshot=row.order_snapshot if snapshots else None,

@@ -96,13 +96,14 @@ def _shared_text(message: Mapping[str, Any]) -> str | None:
     return _MESSAGE_HEADS[message["type"]] + json_string(operation_id) + data.text_tail()
 
 
-def _next_text(operation_id: str, result: ExecutionResult) -> str | None:
-    """The `next` message Strawberry's handler would send for a result, from its shared
-    payload JSON; None when it has none (then it is not for write_now)."""
+def _next_text(head: str, result: ExecutionResult) -> str | None:
+    """The `next` message Strawberry's handler would send for a result (`head`: the
+    message's beginning up to its operation's id), from its shared payload JSON; None when
+    it has none (then it is not for write_now)."""
     data = result.data
     if not isinstance(data, EncodedData) or not data.payload or result.extensions:
         return None
-    return _MESSAGE_HEADS["next"] + json_string(operation_id) + data.text_tail()
+    return head + data.text_tail()
 
 
 _MESSAGE_HEADS = {"next": '{"type":"next","id":', "data": '{"type":"data","id":'}
@@ -157,13 +158,16 @@ class TransportProtocol(BaseGraphQLTransportWSHandler[Context, None]):
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         # In the operation's own task: its stream may hand a live event's result straight to
         # the socket, in the hub's turn (app/graphql/executor/events.py, live_writer).
-        live_writer.set(partial(self._write_now, operation))
+        head = _MESSAGE_HEADS["next"] + json_string(operation.id)
+        live_writer.set(partial(self._write_now, operation, head))
         await super().run_operation(operation)
 
-    def _write_now(self, operation: Operation[Context, None], result: ExecutionResult) -> bool:
+    def _write_now(
+        self, operation: Operation[Context, None], head: str, result: ExecutionResult
+    ) -> bool:
         if operation.completed or self.operations.get(operation.id) is not operation:
             return False  # stopped by the client: its task is being cancelled
-        text = _next_text(operation.id, result)
+        text = _next_text(head, result)
         websocket = self.websocket
         return text is not None and isinstance(websocket, TextFrames) and websocket.write_now(text)
 

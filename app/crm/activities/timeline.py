@@ -125,15 +125,17 @@ _actor = User.__table__.alias("actor")
 _actor_columns = [_actor.c[name] for name in user_queries.SHOWN_COLUMNS]
 _ACTOR_ROW = part_class(user_queries.SHOWN_COLUMNS)
 ACTIVITY_COLUMNS = tuple(c.name for c in _activities.c)
-_SNAPSHOTS = ("snapshot", "order_snapshot")
-_EVENT_COLUMNS = tuple(c.name for c in _events.c if c.name not in _SNAPSHOTS)
+_WHOLE_EVENT = ("audience", "snapshot", "order_snapshot")
+"""What only a whole event holds: who may see it, and the deal and order as it left them."""
+_EVENT_COLUMNS = tuple(c.name for c in _events.c if c.name not in _WHOLE_EVENT)
 
 
 @dataclass(frozen=True, slots=True)
 class Shown:
     """What a reader of the timeline shows of its entries: the activities' columns it reads
     (their id, kind and author always come), and whether it shows the deal or order as an
-    event left them (the events' snapshots, the largest thing they hold)."""
+    event left them (the events' snapshots, the largest thing they hold; without them, the
+    events come without their audience too, which only decides who receives a live one)."""
 
     activity_columns: tuple[str, ...] = ACTIVITY_COLUMNS
     snapshots: bool = True
@@ -157,7 +159,9 @@ class Shown:
         return self.activity_columns == ACTIVITY_COLUMNS
 
     def event_columns(self) -> tuple[str, ...]:
-        return (*_EVENT_COLUMNS, *(_SNAPSHOTS if self.snapshots else ()))
+        if self.snapshots:
+            return (*_EVENT_COLUMNS, *_WHOLE_EVENT)
+        return _EVENT_COLUMNS
 
 
 EVERYTHING = Shown()

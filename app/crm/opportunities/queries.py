@@ -349,8 +349,8 @@ async def visible_by_id(
     timeline: PageAsk | None = None,
 ) -> Found:
     """The live deals of `ids` the actor may see; `columns` as for page(). With `timeline`,
-    each deal's timeline page that asks for is read in the same statement, and comes back
-    in `related` under TIMELINE_PAGES, by (deal id, ask)."""
+    the page it asks for of each deal's timeline is read in the same statement, and comes
+    back in `related` under TIMELINE_PAGES, by (deal id, ask)."""
     shape = Shape.of(columns)
     form = timeline.form if timeline is not None else None
     statement = _VISIBLE_BY_ID.get((actor.is_admin, shape, form))
