@@ -409,3 +409,24 @@ async def test_a_deal_read_with_its_timeline_pages_as_the_timeline_alone(
     assert (await api.ok(together, {"id": private_id}, outsider))["opportunity"] is None
     public = (await api.ok(together, {"id": opportunity_id}, outsider))["opportunity"]
     assert public["timeline"] == whole
+
+
+async def test_actors_read_with_a_page_serve_only_what_it_shows(api: Api, admin_token: str) -> None:
+    """A timeline page reads its entries' actors with only the columns the query shows of
+    users under it (here the name); the same user shown elsewhere in the operation with more
+    of its columns (the deal's creator, `me`) still comes whole."""
+    opportunity_id = (await create(api, admin_token, name="Actors"))["id"]
+    await journal(api, admin_token, opportunity_id, title="Call")
+    query = """query($id: ID!) {
+      me { id email role }
+      opportunity(id: $id) {
+        createdBy { id email role isActive }
+        timeline { nodes { actor { id name } } }
+      }
+    }"""
+    data = await api.ok(query, {"id": opportunity_id}, admin_token)
+    me = data["me"]
+    creator = data["opportunity"]["createdBy"]
+    assert creator == {"id": me["id"], "email": me["email"], "role": me["role"], "isActive": True}
+    actors = [node["actor"] for node in data["opportunity"]["timeline"]["nodes"]]
+    assert len(actors) == 2 and all(a["id"] == me["id"] and a["name"] for a in actors)

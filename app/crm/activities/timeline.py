@@ -45,6 +45,7 @@ from app.crm.activities.models import KINDS, Activity
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.paging import (
     Page,
+    PartialRows,
     SortKey,
     after_position,
     as_page,
@@ -122,8 +123,7 @@ def _parts(
 
 # The entry's author, joined to the page.
 _actor = User.__table__.alias("actor")
-_actor_columns = [_actor.c[name] for name in user_queries.SHOWN_COLUMNS]
-_ACTOR_ROW = part_class(user_queries.SHOWN_COLUMNS)
+USER_COLUMNS = user_queries.SHOWN_COLUMNS
 ACTIVITY_COLUMNS = tuple(c.name for c in _activities.c)
 _WHOLE_EVENT = ("audience", "snapshot", "order_snapshot")
 """What only a whole event holds: who may see it, and the deal and order as it left them."""
@@ -133,24 +133,33 @@ _EVENT_COLUMNS = tuple(c.name for c in _events.c if c.name not in _WHOLE_EVENT)
 @dataclass(frozen=True, slots=True)
 class Shown:
     """What a reader of the timeline shows of its entries: the activities' columns it reads
-    (their id, kind and author always come), and whether it shows the deal or order as an
+    (their id, kind and author always come), whether it shows the deal or order as an
     event left them (the events' snapshots, the largest thing they hold; without them, the
-    events come without their audience too, which only decides who receives a live one)."""
+    events come without their audience too, which only decides who receives a live one),
+    and the columns it shows of users (the entries' actors come with those)."""
 
     activity_columns: tuple[str, ...] = ACTIVITY_COLUMNS
     snapshots: bool = True
+    user_columns: tuple[str, ...] = USER_COLUMNS
 
     @classmethod
-    def of(cls, activity_columns: Collection[str] | None, snapshots: bool) -> Shown:
+    def of(
+        cls,
+        activity_columns: Collection[str] | None,
+        snapshots: bool,
+        user_columns: Collection[str] | None = None,
+    ) -> Shown:
         """None: every column."""
-        if activity_columns is None:
-            return cls(ACTIVITY_COLUMNS, snapshots)
-        key = (activity_columns, snapshots) if isinstance(activity_columns, frozenset) else None
-        if key is not None and (known := _SHOWN.get(key)) is not None:
+        key = (activity_columns, snapshots, user_columns)
+        hashable = all(c is None or isinstance(c, frozenset) for c in (key[0], key[2]))
+        if hashable and (known := _SHOWN.get(key)) is not None:
             return known
-        wanted = set(activity_columns) | {"id", "kind", "created_by_id"}
-        shown = cls(tuple(c for c in ACTIVITY_COLUMNS if c in wanted), snapshots)
-        if key is not None:
+        shown = cls(
+            _named(ACTIVITY_COLUMNS, activity_columns, ("id", "kind", "created_by_id")),
+            snapshots,
+            _named(USER_COLUMNS, user_columns, ("id",)),
+        )
+        if hashable:
             _SHOWN.keep(key, shown)
         return shown
 
@@ -164,8 +173,18 @@ class Shown:
         return _EVENT_COLUMNS
 
 
+def _named(
+    columns: tuple[str, ...], wanted: Collection[str] | None, always: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Those of `columns` that are `wanted` or `always` (all of them for None)."""
+    if wanted is None:
+        return columns
+    names = set(wanted).union(always)
+    return tuple(c for c in columns if c in names)
+
+
 EVERYTHING = Shown()
-_SHOWN: Memo[tuple[frozenset[str], bool], Shown] = Memo(256)
+_SHOWN: Memo[tuple[Any, bool, Any], Shown] = Memo(256)
 """By what a reader asked (a plan asks the same every time)."""
 
 
@@ -265,7 +284,7 @@ def _page_query(form: tuple[bool, bool, bool, Shown], opportunity: Any) -> Selec
         merged.c.id.label("k2"),
         *(merged.c["a_" + column.name] for column in activity_shown),
         *(merged.c["e_" + column.name] for column in event_shown),
-        *_actor_columns,
+        *(_actor.c[name] for name in shown.user_columns),
     ).select_from(merged.outerjoin(_actor, _actor.c.id == author))
     order = [
         SortKey(merged.c[name], True, parse)
@@ -300,8 +319,8 @@ def page_of(rows: Sequence[Any], start: int, ask: PageAsk) -> Page[Entry]:
     size = ask.size
     event_at = start + 3 + len(shown.activity_columns)
     actor_at = event_at + len(shown.event_columns())
-    end = actor_at + len(_actor_columns)
-    activity_row, event_row = _row_classes(shown)
+    end = actor_at + len(shown.user_columns)
+    activity_row, event_row, actor_row = _row_classes(shown)
     entries: list[Entry] = []
     activities: dict[int, Any] = {}
     events: dict[int, ChangeEvent] = {}
@@ -321,11 +340,14 @@ def page_of(rows: Sequence[Any], start: int, ask: PageAsk) -> Page[Entry]:
             )
             entries.append(Entry(row, start, None, event))
         if row[actor_at] is not None:
-            actors[row[actor_at]] = _ACTOR_ROW(row[actor_at:end])
+            actors[row[actor_at]] = actor_row(row[actor_at:end])
     page = as_page(entries, 3, size, ask.tag, has_previous_page=ask.after is not None)
     # Rows with some of their columns, events without their snapshots: not for the readers
     # of whole ones (`rows_by_id`, `events_by_seq`) to find.
-    related: dict[Any, dict[Any, Any]] = {user_queries.users_by_id: actors}
+    users: Any = user_queries.users_by_id
+    if shown.user_columns != USER_COLUMNS:
+        users = PartialRows(users, frozenset(shown.user_columns))
+    related: dict[Any, dict[Any, Any]] = {users: actors}
     if shown.all_columns:
         related[rows_by_id] = activities
     if shown.snapshots:
@@ -339,9 +361,14 @@ def page_of(rows: Sequence[Any], start: int, ask: PageAsk) -> Page[Entry]:
     )
 
 
-def _row_classes(shown: Shown) -> tuple[Any, Any]:
-    """The classes of its activity and event rows (named tuples of the columns it reads)."""
-    return part_class(shown.activity_columns), part_class(shown.event_columns())
+def _row_classes(shown: Shown) -> tuple[Any, Any, Any]:
+    """The classes of its activity, event and actor rows (named tuples of the columns it
+    reads)."""
+    return (
+        part_class(shown.activity_columns),
+        part_class(shown.event_columns()),
+        part_class(shown.user_columns),
+    )
 
 
 class Entry:

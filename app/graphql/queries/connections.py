@@ -24,6 +24,7 @@ from app.graphql.types.activities import (
 )
 from app.graphql.types.common import Connection, connection
 from app.graphql.types.opportunities import Opportunity, OpportunityEvent
+from app.graphql.types.people import User
 
 
 async def history_connection(
@@ -80,6 +81,7 @@ def timeline_ask(
     shown = timeline.Shown.of(
         columns_read_at(at, *ACTIVITY_TYPES),
         shown_fields is None or not shown_fields.isdisjoint(("opportunity", "order")),
+        columns_read_at(at, User),
     )
     return timeline.PageAsk.of(kinds, first, after, shown)
 
