@@ -271,6 +271,44 @@ async def test_a_user_deactivated_while_subscribed_stops_receiving(
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
 
 
+async def test_a_connection_opened_while_rights_are_being_reread_stays_open(
+    server: RunningServer, api: Api, admin_token: str, people: dict[str, tuple[str, str]]
+) -> None:
+    """The directory re-reads every subscriber's rights now and then; connections that open
+    while it reads (their users not among those it reads, or read after it) are not taken for
+    revoked: each stays open and gets its events."""
+    directory = server.runtime.directory
+    deal = await create(api, people["bob"][1], "Public deal")
+    rereading = True
+
+    async def reread() -> None:
+        while rereading:
+            await directory.refresh()
+            await asyncio.sleep(0)
+
+    async with api.subscriber(admin_token) as first:
+        await first.subscribe(EVENTS)  # someone for the directory to read
+        await until_subscribed(api, 1)
+        task = asyncio.create_task(reread())
+        try:
+            async with (
+                api.subscriber(people["bob"][1]) as bob,
+                api.subscriber(people["lea"][1]) as lea,
+                api.subscriber(people["oscar"][1]) as oscar,
+                api.subscriber(admin_token) as admin,
+            ):
+                for sub in (bob, lea, oscar, admin):
+                    await sub.subscribe(EVENTS)
+                await until_subscribed(api, 5)
+                await asyncio.sleep(0.3)  # many re-reads, each a chance to end a connection
+                await update(api, people["bob"][1], deal, nextStep="Still here")
+                for sub in (bob, lea, oscar, admin, first):
+                    assert names(await collect(sub, 1)) == [("UPDATED", "Public deal")]
+        finally:
+            rereading = False
+            await task
+
+
 async def test_since_replay_never_replays_private_events_to_an_outsider(
     api: Api, admin_token: str, people: dict[str, tuple[str, str]]
 ) -> None:

@@ -53,18 +53,24 @@ class ActorDirectory:
         self._actors: dict[int, Actor | None] = {}
         self._holders: Counter[int] = Counter()
         self._watches: set[Watch] = set()
+        self._reads = 0
+        """Refreshes begun so far; `_held_in[user]`: the count when the user was last held
+        (read freshly by whoever held them)."""
+        self._held_in: dict[int, int] = {}
         self.refreshing = Periodic("refreshing subscribers' rights", refresh_interval, self.refresh)
 
     def hold(self, actor: Actor) -> None:
         """`actor` must be freshly read: it replaces what the directory had for that user."""
         self._holders[actor.user_id] += 1
         self._actors[actor.user_id] = actor
+        self._held_in[actor.user_id] = self._reads
 
     def release(self, user_id: int) -> None:
         self._holders[user_id] -= 1
         if self._holders[user_id] <= 0:
             del self._holders[user_id]
             self._actors.pop(user_id, None)
+            self._held_in.pop(user_id, None)
 
     def watch(self, actor: Actor, on_revoked: Callable[[], Awaitable[None]]) -> Watch:
         """Call `on_revoked` once when the user is deactivated or deleted, or their password
@@ -87,16 +93,26 @@ class ActorDirectory:
         ids = list(self._holders)
         if not ids:
             return
+        # Only what was known before this read is judged by it: a user held or a connection
+        # watched while it runs was read freshly by whoever did it, maybe after this read
+        # (and a user not among `ids` is not in it at all: such a watch was taken for a
+        # revoked one, and a connection that had just been acknowledged closed with 4403).
+        self._reads += 1
+        begun = self._reads
+        watches = list(self._watches)
         async with self._sessions() as session:
             found = await load_actors(session, ids)
         for user_id in ids:
-            if user_id in self._holders:
+            if user_id in self._holders and self._held_in.get(user_id, begun) < begun:
                 self._actors[user_id] = found.get(user_id)
         revoked = [
             watch
-            for watch in self._watches
-            if (current := found.get(watch.user_id)) is None
-            or current.credential_stamp != watch.credential_stamp
+            for watch in watches
+            if watch in self._watches
+            and (
+                (current := found.get(watch.user_id)) is None
+                or current.credential_stamp != watch.credential_stamp
+            )
         ]
         for watch in revoked:
             watch.release()
