@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.client import Api, until_subscribed
+from tests.client import Api, metric, until_subscribed
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
 CLIENT_DIR = Path(__file__).parent / "js"
@@ -107,6 +107,7 @@ async def test_the_graphql_ws_client_subscribes_resumes_and_sees_only_text_frame
         assert (await client.expect("query"))["me"] == {"me": {"email": ADMIN_EMAIL}}
         await client.expect("subscribed")
         await until_subscribed(api, 1)
+        written = await metric(api, "tandem_event_deliveries_written_at_once_total")
         await next_step("Demo")
         await next_step("Offer")
         live = (await client.expect("events"))["events"]
@@ -114,6 +115,8 @@ async def test_the_graphql_ws_client_subscribes_resumes_and_sees_only_text_frame
             ("UPDATED", "Demo"),
             ("UPDATED", "Offer"),
         ]
+        # Both were written to the socket in the hub's turn, and the library read them.
+        assert await metric(api, "tandem_event_deliveries_written_at_once_total") == written + 2
         assert {e["actor"]["name"] for e in live} == {"Mia"}
 
         await client.expect("offline")

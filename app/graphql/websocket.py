@@ -87,21 +87,23 @@ def _shared_text(message: Mapping[str, Any]) -> str | None:
     payload = message.get("payload")
     if message.get("type") not in ("next", "data") or not isinstance(payload, dict):
         return None
-    data = payload.get("data")
-    if not isinstance(data, EncodedData) or not data.payload or "extensions" in payload:
-        return None
     operation_id = message["id"]
     if not isinstance(operation_id, str):
         return None
-    return _MESSAGE_HEADS[message["type"]] + json_string(operation_id) + data.text_tail()
+    head = _MESSAGE_HEADS[message["type"]] + json_string(operation_id)
+    return _with_payload(head, payload.get("data"), "extensions" in payload)
 
 
 def _next_text(head: str, result: ExecutionResult) -> str | None:
     """The `next` message Strawberry's handler would send for a result (`head`: the
-    message's beginning up to its operation's id), from its shared payload JSON; None when
-    it has none (then it is not for write_now)."""
-    data = result.data
-    if not isinstance(data, EncodedData) or not data.payload or result.extensions:
+    message's beginning up to its operation's id); None as for _with_payload."""
+    return _with_payload(head, result.data, bool(result.extensions))
+
+
+def _with_payload(head: str, data: Any, extensions: bool) -> str | None:
+    """`head` and the shared JSON of the payload `data` goes in; None when it has none (or
+    the message carries extensions of its own): then the message is encoded whole."""
+    if not isinstance(data, EncodedData) or not data.payload or extensions:
         return None
     return head + data.text_tail()
 

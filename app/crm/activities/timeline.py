@@ -412,12 +412,12 @@ _COUNT = {
 }
 
 
-async def timeline_count(session: AsyncSession, opportunity_id: int, kinds: Sequence[str]) -> int:
-    activity_kinds, history = _sources(kinds)
-    rows = await _COUNT[(bool(activity_kinds), history)].rows(
+async def timeline_count(session: AsyncSession, opportunity_id: int, ask: PageAsk) -> int:
+    """The entries of the whole timeline `ask` pages through (its kinds)."""
+    rows = await _COUNT[(bool(ask.activity_kinds), ask.history)].rows(
         session,
         opportunity=opportunity_id,
-        kinds=activity_kinds,
+        kinds=list(ask.activity_kinds),
         history_kinds=list(HISTORY_KINDS),
     )
     return int(rows[0][0])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import strawberry
 
@@ -73,7 +73,7 @@ _TIMELINE_KINDS = {kind.value: kind for kind in TimelineKind}
 
 
 def timeline_ask(
-    at: At | None, kinds: list[str], first: int | None, after: str | None
+    at: At | None, kinds: Sequence[TimelineKind] | None, first: int | None, after: str | None
 ) -> timeline.PageAsk:
     """The page a `timeline` field (`at`, when the plan executor runs it) asks for: its
     arguments, and what it shows of its entries. Raises DomainError."""
@@ -83,7 +83,7 @@ def timeline_ask(
         shown_fields is None or not shown_fields.isdisjoint(("opportunity", "order")),
         columns_read_at(at, User),
     )
-    return timeline.PageAsk.of(kinds, first, after, shown)
+    return timeline.PageAsk.of([kind.value for kind in kinds or ()], first, after, shown)
 
 
 def timeline_ahead(info: strawberry.Info) -> timeline.PageAsk | None:
@@ -95,9 +95,10 @@ def timeline_ahead(info: strawberry.Info) -> timeline.PageAsk | None:
     if len(below) != 1:
         return None
     arguments = info.arguments(below[0].field)  # type: ignore[attr-defined]
-    kinds = [kind.value for kind in arguments.get("kinds") or ()]
     try:
-        return timeline_ask(below[0], kinds, arguments.get("first"), arguments.get("after"))
+        return timeline_ask(
+            below[0], arguments.get("kinds"), arguments.get("first"), arguments.get("after")
+        )
     except DomainError:
         return None
 
@@ -105,7 +106,7 @@ def timeline_ahead(info: strawberry.Info) -> timeline.PageAsk | None:
 async def timeline_connection(
     info: strawberry.Info,
     opportunity_id: int,
-    kinds: list[str],
+    kinds: Sequence[TimelineKind] | None,
     first: int | None,
     after: str | None,
 ) -> Connection[TimelineEntry]:
@@ -146,7 +147,7 @@ async def timeline_connection(
 
     async def count() -> int:
         async with context.read() as session:
-            return await timeline.timeline_count(session, opportunity_id, kinds)
+            return await timeline.timeline_count(session, opportunity_id, ask)
 
     return connection(page, entries, count)
 

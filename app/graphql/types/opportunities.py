@@ -268,9 +268,7 @@ class Opportunity(Node, RowBacked):
     ) -> Connection[Annotated[TimelineEntry, strawberry.lazy("app.graphql.types.activities")]]:
         from app.graphql.queries.connections import timeline_connection
 
-        return await timeline_connection(
-            info, self.row.id, [k.value for k in kinds or []], first, after
-        )
+        return await timeline_connection(info, self.row.id, kinds, first, after)
 
     @batched(description="Orders made from this opportunity, oldest first.")
     async def orders(
