@@ -66,9 +66,8 @@ class TandemApp(Starlette):
 
 
 WEBSOCKET_OPTIONS: dict[str, Any] = {
-    # Named, not "auto": live events are written to sockets without waiting
-    # (app/graphql/websocket.py, TextFrames.write_now), which relies on this protocol's
-    # send waiting only before it writes.
+    # Named, not "auto": live events are written straight to the sockets of this protocol
+    # (app/graphql/socket_writes.py); connections served by another go the slower way.
     "ws": "websockets-sansio",
     # Per-message deflate costs ~300 KiB per socket; dashboards hold thousands.
     "ws_per_message_deflate": False,

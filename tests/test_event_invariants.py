@@ -695,3 +695,56 @@ async def test_events_written_at_once_reach_each_subscriber_once_in_order(
 
 async def collect_cursors(sub: Subscriber, count: int) -> list[int]:
     return cursors(await collect(sub, count))
+
+
+async def test_frames_written_at_once_of_every_length_reach_a_standard_client(
+    api: Api, admin_token: str
+) -> None:
+    """An event written straight to the socket is a text frame a standard client reads,
+    whatever its length: under 126 bytes, under 64 KiB and beyond (RFC 6455's three length
+    forms), each whole and in order."""
+    small = "subscription { opportunityEvents { cursor } }"
+    medium = "subscription { opportunityEvents { cursor kind opportunity { name description } } }"
+    large = (
+        "subscription { opportunityEvents { cursor "
+        + " ".join(f"a{n}: opportunity {{ description }}" for n in range(8))
+        + " } }"
+    )
+    deal = await create(api, admin_token, "Frames", description="d" * 1_000)
+    async with (
+        api.subscriber(admin_token) as small_sub,
+        api.subscriber(admin_token) as medium_sub,
+        api.subscriber(admin_token) as large_sub,
+    ):
+        await small_sub.subscribe(small)
+        await medium_sub.subscribe(medium)
+        await large_sub.subscribe(large)
+        await until_subscribed(api, 3)
+        written_before = await metric(api, "tandem_event_deliveries_written_at_once_total")
+        descriptions = ["e" * 1_000, "f" * 9_000, "g" * 2_000]
+        for text in descriptions:
+            await update(api, admin_token, deal, description=text)
+
+        small_frames = [await small_sub.ws.recv() for _ in descriptions]
+        medium_frames = [await medium_sub.ws.recv() for _ in descriptions]
+        large_frames = [await large_sub.ws.recv() for _ in descriptions]
+        written = await metric(api, "tandem_event_deliveries_written_at_once_total")
+
+    assert all(isinstance(f, str) for f in small_frames + medium_frames + large_frames)
+    assert all(len(f.encode()) < 126 for f in small_frames)
+    assert all(126 <= len(f.encode()) < 1 << 16 for f in medium_frames)
+    assert len(large_frames[1].encode()) >= 1 << 16
+    small_cursors = [
+        json.loads(f)["payload"]["data"]["opportunityEvents"]["cursor"] for f in small_frames
+    ]
+    assert [int(c) for c in small_cursors] == list(
+        range(int(small_cursors[0]), int(small_cursors[0]) + 3)
+    )
+    for frames in (medium_frames, large_frames):
+        events = [json.loads(f)["payload"]["data"]["opportunityEvents"] for f in frames]
+        assert [e["cursor"] for e in events] == small_cursors
+    medium_events = [json.loads(f)["payload"]["data"]["opportunityEvents"] for f in medium_frames]
+    assert [e["opportunity"]["description"] for e in medium_events] == descriptions
+    large_events = [json.loads(f)["payload"]["data"]["opportunityEvents"] for f in large_frames]
+    assert [e["a7"]["description"] for e in large_events] == descriptions
+    assert written - written_before == 3 * len(descriptions)

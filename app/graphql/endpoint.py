@@ -38,6 +38,7 @@ from app.graphql.encoding import encode_json
 from app.graphql.limits import MAX_BATCH_OPERATIONS
 from app.graphql.persisted.protocol import requested
 from app.graphql.schema import schema
+from app.graphql.socket_writes import SOCKET_WRITER, SocketWriter
 from app.graphql.websocket import FORBIDDEN, LegacyProtocol, TextFrames, TransportProtocol
 
 
@@ -162,6 +163,9 @@ class TandemGraphQL(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                # Live events may be written to this connection's socket at once.
+                scope[SOCKET_WRITER] = SocketWriter.of(send)
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)

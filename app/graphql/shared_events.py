@@ -34,10 +34,19 @@ class SharedEvents:
         self._keep = keep
         self._by_seq: OrderedDict[tuple[int, type, Any], SharedPayload] = OrderedDict()
         self._answers: OrderedDict[Hashable, asyncio.Future[Any]] = OrderedDict()
+        # The event being dispatched, met by each of its subscribers in turn (a thousand,
+        # maybe): its plain payload and its opportunity's audience now, found without a key.
+        self._last_payload: OpportunityEvent | None = None
+        self._last_audience: tuple[ChangeEvent | None, Audience | None] = (None, None)
 
     def payload(self, event: ChangeEvent, change: ViewChange | None = None) -> OpportunityEvent:
+        last = self._last_payload
+        if change is None and last is not None and last.event is event:
+            return last
         shared = self._shared(event, OpportunityEvent, change)
         assert isinstance(shared, OpportunityEvent)
+        if change is None:
+            self._last_payload = shared
         return shared
 
     def order_payload(self, event: ChangeEvent) -> OrderEvent:
@@ -81,10 +90,13 @@ class SharedEvents:
         (audience_now below); None when it must be read."""
         if event.opportunity_id is None:
             return True
-        known = self._answers.get(_audience_key(event.opportunity_id, event.seq))
-        if known is None or not _made(known):
-            return None
-        now: Audience | None = known.result()
+        last, now = self._last_audience
+        if last is not event:
+            known = self._answers.get(_audience_key(event.opportunity_id, event.seq))
+            if known is None or not _made(known):
+                return None
+            now = known.result()
+            self._last_audience = (event, now)
         return now is not None and now.admits(actor.user_id, actor.team_ids, actor.is_admin)
 
     async def prepare_audience(self, event: ChangeEvent) -> None:

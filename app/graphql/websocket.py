@@ -42,6 +42,7 @@ from strawberry.types.graphql import OperationType
 from app.graphql.context import Context
 from app.graphql.executor.events import EncodedData, live_writer
 from app.graphql.persisted.protocol import Refused, requested
+from app.graphql.socket_writes import SOCKET_WRITER, SocketWriter
 
 # Close codes both protocols use: 4400 a malformed message, 4403 not (or no longer) allowed.
 MALFORMED = 4400
@@ -49,24 +50,6 @@ FORBIDDEN = 4403
 
 
 class TextFrames(ASGIWebSocketAdapter):
-    def write_now(self, text: str) -> bool:
-        """Send a text frame without waiting, or say it cannot go at once (False: nothing
-        sent). The ASGI send is a coroutine, but uvicorn's (the websockets-sansio protocol,
-        which `tandem serve` names) waits only before it writes anything, when the socket's
-        buffer is full; run here to that point, it either has written the frame or stops
-        there, and is closed with nothing written, for the caller's slower path to send."""
-        if self.ws.application_state != WebSocketState.CONNECTED:
-            return False
-        step = self.ws.send_text(text)
-        try:
-            step.send(None)
-        except StopIteration:
-            return True
-        except Exception:  # disconnected meanwhile: the slower path meets it too
-            return False
-        step.close()
-        return False
-
     async def send_json(self, message: Mapping[str, object]) -> None:
         if self.ws.application_state != WebSocketState.CONNECTED:
             # Closed by the server meanwhile (a revoked user): nothing more may be sent.
@@ -92,12 +75,6 @@ def _shared_text(message: Mapping[str, Any]) -> str | None:
         return None
     head = _MESSAGE_HEADS[message["type"]] + json_string(operation_id)
     return _with_payload(head, payload.get("data"), "extensions" in payload)
-
-
-def _next_text(head: str, result: ExecutionResult) -> str | None:
-    """The `next` message Strawberry's handler would send for a result (`head`: the
-    message's beginning up to its operation's id); None as for _with_payload."""
-    return _with_payload(head, result.data, bool(result.extensions))
 
 
 def _with_payload(head: str, data: Any, extensions: bool) -> str | None:
@@ -160,18 +137,30 @@ class TransportProtocol(BaseGraphQLTransportWSHandler[Context, None]):
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         # In the operation's own task: its stream may hand a live event's result straight to
         # the socket, in the hub's turn (app/graphql/executor/events.py, live_writer).
-        head = _MESSAGE_HEADS["next"] + json_string(operation.id)
-        live_writer.set(partial(self._write_now, operation, head))
+        websocket = self.websocket
+        socket = None
+        if isinstance(websocket, TextFrames):
+            socket = websocket.ws.scope.get(SOCKET_WRITER)
+        if socket is not None:
+            head = (_MESSAGE_HEADS["next"] + json_string(operation.id)).encode()
+            live_writer.set(partial(self._write_now, operation, head, socket))
         await super().run_operation(operation)
 
     def _write_now(
-        self, operation: Operation[Context, None], head: str, result: ExecutionResult
+        self,
+        operation: Operation[Context, None],
+        head: bytes,
+        socket: SocketWriter,
+        result: ExecutionResult,
     ) -> bool:
+        """The `next` message Strawberry's handler would send for the result, written at once
+        when its payload is shared (and the socket can take it now)."""
         if operation.completed or self.operations.get(operation.id) is not operation:
             return False  # stopped by the client: its task is being cancelled
-        text = _next_text(head, result)
-        websocket = self.websocket
-        return text is not None and isinstance(websocket, TextFrames) and websocket.write_now(text)
+        data = result.data
+        if not isinstance(data, EncodedData) or not data.payload or result.extensions:
+            return False
+        return socket.write_text(head, data.tail())
 
     async def handle_message(self, message: Message) -> None:
         reason = malformed(message, ("subscribe",))

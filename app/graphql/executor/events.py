@@ -42,14 +42,17 @@ class EncodedData(dict[str, Any]):
     """An event's `data`, with the JSON of the whole payload (data and errors) it goes in."""
 
     payload: bytes = b""
-    _tail: str | None = None
+    _tail: bytes | None = None
+
+    def tail(self) -> bytes:
+        """`,"payload":<the payload>}`, the end of every message that carries it (made once:
+        thousands of sockets may get it)."""
+        if self._tail is None:
+            self._tail = b',"payload":' + self.payload + b"}"
+        return self._tail
 
     def text_tail(self) -> str:
-        """`,"payload":<the payload>}`, the end of every message that carries it, as text
-        (made once: thousands of sockets may get it)."""
-        if self._tail is None:
-            self._tail = ',"payload":' + self.payload.decode() + "}"
-        return self._tail
+        return self.tail().decode()
 
 
 class _Shared:
@@ -67,6 +70,7 @@ class SharedResults:
         self._events = events
         # id(event) -> (the event, kept so that its id is not reused; its results)
         self._by_event: OrderedDict[int, _EventResults] = OrderedDict()
+        self._last: _EventResults | None = None
         self.built = 0
         """Results built: with sharing, one per event and group of subscribers."""
 
@@ -74,15 +78,25 @@ class SharedResults:
         self, event: object, base: tuple[Any, ...], asks_actor: bool, context: Any
     ) -> ExecutionResult | None:
         """The result already made for the event and this group of subscribers, if any."""
-        entry = self._by_event.get(id(event))
+        entry = self._last
         if entry is None or entry.event is not event:
-            return None
-        future = entry.results.get((*base, context.visibility()) if asks_actor else base)
+            entry = self._by_event.get(id(event))
+            if entry is None or entry.event is not event:
+                return None
+            self._last = entry  # its other subscribers come next
+        key = (*base, context.visibility()) if asks_actor else base
+        made = entry.made.get(key)
+        if made is not None:
+            return made
+        future = entry.results.get(key)
         if future is None or not future.done() or future.cancelled() or future.exception():
             return None
         shared = future.result()
         # One that read what the actor may see is not for all: _result sorts that out.
-        return None if shared.asked_actor and not asks_actor else shared.result
+        if shared.asked_actor and not asks_actor:
+            return None
+        entry.made[key] = shared.result
+        return shared.result
 
     def of(self, event: object) -> _EventResults:
         entry = self._by_event.get(id(event))
@@ -98,11 +112,13 @@ class _EventResults:
     """One event's results by group of subscribers, and the rows they read that are the same
     for everyone (an opportunity's owner and stage: read once for all the selections)."""
 
-    __slots__ = ("event", "results", "rows")
+    __slots__ = ("event", "made", "results", "rows")
 
     def __init__(self, event: object) -> None:
         self.event = event  # kept, so that its id is not reused while this lives
         self.results: dict[Hashable, asyncio.Future[_Shared]] = {}
+        self.made: dict[Hashable, ExecutionResult] = {}
+        """Results found made for everyone of their key (`ready`), by key."""
         self.rows: dict[object, dict[Any, Any]] = {}
 
 
