@@ -103,7 +103,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         hub=hub,
         sink=broker,
         directory=directory,
-        shared_events=SharedEvents(reads),
+        shared_events=SharedEvents(reads, pool=read_pool),
         persisted=persisted,
         actors=RecentActors(settings.auth_cache_seconds),
     )

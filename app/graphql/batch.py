@@ -40,6 +40,33 @@ Fetch = Callable[[AsyncSession, Sequence[Any]], Awaitable[dict[Any, Any]]]
 VisibleFetch = Callable[[AsyncSession, Actor, Sequence[Any]], Awaitable[dict[Any, Any]]]
 
 
+@asynccontextmanager
+async def pooled_session(
+    pool: ReadPool, sessions: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[AsyncSession]:
+    """A read session (of `sessions`) whose compiled statements run on a connection of the
+    read pool, handed out in microseconds; SQLAlchemy connects it only for the other reads,
+    if any."""
+    connection = await pool.acquire()
+    session = connection.session
+    if session is None:
+        session = connection.session = sessions()
+        session.info[DRIVER_CONNECTION] = connection
+    clean = True
+    try:
+        yield session
+    except BaseException as error:
+        # Cancelled, it may be in the middle of a statement: not to be used again. After
+        # any other error (a client's bad cursor, a statement PostgreSQL refused) it is
+        # as good as before; a broken one the pool notices by itself.
+        clean = isinstance(error, Exception)
+        raise
+    finally:
+        if session.in_transaction():  # it read through SQLAlchemy's own connection too
+            await session.close()
+        pool.release(connection, clean=clean)
+
+
 class Reader:
     """The reads of one operation, through one session at a time, each row kept by key.
 
@@ -100,30 +127,12 @@ class Reader:
 
     @asynccontextmanager
     async def _fresh(self) -> AsyncIterator[AsyncSession]:
-        """A session whose compiled statements run on a connection of the read pool;
-        SQLAlchemy connects it only for the other reads, if any."""
         if self._pool is None:
             async with self._sessions() as session:
                 yield session
             return
-        connection = await self._pool.acquire()
-        session = connection.session
-        if session is None:
-            session = connection.session = self._sessions()
-            session.info[DRIVER_CONNECTION] = connection
-        clean = True
-        try:
+        async with pooled_session(self._pool, self._sessions) as session:
             yield session
-        except BaseException as error:
-            # Cancelled, it may be in the middle of a statement: not to be used again. After
-            # any other error (a client's bad cursor, a statement PostgreSQL refused) it is
-            # as good as before; a broken one the pool notices by itself.
-            clean = isinstance(error, Exception)
-            raise
-        finally:
-            if session.in_transaction():  # it read through SQLAlchemy's own connection too
-                await session.close()
-            self._pool.release(connection, clean=clean)
 
     def remember(self, related: Mapping[Any, Mapping[Any, Any]]) -> None:
         """Rows read along with others ({fetch function: {key: row}}, e.g. a page's owners):

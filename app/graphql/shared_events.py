@@ -18,7 +18,9 @@ from app.crm.actor import Actor
 from app.crm.opportunities import audience
 from app.crm.opportunities.filters import OpportunityFilter, filter_to_json
 from app.crm.opportunities.membership import membership
+from app.db import ReadPool
 from app.events.envelope import Audience, ChangeEvent
+from app.graphql.batch import pooled_session
 from app.graphql.types.opportunities import OpportunityEvent, ViewChange
 from app.graphql.types.orders import OrderEvent
 
@@ -29,8 +31,15 @@ T = TypeVar("T")
 class SharedEvents:
     """One payload per recent event, and the answers about it, for all its subscribers."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], keep: int = 64) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        keep: int = 64,
+        *,
+        pool: ReadPool | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._pool = pool
         self._keep = keep
         self._by_seq: OrderedDict[tuple[int, type, Any], SharedPayload] = OrderedDict()
         self._answers: OrderedDict[Hashable, asyncio.Future[Any]] = OrderedDict()
@@ -108,7 +117,14 @@ class SharedEvents:
         """Who may see the opportunity now (not when the event was committed): once per event."""
 
         async def read() -> Audience | None:
-            async with self._sessions() as session:
+            # On the read pool when there is one: it is read before an event's thousand
+            # subscribers get it (an SQLAlchemy session's checkout took a tenth of that time).
+            reading = (
+                self._sessions()
+                if self._pool is None
+                else pooled_session(self._pool, self._sessions)
+            )
+            async with reading as session:
                 return (await audience.audiences_by_id(session, [opportunity_id])).get(
                     opportunity_id
                 )

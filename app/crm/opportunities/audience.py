@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import any_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.opportunities.models import Opportunity, Participant
+from app.crm.statements import Statement, keys
 from app.events.envelope import Audience
 
 
@@ -27,36 +29,37 @@ async def audience_of(session: AsyncSession, opportunity: Opportunity) -> Audien
     )
 
 
+def _linked(column: Any) -> Any:
+    """The ids in `column` of the opportunity's participants, as an array (NULL for none)."""
+    return (
+        select(func.array_agg(column))
+        .where(Participant.opportunity_id == Opportunity.id, column.is_not(None))
+        .scalar_subquery()
+    )
+
+
+# One statement, compiled once: an event's audience is read before its subscribers get it,
+# on the way from the commit to a thousand sockets (two SQLAlchemy queries took 2.6 ms).
+_AUDIENCES = Statement(
+    select(
+        Opportunity.id,
+        Opportunity.visibility,
+        Opportunity.owner_id,
+        _linked(Participant.user_id).label("user_ids"),
+        _linked(Participant.team_id).label("team_ids"),
+    ).where(Opportunity.id == any_(keys("ids")))
+)
+
+
 async def audiences_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Audience]:
-    """Who may see each opportunity now (deleted ones included: their last audience)."""
-    owners = (
-        await session.execute(
-            select(Opportunity.id, Opportunity.visibility, Opportunity.owner_id).where(
-                Opportunity.id.in_(ids)
-            )
-        )
-    ).all()
-    links = (
-        await session.execute(
-            select(Participant.opportunity_id, Participant.user_id, Participant.team_id).where(
-                Participant.opportunity_id.in_(ids),
-                (Participant.user_id.is_not(None)) | (Participant.team_id.is_not(None)),
-            )
-        )
-    ).all()
-    users: dict[int, set[int]] = {}
-    teams: dict[int, set[int]] = {}
-    for opportunity_id, user_id, team_id in links:
-        if user_id is not None:
-            users.setdefault(opportunity_id, set()).add(user_id)
-        if team_id is not None:
-            teams.setdefault(opportunity_id, set()).add(team_id)
+    """Who may see each opportunity now (deleted ones included: their last audience). For
+    read sessions (app/crm/statements.py)."""
     return {
-        o.id: Audience(
-            visibility=o.visibility,
-            owner_id=o.owner_id,
-            user_ids=frozenset(users.get(o.id, ())),
-            team_ids=frozenset(teams.get(o.id, ())),
+        row.id: Audience(
+            visibility=row.visibility,
+            owner_id=row.owner_id,
+            user_ids=frozenset(row.user_ids or ()),
+            team_ids=frozenset(row.team_ids or ()),
         )
-        for o in owners
+        for row in await _AUDIENCES.rows(session, ids=list(ids))
     }
