@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 
@@ -35,9 +36,9 @@ from app.periodic import Periodic
 log = logging.getLogger(__name__)
 
 Accept = Callable[[ChangeEvent], bool]
-Preparation = tuple[Hashable, Callable[[ChangeEvent], Awaitable[object]]]
-"""A key, shared by the subscriptions that need the same thing made for an event, and how
-to make it (its result is the preparer's own business: it keeps it where it will look)."""
+Prepare = Callable[[ChangeEvent], Awaitable[object]]
+"""How to make something for an event (its result is the preparer's own business: it keeps
+it where it will look)."""
 
 REPLAY_BATCH = 500
 
@@ -56,7 +57,9 @@ class Subscription:
         self.cursor = cursor
         self._replaying = replay
         self.closed = False
-        self.preparations: list[Preparation] = []
+        self.preparations: dict[Hashable, Prepare] = {}
+        """By a key shared by the subscriptions that need the same thing made for an event
+        (whichever of theirs runs, it makes the same)."""
         self.direct: Callable[[ChangeEvent], bool] | None = None
         """Delivers an event it takes at once, in the hub's turn (True), or says it cannot
         (False: its task is woken for it). Tried only while its task waits with nothing
@@ -82,8 +85,21 @@ class Subscription:
                 if seq > self.cursor:
                     self.cursor = seq
                 return
-            if self.direct is not None and self._waiter is not None and self._delivered(event):
-                return
+            direct = self.direct
+            if direct is not None and self._waiter is not None:
+                # Delivered at once (its result written to the socket already): a thousand
+                # subscribers woken one by one, each passing the event up through the layers
+                # of its stream to the same write, cost a fifth of the server's time for a
+                # change (bench/run.py, 1,000 subscribers: 35-37 -> 29-33 ms of CPU per change).
+                try:
+                    delivered = direct(event)
+                except Exception as error:  # the task meets it again, on its own path
+                    log.debug("delivering event %s at once failed: %r", event.seq, error)
+                    delivered = False
+                if delivered:
+                    self.cursor = event.seq
+                    self._hub.direct_deliveries += 1
+                    return
         if len(self._queue) >= self._max_queue:
             self._queue.clear()
             self._replaying = True
@@ -91,22 +107,6 @@ class Subscription:
         else:
             self._queue.append(event)
         self._wake()
-
-    def _delivered(self, event: ChangeEvent) -> bool:
-        """Whether `direct` delivered the event (its result written to the socket already):
-        a thousand subscribers woken one by one, each passing the event up through the
-        layers of its stream to the same write, cost a fifth of the server's time for a change
-        (bench/run.py, 1,000 subscribers: 35-37 -> 29-33 ms of CPU per change)."""
-        assert self.direct is not None
-        try:
-            delivered = self.direct(event)
-        except Exception as error:  # the task meets it again, on its own path
-            log.debug("delivering event %s at once failed: %r", event.seq, error)
-            return False
-        if delivered:
-            self.cursor = event.seq
-            self._hub.direct_deliveries += 1
-        return delivered
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -177,6 +177,9 @@ class EventHub:
         self.overflows = 0
         self.dispatched = 0
         self.direct_deliveries = 0
+        # Where the time from an event's arrival to its last subscriber goes (/metrics).
+        self.preparing_seconds = 0.0
+        self.dispatching_seconds = 0.0
 
     async def start(self) -> None:
         async with self._sessions() as session:
@@ -233,16 +236,19 @@ class EventHub:
                     break  # nothing newer is committed yet
 
     async def _deliver(self, event: ChangeEvent) -> None:
+        started = time.perf_counter()
         await self._prepare(event)
+        prepared = time.perf_counter()
         self._dispatch(event)
+        self.preparing_seconds += prepared - started
+        self.dispatching_seconds += time.perf_counter() - prepared
 
     async def _prepare(self, event: ChangeEvent) -> None:
         """Run, once each, the preparations of the subscriptions that take the event."""
-        distinct: dict[Hashable, Callable[[ChangeEvent], Awaitable[object]]] = {}
+        distinct: dict[Hashable, Prepare] = {}
         for subscription in self.subscriptions:
             if subscription.preparations and subscription.wants(event):
-                for key, prepare in subscription.preparations:
-                    distinct.setdefault(key, prepare)
+                distinct.update(subscription.preparations)
         # One after the other: what one reads, the next may find read (the same owner and
         # stage for every selection of an event's opportunity).
         for prepare in distinct.values():

@@ -129,11 +129,11 @@ async def _deliver(
     start = since if since is not None else await runtime.hub.latest_committed()
     subscription = runtime.hub.subscribe(accept, start)
     shared: SharedEvents = runtime.shared_events
-    subscription.preparations.append((_AUDIENCE, shared.prepare_audience))
+    subscription.preparations[_AUDIENCE] = shared.prepare_audience
     result = getattr(info, "prepare_event", None)  # the plan executor's
     if result is not None and payload_of is not None:
         key, prepare = result
-        subscription.preparations.append((key, lambda event: prepare(payload_of(event))))
+        subscription.preparations[key] = lambda event: prepare(payload_of(event))
     # The plan executor's too, when the transport can write a result at once (app/graphql/
     # executor/events.py): an event the hub prepared goes to the socket in the hub's turn.
     deliver_now = getattr(info, "deliver_now", None)

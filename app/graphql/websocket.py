@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 import orjson
@@ -40,7 +39,7 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from app.graphql.context import Context
-from app.graphql.executor.events import EncodedData, live_writer
+from app.graphql.executor.events import EncodedData, Writer, live_writer
 from app.graphql.persisted.protocol import Refused, requested
 from app.graphql.socket_writes import SOCKET_WRITER, SocketWriter
 
@@ -142,25 +141,23 @@ class TransportProtocol(BaseGraphQLTransportWSHandler[Context, None]):
         if isinstance(websocket, TextFrames):
             socket = websocket.ws.scope.get(SOCKET_WRITER)
         if socket is not None:
-            head = (_MESSAGE_HEADS["next"] + json_string(operation.id)).encode()
-            live_writer.set(partial(self._write_now, operation, head, socket))
+            live_writer.set(self._writer(operation, socket))
         await super().run_operation(operation)
 
-    def _write_now(
-        self,
-        operation: Operation[Context, None],
-        head: bytes,
-        socket: SocketWriter,
-        result: ExecutionResult,
-    ) -> bool:
-        """The `next` message Strawberry's handler would send for the result, written at once
-        when its payload is shared (and the socket can take it now)."""
-        if operation.completed or self.operations.get(operation.id) is not operation:
-            return False  # stopped by the client: its task is being cancelled
-        data = result.data
-        if not isinstance(data, EncodedData) or not data.payload or result.extensions:
-            return False
-        return socket.write_text(head, data.tail())
+    def _writer(self, operation: Operation[Context, None], socket: SocketWriter) -> Writer:
+        """Writes the `next` message Strawberry's handler would send for a result whose
+        message ends as `tail`, at once, while the operation runs."""
+        head = (_MESSAGE_HEADS["next"] + json_string(operation.id)).encode()
+        operations = self.operations
+        operation_id = operation.id
+        write_text = socket.write_text
+
+        def write_now(tail: bytes) -> bool:
+            if operation.completed or operations.get(operation_id) is not operation:
+                return False  # stopped by the client: its task is being cancelled
+            return write_text(head, tail)
+
+        return write_now
 
     async def handle_message(self, message: Message) -> None:
         reason = malformed(message, ("subscribe",))

@@ -28,14 +28,15 @@ from app.graphql.executor.run import Execution, Pending, Slot
 from app.graphql.executor.types import TypeNames
 from app.graphql.masking import as_client_sees
 
-Writer = Callable[[ExecutionResult], bool]
+Writer = Callable[[bytes], bool]
 
 live_writer: ContextVar[Writer | None] = ContextVar("live_writer", default=None)
-"""Set by the transport in the task of one operation (app/graphql/websocket.py): writes a
-result of that operation's stream to its socket at once, or says it cannot (False: the
-socket is closed or its buffer full, the operation over). With it, an event whose result
-is made before its subscribers are woken goes to each of their sockets in the hub's turn,
-without waking them (app/events/hub.py)."""
+"""Set by the transport in the task of one operation (app/graphql/websocket.py): writes to
+its socket at once the `next` message of a result of that operation's stream, given the end
+of the message every subscriber of the result shares (`EncodedData.tail`), or says it
+cannot (False: the socket is closing or holds data not yet sent, the operation is over).
+With it, an event whose result is made before its subscribers are woken goes to each of
+their sockets in the hub's turn, without waking them (app/events/hub.py)."""
 
 
 class EncodedData(dict[str, Any]):
@@ -52,6 +53,7 @@ class EncodedData(dict[str, Any]):
         return self._tail
 
     def text_tail(self) -> str:
+        """The same, as text."""
         return self.tail().decode()
 
 
@@ -78,25 +80,49 @@ class SharedResults:
         self, event: object, base: tuple[Any, ...], asks_actor: bool, context: Any
     ) -> ExecutionResult | None:
         """The result already made for the event and this group of subscribers, if any."""
+        entry = self._entry(event)
+        if entry is None:
+            return None
+        key = (*base, context.visibility()) if asks_actor else base
+        future = entry.results.get(key)
+        if future is None or not future.done() or future.cancelled() or future.exception():
+            return None
+        shared = future.result()
+        # One that read what the actor may see is not for all: _result sorts that out.
+        return None if shared.asked_actor and not asks_actor else shared.result
+
+    def ready_tail(
+        self, event: object, base: tuple[Any, ...], asks_actor: bool, context: Any
+    ) -> bytes | None:
+        """The shared end of the message of the result `ready` gives (`EncodedData.tail`),
+        None when there is none, or the result carries what is not for everyone (errors'
+        extensions of its own): found once per event and group of subscribers, then by key
+        alone, for each of a thousand subscribers."""
+        entry = self._last
+        if entry is None or entry.event is not event:
+            entry = self._entry(event)
+            if entry is None:
+                return None
+        key = (*base, context.visibility()) if asks_actor else base
+        tail = entry.tails.get(key)
+        if tail is None:
+            result = self.ready(event, base, asks_actor, context)
+            if result is None or result.extensions:
+                return None
+            data = result.data
+            if not isinstance(data, EncodedData) or not data.payload:
+                return None
+            tail = entry.tails[key] = data.tail()
+        return tail
+
+    def _entry(self, event: object) -> _EventResults | None:
         entry = self._last
         if entry is None or entry.event is not event:
             entry = self._by_event.get(id(event))
             if entry is None or entry.event is not event:
                 return None
             self._last = entry  # its other subscribers come next
-        key = (*base, context.visibility()) if asks_actor else base
-        made = entry.made.get(key)
-        if made is not None:
-            return made
-        future = entry.results.get(key)
-        if future is None or not future.done() or future.cancelled() or future.exception():
-            return None
-        shared = future.result()
-        # One that read what the actor may see is not for all: _result sorts that out.
-        if shared.asked_actor and not asks_actor:
-            return None
-        entry.made[key] = shared.result
-        return shared.result
+        return entry
 
     def of(self, event: object) -> _EventResults:
         entry = self._by_event.get(id(event))
@@ -112,13 +138,13 @@ class _EventResults:
     """One event's results by group of subscribers, and the rows they read that are the same
     for everyone (an opportunity's owner and stage: read once for all the selections)."""
 
-    __slots__ = ("event", "made", "results", "rows")
+    __slots__ = ("event", "results", "rows", "tails")
 
     def __init__(self, event: object) -> None:
         self.event = event  # kept, so that its id is not reused while this lives
         self.results: dict[Hashable, asyncio.Future[_Shared]] = {}
-        self.made: dict[Hashable, ExecutionResult] = {}
-        """Results found made for everyone of their key (`ready`), by key."""
+        self.tails: dict[Hashable, bytes] = {}
+        """The shared ends of the messages of results found made (`ready_tail`), by key."""
         self.rows: dict[object, dict[Any, Any]] = {}
 
 
@@ -148,8 +174,8 @@ async def event_stream(
     if writer is not None:
 
         def deliver_now(payload: Any) -> bool:
-            ready = shared.ready(payload, base, plan.asks_actor, context)
-            return ready is not None and writer(ready)
+            tail = shared.ready_tail(payload, base, plan.asks_actor, context)
+            return tail is not None and writer(tail)
 
         setup.info.deliver_now = deliver_now
     try:
