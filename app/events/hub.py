@@ -45,10 +45,18 @@ REPLAY_BATCH = 500
 
 class Subscription:
     def __init__(
-        self, hub: EventHub, accept: Accept, cursor: int, *, replay: bool, max_queue: int
+        self,
+        hub: EventHub,
+        accept: Accept,
+        cursor: int,
+        *,
+        replay: bool,
+        max_queue: int,
+        judged_by: Hashable = None,
     ) -> None:
         self._hub = hub
         self._accept = accept
+        self._judged_by = judged_by
         self._queue: deque[ChangeEvent] = deque()
         self._max_queue = max_queue
         self._waiter: asyncio.Future[None] | None = None
@@ -65,11 +73,19 @@ class Subscription:
         (False: its task is woken for it). Tried only while its task waits with nothing
         queued, so nothing of an earlier event can still be on its way."""
 
-    def wants(self, event: ChangeEvent) -> bool:
-        """Whether the next event it will be given is this one, and it takes it."""
+    def wants(self, event: ChangeEvent, verdicts: dict[Hashable, bool]) -> bool:
+        """Whether the next event it will be given is this one, and it takes it. `verdicts`:
+        the event's verdicts so far, by `judged_by` (its own, if it has none)."""
         if self._replaying or event.seq <= self.cursor:
             return False
-        accepted = self._accept(event)
+        judged_by = self._judged_by
+        if judged_by is None:
+            accepted = self._accept(event)
+        else:
+            found = verdicts.get(judged_by)
+            if found is None:
+                found = verdicts[judged_by] = self._accept(event)
+            accepted = found
         self._verdict = (event.seq, event, accepted)
         return accepted
 
@@ -203,11 +219,19 @@ class EventHub:
         async with self._sessions() as session:
             return await outbox.read_after(session, after, up_to=up_to, limit=REPLAY_BATCH)
 
-    def subscribe(self, accept: Accept, since: int) -> Subscription:
+    def subscribe(self, accept: Accept, since: int, *, judged_by: Hashable = None) -> Subscription:
         """Every event after `since` (a committed seq; for "from now on", the latest one):
-        those this process has dispatched already first, from the outbox."""
+        those this process has dispatched already first, from the outbox. `judged_by`: a key
+        equal for subscriptions whose `accept` takes the same events (one user's, with the
+        same arguments): each event is judged once for all of them (a thousand dashboards
+        of a team are a few dozen users')."""
         subscription = Subscription(
-            self, accept, since, replay=since < self.position, max_queue=self._max_queue
+            self,
+            accept,
+            since,
+            replay=since < self.position,
+            max_queue=self._max_queue,
+            judged_by=judged_by,
         )
         self.subscriptions.add(subscription)
         return subscription
@@ -246,8 +270,9 @@ class EventHub:
     async def _prepare(self, event: ChangeEvent) -> None:
         """Run, once each, the preparations of the subscriptions that take the event."""
         distinct: dict[Hashable, Prepare] = {}
+        verdicts: dict[Hashable, bool] = {}
         for subscription in self.subscriptions:
-            if subscription.preparations and subscription.wants(event):
+            if subscription.preparations and subscription.wants(event, verdicts):
                 distinct.update(subscription.preparations)
         # One after the other: what one reads, the next may find read (the same owner and
         # stage for every selection of an event's opportunity).

@@ -8,7 +8,7 @@ work per socket and no query per subscriber (docs/architecture.md, live-update i
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from contextlib import aclosing
 from typing import TypeVar
 
@@ -100,6 +100,7 @@ async def _deliver(
     info: strawberry.Info,
     actor: Actor,
     wanted: Callable[[ChangeEvent], bool],
+    wanted_key: Hashable,
     since: int | None,
     present: Callable[[ChangeEvent, Actor], Awaitable[P | None]],
     payload_of: Callable[[ChangeEvent], P] | None = None,
@@ -108,8 +109,10 @@ async def _deliver(
 
     Deciding is an in-memory check against the audience the event carries; the user's rights
     are followed through the process's actor directory, so a team change or a deactivation
-    takes effect on open subscriptions too. `payload_of`: the payload every subscriber gets
-    for an event, when it is one (its result can then be made before they are woken).
+    takes effect on open subscriptions too. `wanted_key`: equal for every `wanted` that
+    picks the same events (the user's subscriptions with the same arguments are judged once
+    per event). `payload_of`: the payload every subscriber gets for an event, when it is one
+    (its result can then be made before they are woken).
     """
     runtime = info.context.runtime
     directory = runtime.directory
@@ -127,7 +130,7 @@ async def _deliver(
     # "From now on" means after every change committed before this request, also those
     # whose events have not reached this process yet (the hub may be busy with one).
     start = since if since is not None else await runtime.hub.latest_committed()
-    subscription = runtime.hub.subscribe(accept, start)
+    subscription = runtime.hub.subscribe(accept, start, judged_by=(wanted_key, user_id))
     shared: SharedEvents = runtime.shared_events
     subscription.preparations[_AUDIENCE] = shared.prepare_audience
     result = getattr(info, "prepare_event", None)  # the plan executor's
@@ -247,7 +250,13 @@ class Subscription:
 
         # aclosing: when the client stops, the hub subscription must end now, not at GC.
         deliveries = _deliver(
-            info, actor, wanted, since_seq, present, None if in_view else shared.payload
+            info,
+            actor,
+            wanted,
+            ("opportunityEvents", only_id, kinds),
+            since_seq,
+            present,
+            None if in_view else shared.payload,
         )
         async with aclosing(deliveries) as payloads:
             async for payload in payloads:
@@ -279,6 +288,7 @@ class Subscription:
             info,
             actor,
             lambda event: event.order_id == only_id,
+            ("orderEvents", only_id),
             since_seq,
             present_order,
         )
