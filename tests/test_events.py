@@ -706,6 +706,43 @@ def summary(events: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
     return [(e["kind"], e["opportunity"]["name"], e["version"]) for e in events]
 
 
+async def test_one_users_subscriptions_with_other_arguments_each_get_their_own(
+    floor: Floor,
+) -> None:
+    """Subscriptions of one user are judged together only when their arguments pick the
+    same events: one deal's, all deals', and one deal's of one kind, side by side."""
+    watched = await floor.create(name="Watched")
+    other = await floor.create(name="Other")
+    async with floor.api.subscriber(floor.mia) as sub:
+        only_watched = await sub.subscribe(EVENTS, {"opportunityId": watched["id"]})
+        everything = await sub.subscribe(EVENTS)
+        watched_won = await sub.subscribe(
+            EVENTS, {"opportunityId": watched["id"], "filter": {"kinds": ["WON"]}}
+        )
+        await until_subscribed(floor.api, 4)  # with the floor's own watcher
+
+        await floor.update(floor.bob, other, nextStep="Other's")
+        updated = await floor.update(floor.bob, watched, nextStep="Watched's")
+        win = {"i": {"id": watched["id"], "expectedVersion": updated["version"]}}
+        await floor.api.mutate("markOpportunityWon", WON, win, floor.bob)
+
+        by_operation: dict[str, list[tuple[str, str]]] = {}
+        for _ in range(6):  # 1 + 3 + 2 events
+            message = await sub.receive()
+            assert message["type"] == "next", message
+            event = message["payload"]["data"]["opportunityEvents"]
+            by_operation.setdefault(message["id"], []).append(
+                (event["kind"], event["opportunity"]["name"])
+            )
+        await sub.expect_silence(0.3)
+
+    assert by_operation == {
+        only_watched: [("UPDATED", "Watched"), ("WON", "Watched")],
+        everything: [("UPDATED", "Other"), ("UPDATED", "Watched"), ("WON", "Watched")],
+        watched_won: [("WON", "Watched")],
+    }
+
+
 async def test_kinds_filter_passes_only_those_kinds(floor: Floor) -> None:
     stages, _ = await catalogue(floor.api, floor.bob)
     first = await floor.create(name="First")
