@@ -524,8 +524,12 @@ class Deliveries:
     complete: dict[tuple[str, int], asyncio.Event] = field(
         default_factory=lambda: defaultdict(asyncio.Event)
     )
+    occurred: dict[tuple[str, int], str] = field(default_factory=dict)
+    """Each event's occurredAt: taken in the change's transaction, just before the outbox
+    row is written and the transaction commits."""
 
-    def record(self, key: tuple[str, int], at: float) -> None:
+    def record(self, key: tuple[str, int], at: float, occurred_at: str) -> None:
+        self.occurred.setdefault(key, occurred_at)
         times = self.arrivals[key]
         times.append(at)
         if len(times) == self.expected:
@@ -539,7 +543,8 @@ def watcher(deliveries: Deliveries, ended: list[str]) -> subscribers.OnMessage:
         kind = message.get("type")
         if kind == "next":
             event = message["payload"]["data"]["opportunityEvents"]
-            deliveries.record((event["opportunityId"], event["version"]), at)
+            key = (event["opportunityId"], event["version"])
+            deliveries.record(key, at, event["occurredAt"])
         elif kind in ("error", "complete"):
             ended.append(f"subscription ended: {message}")
 
@@ -631,7 +636,10 @@ async def event_fanout(
                 await asyncio.wait_for(deliveries.complete[key].wait(), timeout=10)
 
             from_send: list[float] = []
+            from_commit: list[float] = []
             from_response: list[float] = []
+            # Arrivals are on perf_counter; occurredAt on the wall clock of the same machine.
+            wall_minus_perf = time.time() - time.perf_counter()
             to_all: list[float] = []
             mutation: list[float] = []
             missing = 0
@@ -649,6 +657,8 @@ async def event_fanout(
                 from_send += [t - sent for t in times]
                 from_response += [t - answered for t in times]
                 to_all.append(max(times) - sent)
+                committed = datetime.fromisoformat(deliveries.occurred[key]).timestamp()
+                from_commit.append(max(times) + wall_minus_perf - committed)
                 mutation.append(answered - sent)
             elapsed = time.perf_counter() - started
             cpu = server.cpu_seconds() - cpu_before
@@ -691,8 +701,17 @@ async def event_fanout(
             "",
             rss,
             None,
+        ),
+        Row(
+            f"b) event, commit -> last of {subscribers} subscribers ({selections} selections)",
+            len(from_commit),
+            percentile(from_commit, 50) * 1000,
+            percentile(from_commit, 99) * 1000,
+            "",
+            rss,
+            None,
             goal=f"p99 <= {goal_ms:.0f} ms",
-            met="yes" if percentile(to_all, 99) * 1000 <= goal_ms else "NO",
+            met="yes" if percentile(from_commit, 99) * 1000 <= goal_ms else "NO",
         ),
         Row(
             f"b) event, mutation response -> each of {subscribers}",
@@ -719,8 +738,15 @@ async def event_fanout(
         f"(its subscribers reading, the mutations): {client_cpu / updates * 1000:.1f} ms"
     )
     rows[2].notes.append(
-        f"p99 by nearest rank of {len(to_all)} changes (at least 200 for it to be a percentile "
-        f"and not the slowest one); the slowest: {max(to_all) * 1000:.1f} ms"
+        "from the client's sending updateOpportunity: the mutation's own work before its "
+        f"commit included; the slowest: {max(to_all) * 1000:.1f} ms"
+    )
+    rows[3].notes.append(
+        "from the event's occurredAt, taken in the change's transaction just before its "
+        "outbox row is written and it commits (so the commit's own round trips included), "
+        "to the last subscriber's receipt, on the same machine's clock; p99 by nearest rank "
+        f"of {len(from_commit)} changes (at least 200 for it to be a percentile and not the "
+        f"slowest one); the slowest: {max(from_commit) * 1000:.1f} ms"
     )
     if missing:
         rows[1].notes.append(f"{missing} deliveries MISSING (5 s timeout)")
