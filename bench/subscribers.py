@@ -27,6 +27,8 @@ import orjson
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _TEXT, _CLOSE, _PING, _PONG = 0x1, 0x8, 0x9, 0xA
+_MEDIUM = struct.Struct("!H")
+_LONG = struct.Struct("!Q")
 
 OnMessage = Callable[[dict[str, Any], float], None]
 """Called with each message the server sends and the time (perf_counter) it arrived."""
@@ -57,29 +59,37 @@ class Subscriber(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         at = time.perf_counter()
-        buffer = self._buffer
-        buffer += data
-        if not self._open and not self._handshake():
-            return
-        while len(buffer) >= 2:
-            first, second = buffer[0], buffer[1]
-            length = second & 0x7F
-            start = 2
-            if length == 126:
-                if len(buffer) < 4:
-                    return
-                (length,) = struct.unpack_from("!H", buffer, 2)
-                start = 4
-            elif length == 127:
-                if len(buffer) < 10:
-                    return
-                (length,) = struct.unpack_from("!Q", buffer, 2)
-                start = 10
-            if len(buffer) < start + length:
+        if not self._open:
+            self._buffer += data
+            if not self._handshake():
                 return
-            payload = bytes(buffer[start : start + length])
-            del buffer[: start + length]
-            self._frame(first & 0x0F, payload, at)
+            data, self._buffer = bytes(self._buffer), bytearray()
+        elif self._buffer:
+            self._buffer += data
+            data, self._buffer = bytes(self._buffer), bytearray()
+        # Nearly always whole frames, read where they lie; an incomplete one waits.
+        end = len(data)
+        start = 0
+        while end - start >= 2:
+            first, second = data[start], data[start + 1]
+            length = second & 0x7F
+            at_payload = start + 2
+            if length == 126:
+                if end - start < 4:
+                    break
+                (length,) = _MEDIUM.unpack_from(data, start + 2)
+                at_payload = start + 4
+            elif length == 127:
+                if end - start < 10:
+                    break
+                (length,) = _LONG.unpack_from(data, start + 2)
+                at_payload = start + 10
+            if end < at_payload + length:
+                break
+            self._frame(first & 0x0F, data[at_payload : at_payload + length], at)
+            start = at_payload + length
+        if start < end:
+            self._buffer += data[start:]
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.opened.done():
