@@ -15,7 +15,7 @@ import asyncio
 import inspect
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -125,14 +125,10 @@ class Reader:
                 async with self._fresh() as session:
                     yield session
 
-    @asynccontextmanager
-    async def _fresh(self) -> AsyncIterator[AsyncSession]:
+    def _fresh(self) -> AbstractAsyncContextManager[AsyncSession]:
         if self._pool is None:
-            async with self._sessions() as session:
-                yield session
-            return
-        async with pooled_session(self._pool, self._sessions) as session:
-            yield session
+            return self._sessions()
+        return pooled_session(self._pool, self._sessions)
 
     def remember(self, related: Mapping[Any, Mapping[Any, Any]]) -> None:
         """Rows read along with others ({fetch function: {key: row}}, e.g. a page's owners):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import strawberry
 
@@ -25,6 +26,7 @@ from app.graphql.types.activities import (
 from app.graphql.types.common import Connection, connection
 from app.graphql.types.opportunities import Opportunity, OpportunityEvent
 from app.graphql.types.people import User
+from app.memo import Memo
 
 
 async def history_connection(
@@ -77,13 +79,21 @@ def timeline_ask(
 ) -> timeline.PageAsk:
     """The page a `timeline` field (`at`, when the plan executor runs it) asks for: its
     arguments, and what it shows of its entries. Raises DomainError."""
+    key = (at.field, tuple(kinds or ()), first, after) if at is not None else None
+    if key is not None and (known := _ASKS.get(key)) is not None:
+        return known  # asked by the deal's read already (timeline_ahead), or by the last one
     shown_fields = fields_read_at(at, OpportunityEvent)
     shown = timeline.Shown.of(
         columns_read_at(at, *ACTIVITY_TYPES),
         shown_fields is None or not shown_fields.isdisjoint(("opportunity", "order")),
         columns_read_at(at, User),
     )
-    return timeline.PageAsk.of([kind.value for kind in kinds or ()], first, after, shown)
+    ask = timeline.PageAsk.of([kind.value for kind in kinds or ()], first, after, shown)
+    return ask if key is None else _ASKS.keep(key, ask)
+
+
+_ASKS: Memo[tuple[Any, ...], timeline.PageAsk] = Memo(1024)
+"""By the plan's field and its arguments: a deal read with its timeline asks twice."""
 
 
 def timeline_ahead(info: strawberry.Info) -> timeline.PageAsk | None:
