@@ -108,8 +108,11 @@ class Participant(Node, RowBacked):
         parents: list[Participant], info: strawberry.Info
     ) -> list[Company | Contact | User | Team | None]:
         targets: list[Company | Contact | User | Team | None] = [None] * len(parents)
+        by_kind: dict[str, list[int]] = {}
+        for i, parent in enumerate(parents):
+            by_kind.setdefault(parent.row.kind, []).append(i)
         for kind, column, fetch, present in _TARGETS:
-            chosen = [i for i, p in enumerate(parents) if p.row.kind == kind]
+            chosen = by_kind.get(kind)
             if chosen:
                 keys = [getattr(parents[i].row, column) for i in chosen]
                 found = await related(info, fetch, keys, present)

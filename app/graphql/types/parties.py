@@ -55,7 +55,8 @@ class Contact(Node, RowBacked):
 
     @strawberry.field
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}"
+        row = self.row  # its columns as they are (ROW_FIELDS), without making the fields
+        return f"{row.first_name} {row.last_name}"
 
     @batched()
     async def company(parents: list[Contact], info: strawberry.Info) -> list[Company | None]:
