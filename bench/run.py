@@ -684,44 +684,24 @@ async def event_fanout(
             rss,
             cpu_ms,
         ),
-        Row(
+        timing_row(
             f"b) event, send -> each of {subscribers} subscribers",
-            n_deliveries,
-            percentile(from_send, 50) * 1000,
-            percentile(from_send, 99) * 1000,
+            from_send,
+            rss,
             f"{n_deliveries / elapsed:,.0f} deliveries/s",
-            rss,
-            None,
         ),
-        Row(
+        timing_row(
             f"b) event, send -> last of {subscribers} subscribers ({selections} selections)",
-            len(to_all),
-            percentile(to_all, 50) * 1000,
-            percentile(to_all, 99) * 1000,
-            "",
+            to_all,
             rss,
-            None,
         ),
-        Row(
+        timing_row(
             f"b) event, commit -> last of {subscribers} subscribers ({selections} selections)",
-            len(from_commit),
-            percentile(from_commit, 50) * 1000,
-            percentile(from_commit, 99) * 1000,
-            "",
+            from_commit,
             rss,
-            None,
-            goal=f"p99 <= {goal_ms:.0f} ms",
-            met="yes" if percentile(from_commit, 99) * 1000 <= goal_ms else "NO",
+            goal_ms=goal_ms,
         ),
-        Row(
-            f"b) event, mutation response -> each of {subscribers}",
-            len(from_response),
-            percentile(from_response, 50) * 1000,
-            percentile(from_response, 99) * 1000,
-            "",
-            rss,
-            None,
-        ),
+        timing_row(f"b) event, mutation response -> each of {subscribers}", from_response, rss),
     ]
     rows[0].notes.append(
         f"server RSS {rss_before:.0f} MiB before the {subscribers} subscribers connected, "
@@ -754,6 +734,28 @@ async def event_fanout(
 
 
 # --- report -------------------------------------------------------------------------------
+
+
+def timing_row(
+    what: str,
+    seconds: Sequence[float],
+    rss: float,
+    throughput: str = "",
+    goal_ms: float | None = None,
+) -> Row:
+    """A row of p50 and p99 in milliseconds, with a p99 goal if there is one."""
+    p99 = percentile(seconds, 99) * 1000
+    return Row(
+        what,
+        len(seconds),
+        percentile(seconds, 50) * 1000,
+        p99,
+        throughput,
+        rss,
+        None,
+        goal=f"p99 <= {goal_ms:.0f} ms" if goal_ms is not None else "",
+        met=("yes" if p99 <= goal_ms else "NO") if goal_ms is not None else "",
+    )
 
 
 async def hub_seconds(server: Server) -> tuple[float, float]:
