@@ -16,7 +16,7 @@ import inspect
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
@@ -284,11 +284,11 @@ class Related:
     """The column of the parent's row that holds the reference, or how to find it."""
     fetch: Fetch
     present: Callable[[Any], Any]
+    row_backed: bool = field(init=False, compare=False)
+    """Whether it presents rows as objects of a row-backed type (asked on every follow)."""
 
-    @property
-    def row_backed(self) -> bool:
-        """Whether it presents rows as objects of a row-backed type."""
-        return _row_backed(self.present)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "row_backed", _row_backed(self.present))
 
     def keys(self, parents: Sequence[Any]) -> list[Any]:
         key = self.key
