@@ -6,12 +6,16 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, any_, func, select, true
+from sqlalchemy import Row, Select, any_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.activities import timeline as activity_timeline
 from app.crm.activities.timeline import PageAsk
 from app.crm.actor import Actor, live_and_visible, member_parameters, visible_to_member
+from app.crm.companies import queries as company_queries
+from app.crm.companies.models import Company
+from app.crm.contacts import queries as contact_queries
+from app.crm.contacts.models import Contact
 from app.crm.folders import queries as folder_queries
 from app.crm.opportunities import ranking, textsearch
 from app.crm.opportunities.filters import (
@@ -43,7 +47,7 @@ from app.crm.stages import queries as stage_queries
 from app.crm.stages.models import Stage
 from app.crm.statements import Statement, keys, part_class
 from app.crm.users import queries as user_queries
-from app.crm.users.models import User
+from app.crm.users.models import Team, User
 from app.memo import Memo
 
 _table = Opportunity.__table__
@@ -397,20 +401,67 @@ and so a Reader's memo): {(deal id, PageAsk): Page}."""
 
 
 _participants = Participant.__table__
-_PARTICIPANTS = Statement(
-    select(_participants)
-    .where(_participants.c.opportunity_id == any_(keys("ids")))
-    .order_by(_participants.c.id)
+# Each participant comes with the row it links (a company, a contact, a user or a team),
+# joined: whoever shows participants shows their targets nearly always, and the deals'
+# companies and contacts are among them (bench/peer.py's page with participants: four
+# statements fewer).
+_TARGETS: tuple[tuple[Any, Any, tuple[str, ...] | None, Any], ...] = (
+    (_participants.c.company_id, Company.__table__, None, company_queries.by_id),
+    (_participants.c.contact_id, Contact.__table__, None, contact_queries.by_id),
+    (_participants.c.user_id, User.__table__, user_queries.SHOWN_COLUMNS, user_queries.users_by_id),
+    (_participants.c.team_id, Team.__table__, None, user_queries.teams_by_id),
 )
+"""(the participant's column, the table it refers to, the columns read of it (None: all, as
+the function reading its rows by key does), that function)"""
+_TARGET_COLUMNS = [
+    [table.c[name] for name in (shown or table.c.keys())] for _, table, shown, _ in _TARGETS
+]
+
+
+def _participants_query() -> Select[Any]:
+    joined: Any = _participants
+    for link, table, _, _ in _TARGETS:
+        joined = joined.outerjoin(table, table.c.id == link)
+    targets = (
+        column.label(f"t{index}_{column.name}")
+        for index, columns in enumerate(_TARGET_COLUMNS)
+        for column in columns
+    )
+    return (
+        select(*_participants.c, *targets)
+        .select_from(joined)
+        .where(_participants.c.opportunity_id == any_(keys("ids")))
+        .order_by(_participants.c.id)
+    )
+
+
+_PARTICIPANTS = Statement(_participants_query())
+_PARTICIPANT_ROW = part_class(tuple(_participants.c.keys()))
+
+
+class Participants(dict[int, list[Any]]):
+    """{opportunity id: its participants}, and the rows they link (as Page.related)."""
+
+    related: dict[Any, dict[Any, Any]]
 
 
 async def participants_by_opportunity(
     session: AsyncSession, opportunity_ids: Sequence[int]
-) -> dict[int, list[Row[Any]]]:
-    rows = await _PARTICIPANTS.rows(session, ids=list(opportunity_ids))
-    result: dict[int, list[Any]] = {i: [] for i in opportunity_ids}
-    for row in rows:
-        result[row.opportunity_id].append(row)
+) -> Participants:
+    records = await _PARTICIPANTS.rows(session, ids=list(opportunity_ids))
+    result = Participants({i: [] for i in opportunity_ids})
+    end = len(_participants.c)
+    for record in records:
+        result[record.opportunity_id].append(_PARTICIPANT_ROW(record[:end]))
+    result.related = {}
+    at = end
+    for (_, _, _, fetch), columns in zip(_TARGETS, _TARGET_COLUMNS, strict=True):
+        stop = at + len(columns)
+        row = part_class(tuple(column.name for column in columns))
+        result.related[fetch] = {
+            record[at]: row(record[at:stop]) for record in records if record[at] is not None
+        }
+        at = stop
     return result
 
 
