@@ -67,6 +67,13 @@ async def pooled_session(
         pool.release(connection, clean=clean)
 
 
+def read_session(
+    sessions: async_sessionmaker[AsyncSession], pool: ReadPool | None
+) -> AbstractAsyncContextManager[AsyncSession]:
+    """A read session of `sessions`: on a connection of the read pool when there is one."""
+    return sessions() if pool is None else pooled_session(pool, sessions)
+
+
 class Reader:
     """The reads of one operation, through one session at a time, each row kept by key.
 
@@ -126,9 +133,7 @@ class Reader:
                     yield session
 
     def _fresh(self) -> AbstractAsyncContextManager[AsyncSession]:
-        if self._pool is None:
-            return self._sessions()
-        return pooled_session(self._pool, self._sessions)
+        return read_session(self._sessions, self._pool)
 
     def remember(self, related: Mapping[Any, Mapping[Any, Any]]) -> None:
         """Rows read along with others ({fetch function: {key: row}}, e.g. a page's owners):

@@ -20,7 +20,7 @@ from app.crm.opportunities.filters import OpportunityFilter, filter_to_json
 from app.crm.opportunities.membership import membership
 from app.db import ReadPool
 from app.events.envelope import Audience, ChangeEvent
-from app.graphql.batch import pooled_session
+from app.graphql.batch import read_session
 from app.graphql.types.opportunities import OpportunityEvent, ViewChange
 from app.graphql.types.orders import OrderEvent
 
@@ -119,12 +119,7 @@ class SharedEvents:
         async def read() -> Audience | None:
             # On the read pool when there is one: it is read before an event's thousand
             # subscribers get it (an SQLAlchemy session's checkout took a tenth of that time).
-            reading = (
-                self._sessions()
-                if self._pool is None
-                else pooled_session(self._pool, self._sessions)
-            )
-            async with reading as session:
+            async with read_session(self._sessions, self._pool) as session:
                 return (await audience.audiences_by_id(session, [opportunity_id])).get(
                     opportunity_id
                 )

@@ -72,16 +72,11 @@ def _shared_text(message: Mapping[str, Any]) -> str | None:
     operation_id = message["id"]
     if not isinstance(operation_id, str):
         return None
-    head = _MESSAGE_HEADS[message["type"]] + json_string(operation_id)
-    return _with_payload(head, payload.get("data"), "extensions" in payload)
-
-
-def _with_payload(head: str, data: Any, extensions: bool) -> str | None:
-    """`head` and the shared JSON of the payload `data` goes in; None when it has none (or
-    the message carries extensions of its own): then the message is encoded whole."""
-    if not isinstance(data, EncodedData) or not data.payload or extensions:
+    data = payload.get("data")
+    # None when it has no shared JSON, or the message carries extensions of its own.
+    if not isinstance(data, EncodedData) or not data.payload or "extensions" in payload:
         return None
-    return head + data.text_tail()
+    return _MESSAGE_HEADS[message["type"]] + json_string(operation_id) + data.text_tail()
 
 
 _MESSAGE_HEADS = {"next": '{"type":"next","id":', "data": '{"type":"data","id":'}

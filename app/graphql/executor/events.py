@@ -98,11 +98,9 @@ class SharedResults:
         None when there is none, or the result carries what is not for everyone (errors'
         extensions of its own): found once per event and group of subscribers, then by key
         alone, for each of a thousand subscribers."""
-        entry = self._last
-        if entry is None or entry.event is not event:
-            entry = self._entry(event)
-            if entry is None:
-                return None
+        entry = self._entry(event)
+        if entry is None:
+            return None
         key = (*base, context.visibility()) if asks_actor else base
         tail = entry.tails.get(key)
         if tail is None:
