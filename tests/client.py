@@ -7,7 +7,7 @@ import itertools
 import json
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -95,6 +95,17 @@ class Api:
             admin_token,
         )
         return payload["user"]["id"], await self.login(email, password)
+
+    @asynccontextmanager
+    async def subscribed(self, query: str, *tokens: str) -> AsyncIterator[list[Subscriber]]:
+        """One socket per token, each with one subscription to `query`, registered on the
+        server before the block runs (no other subscription may be open)."""
+        async with AsyncExitStack() as stack:
+            subscribers = [await stack.enter_async_context(self.subscriber(t)) for t in tokens]
+            for subscriber in subscribers:
+                await subscriber.subscribe(query)
+            await until_subscribed(self, len(subscribers))
+            yield subscribers
 
     @asynccontextmanager
     async def subscriber(

@@ -132,15 +132,7 @@ async def test_private_events_reach_owner_and_admin_but_never_an_outsider(
     api: Api, admin_token: str, people: dict[str, tuple[str, str]]
 ) -> None:
     bob, oscar = people["bob"][1], people["oscar"][1]
-    async with (
-        api.subscriber(bob) as owner,
-        api.subscriber(admin_token) as admin,
-        api.subscriber(oscar) as outsider,
-    ):
-        for sub in (owner, admin, outsider):
-            await sub.subscribe(EVENTS)
-        await until_subscribed(api, 3)
-
+    async with api.subscribed(EVENTS, bob, admin_token, oscar) as (owner, admin, outsider):
         secret = await create(api, bob, "Secret", visibility="PRIVATE")
         await update(api, bob, secret, name="Secret renamed")
         await create(api, bob, "Public sentinel")
@@ -652,13 +644,7 @@ async def test_events_written_at_once_reach_each_subscriber_once_in_order(
     an outsider nothing of a private deal."""
     bob, oscar = people["bob"][1], people["oscar"][1]
     written_before = await metric(api, "tandem_event_deliveries_written_at_once_total")
-    async with (
-        api.subscriber(admin_token) as admin,
-        api.subscriber(bob) as owner,
-        api.subscriber(oscar) as outsider,
-    ):
-        for sub in (admin, owner, outsider):
-            await sub.subscribe(EVENTS)
+    async with api.subscribed(EVENTS, admin_token, bob, oscar) as (admin, owner, outsider):
         stopped = await admin.subscribe(EVENTS)  # a second operation on the same socket
         await until_subscribed(api, 4)
         secret = await create(api, bob, "Secret", visibility="PRIVATE")

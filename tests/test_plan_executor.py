@@ -105,15 +105,11 @@ async def test_an_event_field_that_depends_on_the_viewer_is_built_for_each_kind_
     ]["id"]
     public = await create(api, admin_token, "Open deal", folderId=folder, visibility="PUBLIC")
     await create(api, admin_token, "Secret deal", folderId=folder, visibility="PRIVATE")
-    async with (
-        api.subscriber(admin_token) as admin,
-        api.subscriber(member) as mia,
-        api.subscriber(admin_token) as admin_again,
+    async with api.subscribed(FOLDER_COUNTS, admin_token, member, admin_token) as (
+        admin,
+        mia,
+        admin_again,
     ):
-        for subscriber in (admin, mia, admin_again):
-            await subscriber.subscribe(FOLDER_COUNTS)
-        await until_subscribed(api, 3)
-
         for round_, name in enumerate(("First change", "Second change")):
             built = await metric(api, "tandem_event_results_built_total")
             await rename(api, admin_token, {**public, "version": 1 + round_}, name)
