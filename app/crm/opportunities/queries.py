@@ -437,6 +437,7 @@ def _participants_query() -> Select[Any]:
 
 _PARTICIPANTS = Statement(_participants_query())
 _PARTICIPANT_ROW = part_class(tuple(_participants.c.keys()))
+_TARGET_ROWS = [part_class(tuple(column.name for column in columns)) for columns in _TARGET_COLUMNS]
 
 
 class Participants(dict[int, list[Any]]):
@@ -455,9 +456,8 @@ async def participants_by_opportunity(
         result[record.opportunity_id].append(_PARTICIPANT_ROW(record[:end]))
     result.related = {}
     at = end
-    for (_, _, _, fetch), columns in zip(_TARGETS, _TARGET_COLUMNS, strict=True):
+    for (_, _, _, fetch), columns, row in zip(_TARGETS, _TARGET_COLUMNS, _TARGET_ROWS, strict=True):
         stop = at + len(columns)
-        row = part_class(tuple(column.name for column in columns))
         result.related[fetch] = {
             record[at]: row(record[at:stop]) for record in records if record[at] is not None
         }
