@@ -176,7 +176,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             "# TYPE tandem_events_dispatched_total counter",
             f"tandem_events_dispatched_total {hub.dispatched}",
             "# TYPE tandem_subscriptions gauge",
-            f"tandem_subscriptions {len(hub.subscriptions)}",
+            f"tandem_subscriptions {hub.subscription_count}",
             "# TYPE tandem_event_deliveries_written_at_once_total counter",
             f"tandem_event_deliveries_written_at_once_total {hub.direct_deliveries}",
             "# TYPE tandem_event_preparing_seconds_total counter",

@@ -15,6 +15,7 @@ import asyncio
 import copy
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -741,6 +742,51 @@ async def test_one_users_subscriptions_with_other_arguments_each_get_their_own(
         everything: [("UPDATED", "Other"), ("UPDATED", "Watched"), ("WON", "Watched")],
         watched_won: [("WON", "Watched")],
     }
+
+
+async def test_one_users_sockets_with_one_subscription_each_get_every_event(
+    floor: Floor,
+) -> None:
+    """One user's sockets with the same subscription are handed each event together (a wall
+    of dashboards): the first of them leaving, and another resuming from a cursor while the
+    rest are live, change nothing in what each of the others receives."""
+    deal = await floor.create(name="Herded")
+
+    def seen(message: dict[str, Any]) -> tuple[str, int]:
+        assert message["type"] == "next", message
+        event = message["payload"]["data"]["opportunityEvents"]
+        return event["cursor"], event["version"]
+
+    async with AsyncExitStack() as stack:
+        first, second = [
+            await stack.enter_async_context(floor.api.subscriber(floor.admin)) for _ in range(2)
+        ]
+        async with floor.api.subscriber(floor.admin) as leaving:
+            await leaving.subscribe(EVENTS)  # the first of the herd: whose functions it uses
+            await first.subscribe(EVENTS)
+            await second.subscribe(EVENTS)
+            await until_subscribed(floor.api, 4)  # with the floor's own watcher
+            deal = await floor.update(floor.bob, deal, nextStep="One")
+            received = [seen(await sub.receive()) for sub in (leaving, first, second)]
+            assert [version for _, version in received] == [2, 2, 2]
+            cursor = received[0][0]
+            assert {c for c, _ in received} == {cursor}
+        for _ in range(500):  # the leaving socket's subscription ended on the server
+            if await subscriptions_open(floor.api) == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert await subscriptions_open(floor.api) == 3
+
+        deal = await floor.update(floor.bob, deal, nextStep="Two")
+        resumed = await stack.enter_async_context(floor.api.subscriber(floor.admin))
+        await resumed.subscribe(EVENTS, {"since": cursor})  # replays "Two", then live
+        await until_subscribed(floor.api, 4)
+        await floor.update(floor.bob, deal, nextStep="Three")
+
+        for sub in (first, second, resumed):
+            versions = [seen(await sub.receive())[1] for _ in range(2)]
+            assert versions == [3, 4]
+            await sub.expect_silence(0.2)
 
 
 async def test_kinds_filter_passes_only_those_kinds(floor: Floor) -> None:

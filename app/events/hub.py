@@ -12,11 +12,12 @@ When that queue is full the subscriber is switched to reading the outbox at its 
 and the queue is emptied, so its memory stays bounded (invariant 5).
 
 What an event's subscribers will all need (who may see its opportunity now, the result of
-each distinct selection) is prepared once before they are woken: each subscription names
-its preparations, by a key shared with the others that need the same, and the hub runs each
-distinct one once per event. Woken after that, a subscriber finds everything made and
-delivers at once, where before each of a thousand subscribers woke, found the answer in the
-making and went back to waiting, two or three times per event.
+each distinct selection) is prepared once before they are woken: subscriptions that take the
+same events and deliver them the same way (one user's, with the same arguments and
+selection) form a herd, judged once per event; each herd names its preparations, by a key
+shared with the others that need the same, and the hub runs each distinct one once per event.
+Then a subscriber whose task waits gets the event written to its client in the hub's turn
+(what to write found once per herd); one woken finds everything made and delivers at once.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -39,8 +41,107 @@ Accept = Callable[[ChangeEvent], bool]
 Prepare = Callable[[ChangeEvent], Awaitable[object]]
 """How to make something for an event (its result is the preparer's own business: it keeps
 it where it will look)."""
+Message = Callable[[ChangeEvent], object]
+"""What every subscriber of a herd writes for an event it takes (found once for all of them):
+a value for their `write`, SKIP when it is for none of them after all, None when it cannot
+be known now (each subscriber's task then takes the event on its own path)."""
+Write = Callable[[Any], bool]
+"""Writes a Message's value to one subscriber's client at once, or says it cannot (False)."""
 
+SKIP = object()
 REPLAY_BATCH = 500
+
+
+class Herd:
+    """Subscriptions that take the same events and deliver each the same way: one user's,
+    with the same arguments and selection (a wall of a thousand dashboards is a few dozen
+    herds). The hub judges an event, runs its preparations and finds the message once per
+    herd; only the write is per subscriber. Their functions are taken from the first member
+    (any would do: that is what sharing a key promises), so a member that leaves takes
+    nothing the others need with it."""
+
+    __slots__ = ("key", "members", "verdict")
+
+    def __init__(self, key: Hashable) -> None:
+        self.key = key
+        self.members: dict[Subscription, None] = {}
+        self.verdict: tuple[ChangeEvent | None, bool] = (None, False)
+        """The last event judged, and whether the herd takes it."""
+
+    def lead(self) -> Subscription:
+        return next(iter(self.members))
+
+    def takes(self, event: ChangeEvent, verdicts: dict[Hashable, bool]) -> bool:
+        """Whether the herd takes the event (judged once per event; `verdicts`: the event's
+        so far, by `judged_by`, shared with the herds whose judging is the same)."""
+        judged, accepted = self.verdict
+        if judged is event:
+            return accepted
+        lead = self.lead()
+        judged_by = lead.judged_by
+        if judged_by is None:
+            accepted = lead.accept(event)
+        else:
+            found = verdicts.get(judged_by)
+            if found is None:
+                found = verdicts[judged_by] = lead.accept(event)
+            accepted = found
+        self.verdict = (event, accepted)
+        return accepted
+
+    def offer(self, hub: EventHub, event: ChangeEvent) -> None:
+        """Hand the event to every member, in the hub's turn; never blocks."""
+        accepted = self.takes(event, {})
+        seq = event.seq
+        message: object = _UNKNOWN
+        for member in list(self.members):
+            if member.replaying or seq <= member.cursor:
+                continue  # its replay reads it from the outbox; or it had it already
+            if member.queue:
+                member.enqueue(event)
+                continue
+            if not accepted:
+                # Not for it: passed over without waking its task (a dashboard watching
+                # one deal sleeps through the changes to all the others).
+                member.cursor = seq
+                continue
+            write = member.write
+            if write is None or member.waiter is None:
+                member.enqueue(event)
+                continue
+            # Its task waits with nothing queued, so nothing of an earlier event can still
+            # be on its way: written at once, where a thousand subscribers woken one by one,
+            # each passing the event up through the layers of its stream to the same write,
+            # cost a fifth of the server's time for a change (bench/run.py).
+            if message is _UNKNOWN:
+                message = self._message(event)
+            if message is SKIP:
+                member.cursor = seq
+                continue
+            if message is not None:
+                try:
+                    written = write(message)
+                except Exception as error:  # the task meets it again, on its own path
+                    log.debug("writing event %s at once failed: %r", seq, error)
+                    written = False
+                if written:
+                    member.cursor = seq
+                    hub.direct_deliveries += 1
+                    continue
+            member.enqueue(event)
+
+    def _message(self, event: ChangeEvent) -> object:
+        message = self.lead().message
+        if message is None:
+            return None
+        try:
+            return message(event)
+        except Exception as error:  # each task meets it again, on its own path
+            log.debug("finding the message of event %s failed: %r", event.seq, error)
+            return None
+
+
+_UNKNOWN = object()
 
 
 class Subscription:
@@ -52,80 +153,38 @@ class Subscription:
         *,
         replay: bool,
         max_queue: int,
-        judged_by: Hashable = None,
+        judged_by: Hashable,
+        preparations: dict[Hashable, Prepare],
+        message: Message | None,
+        write: Write | None,
     ) -> None:
         self._hub = hub
-        self._accept = accept
-        self._judged_by = judged_by
-        self._queue: deque[ChangeEvent] = deque()
+        self.accept = accept
+        self.judged_by = judged_by
+        self.preparations = preparations
+        self.message = message
+        self.write = write
+        self.queue: deque[ChangeEvent] = deque()
         self._max_queue = max_queue
-        self._waiter: asyncio.Future[None] | None = None
-        self._verdict: tuple[int, ChangeEvent | None, bool] = (0, None, False)
+        self.waiter: asyncio.Future[None] | None = None
         # The last sequence number this subscriber has been given or has skipped.
         self.cursor = cursor
-        self._replaying = replay
+        self.replaying = replay
         self.closed = False
-        self.preparations: dict[Hashable, Prepare] = {}
-        """By a key shared by the subscriptions that need the same thing made for an event
-        (whichever of theirs runs, it makes the same)."""
-        self.direct: Callable[[ChangeEvent], bool] | None = None
-        """Delivers an event it takes at once, in the hub's turn (True), or says it cannot
-        (False: its task is woken for it). Tried only while its task waits with nothing
-        queued, so nothing of an earlier event can still be on its way."""
+        self.herd: Herd | None = None
 
-    def wants(self, event: ChangeEvent, verdicts: dict[Hashable, bool]) -> bool:
-        """Whether the next event it will be given is this one, and it takes it. `verdicts`:
-        the event's verdicts so far, by `judged_by` (its own, if it has none)."""
-        if self._replaying or event.seq <= self.cursor:
-            return False
-        judged_by = self._judged_by
-        if judged_by is None:
-            accepted = self._accept(event)
-        else:
-            found = verdicts.get(judged_by)
-            if found is None:
-                found = verdicts[judged_by] = self._accept(event)
-            accepted = found
-        self._verdict = (event.seq, event, accepted)
-        return accepted
-
-    def offer(self, event: ChangeEvent) -> None:
-        """Called by the hub for every event in order; never blocks."""
-        if self._replaying:
-            return  # the replay reads it from the outbox
-        seq, judged, accepted = self._verdict
-        if judged is event and not self._queue:
-            if not accepted:
-                # Judged a moment ago, and not for it: passed over without waking its task (a
-                # dashboard watching one deal sleeps through the changes to all the others).
-                if seq > self.cursor:
-                    self.cursor = seq
-                return
-            direct = self.direct
-            if direct is not None and self._waiter is not None:
-                # Delivered at once (its result written to the socket already): a thousand
-                # subscribers woken one by one, each passing the event up through the layers
-                # of its stream to the same write, cost a fifth of the server's time for a
-                # change (bench/run.py, 1,000 subscribers: 35-37 -> 29-33 ms of CPU per change).
-                try:
-                    delivered = direct(event)
-                except Exception as error:  # the task meets it again, on its own path
-                    log.debug("delivering event %s at once failed: %r", event.seq, error)
-                    delivered = False
-                if delivered:
-                    self.cursor = event.seq
-                    self._hub.direct_deliveries += 1
-                    return
-        if len(self._queue) >= self._max_queue:
-            self._queue.clear()
-            self._replaying = True
+    def enqueue(self, event: ChangeEvent) -> None:
+        """For its task to take; past its bound, it reads the outbox at its own pace instead."""
+        if len(self.queue) >= self._max_queue:
+            self.queue.clear()
+            self.replaying = True
             self._hub.overflows += 1
         else:
-            self._queue.append(event)
+            self.queue.append(event)
         self._wake()
 
     def _wake(self) -> None:
-        waiter = self._waiter
+        waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
@@ -137,40 +196,40 @@ class Subscription:
                 break
             for event in events:
                 self.cursor = event.seq
-                if self._accept(event):
+                if self.accept(event):
                     yield event
-        self._replaying = False
+        self.replaying = False
 
     async def __aiter__(self) -> AsyncIterator[ChangeEvent]:
         while not self.closed:
-            if self._replaying:
+            if self.replaying:
                 async for event in self._replay():
                     yield event
                 continue
-            if not self._queue:
+            if not self.queue:
                 # A future of its own rather than an asyncio.Event: one wake-up per event for
                 # each of thousands of subscribers, the cheapest there is.
-                self._waiter = asyncio.get_running_loop().create_future()
+                self.waiter = asyncio.get_running_loop().create_future()
                 try:
-                    await self._waiter
+                    await self.waiter
                 finally:
-                    self._waiter = None
+                    self.waiter = None
                 continue
-            event = self._queue.popleft()
+            event = self.queue.popleft()
             if event.seq <= self.cursor:
                 continue
             self.cursor = event.seq
-            verdict = self._verdict
-            if verdict[0] == event.seq and verdict[1] is event:
-                accepted = verdict[2]  # judged a moment ago, when the hub prepared it
+            herd = self.herd
+            if herd is not None and herd.verdict[0] is event:
+                accepted = herd.verdict[1]  # judged a moment ago, when the hub prepared it
             else:
-                accepted = self._accept(event)
+                accepted = self.accept(event)
             if accepted:
                 yield event
 
     def close(self) -> None:
         self.closed = True
-        self._hub.subscriptions.discard(self)
+        self._hub.leave(self)
         self._wake()
 
 
@@ -189,7 +248,8 @@ class EventHub:
         # picked up within one interval: one cheap query per process, not per subscriber.
         self._poller = Periodic("reading the outbox", poll_interval, self.catch_up)
         self.position = 0
-        self.subscriptions: set[Subscription] = set()
+        self._herds: dict[Hashable, Herd] = {}
+        self.subscription_count = 0
         self.overflows = 0
         self.dispatched = 0
         self.direct_deliveries = 0
@@ -204,8 +264,9 @@ class EventHub:
 
     async def stop(self) -> None:
         await self._poller.stop()
-        for subscription in list(self.subscriptions):
-            subscription.close()
+        for herd in list(self._herds.values()):
+            for subscription in list(herd.members):
+                subscription.close()
 
     async def database_identity(self) -> str:
         async with self._sessions() as session:
@@ -219,12 +280,30 @@ class EventHub:
         async with self._sessions() as session:
             return await outbox.read_after(session, after, up_to=up_to, limit=REPLAY_BATCH)
 
-    def subscribe(self, accept: Accept, since: int, *, judged_by: Hashable = None) -> Subscription:
+    def subscribe(
+        self,
+        accept: Accept,
+        since: int,
+        *,
+        herd: Hashable = None,
+        judged_by: Hashable = None,
+        preparations: dict[Hashable, Prepare] | None = None,
+        message: Message | None = None,
+        write: Write | None = None,
+    ) -> Subscription:
         """Every event after `since` (a committed seq; for "from now on", the latest one):
-        those this process has dispatched already first, from the outbox. `judged_by`: a key
-        equal for subscriptions whose `accept` takes the same events (one user's, with the
-        same arguments): each event is judged once for all of them (a thousand dashboards
-        of a team are a few dozen users')."""
+        those this process has dispatched already first, from the outbox.
+
+        `herd`: a key equal for subscriptions that take the same events and deliver each the
+        same way (their `accept`, `preparations` and `message` interchangeable; only `write`
+        their own): the hub does all but the write once per event for all of them.
+        `judged_by`: a key equal for subscriptions whose `accept` takes the same events
+        though their herds differ (one user's, with the same arguments and other
+        selections). `preparations`: what to make for an event before any subscriber is
+        handed it, by a key shared by the subscriptions that need the same (whichever of
+        theirs runs, it makes the same). `message` and `write`: how an event goes to the
+        subscriber's client at once, in the hub's turn, while its task waits (True), or
+        cannot (False: its task is woken for it)."""
         subscription = Subscription(
             self,
             accept,
@@ -232,9 +311,27 @@ class EventHub:
             replay=since < self.position,
             max_queue=self._max_queue,
             judged_by=judged_by,
+            preparations=preparations or {},
+            message=message,
+            write=write,
         )
-        self.subscriptions.add(subscription)
+        key = herd if herd is not None else subscription
+        found = self._herds.get(key)
+        if found is None:
+            found = self._herds[key] = Herd(key)
+        found.members[subscription] = None
+        subscription.herd = found
+        self.subscription_count += 1
         return subscription
+
+    def leave(self, subscription: Subscription) -> None:
+        herd = subscription.herd
+        if herd is None or subscription not in herd.members:
+            return
+        del herd.members[subscription]
+        self.subscription_count -= 1
+        if not herd.members and self._herds.get(herd.key) is herd:
+            del self._herds[herd.key]
 
     async def receive(self, event: ChangeEvent | None, seq: int) -> None:
         """An event (or just its number, when too big for the broker) arrived from the broker."""
@@ -268,12 +365,13 @@ class EventHub:
         self.dispatching_seconds += time.perf_counter() - prepared
 
     async def _prepare(self, event: ChangeEvent) -> None:
-        """Run, once each, the preparations of the subscriptions that take the event."""
+        """Run, once each, the preparations of the herds that take the event."""
         distinct: dict[Hashable, Prepare] = {}
         verdicts: dict[Hashable, bool] = {}
-        for subscription in self.subscriptions:
-            if subscription.preparations and subscription.wants(event, verdicts):
-                distinct.update(subscription.preparations)
+        for herd in self._herds.values():
+            preparations = herd.lead().preparations
+            if preparations and herd.takes(event, verdicts):
+                distinct.update(preparations)
         # One after the other: what one reads, the next may find read (the same owner and
         # stage for every selection of an event's opportunity).
         for prepare in distinct.values():
@@ -286,5 +384,5 @@ class EventHub:
     def _dispatch(self, event: ChangeEvent) -> None:
         self.position = event.seq
         self.dispatched += 1
-        for subscription in list(self.subscriptions):
-            subscription.offer(event)
+        for herd in list(self._herds.values()):
+            herd.offer(self, event)

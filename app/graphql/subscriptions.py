@@ -22,6 +22,7 @@ from app.crm.orders import queries as orders
 from app.crm.users.directory import ActorDirectory
 from app.crm.users.queries import load_actor
 from app.events.envelope import ChangeEvent, EventKind
+from app.events.hub import SKIP, Message, Prepare
 from app.graphql.batch import reader
 from app.graphql.errors import bad_input, unauthenticated
 from app.graphql.filters import OpportunityFilterInput
@@ -127,21 +128,33 @@ async def _deliver(
             current.user_id, current.team_ids, current.is_admin
         )
 
-    # "From now on" means after every change committed before this request, also those
-    # whose events have not reached this process yet (the hub may be busy with one).
-    start = since if since is not None else await runtime.hub.latest_committed()
-    subscription = runtime.hub.subscribe(accept, start, judged_by=(wanted_key, user_id))
     shared: SharedEvents = runtime.shared_events
-    subscription.preparations[_AUDIENCE] = shared.prepare_audience
+    preparations: dict[Hashable, Prepare] = {_AUDIENCE: shared.prepare_audience}
+    herd: Hashable = (wanted_key, user_id)
+    message = write = None
     result = getattr(info, "prepare_event", None)  # the plan executor's
     if result is not None and payload_of is not None:
         key, prepare = result
-        subscription.preparations[key] = lambda event: prepare(payload_of(event))
-    # The plan executor's too, when the transport can write a result at once (app/graphql/
-    # executor/events.py): an event the hub prepared goes to the socket in the hub's turn.
-    deliver_now = getattr(info, "deliver_now", None)
-    if deliver_now is not None and payload_of is not None:
-        subscription.direct = _direct(directory, user_id, shared, payload_of, deliver_now)
+        preparations[key] = lambda event: prepare(payload_of(event))
+        # The plan executor's too, when the transport can write a result at once (app/graphql/
+        # executor/events.py): an event the hub prepared goes to the socket in the hub's turn.
+        live = getattr(info, "live_delivery", None)
+        if live is not None:
+            ready, write = live
+            message = _message(directory, user_id, shared, payload_of, ready)
+        herd = (wanted_key, user_id, key, live is not None)
+    # "From now on" means after every change committed before this request, also those
+    # whose events have not reached this process yet (the hub may be busy with one).
+    start = since if since is not None else await runtime.hub.latest_committed()
+    subscription = runtime.hub.subscribe(
+        accept,
+        start,
+        herd=herd,
+        judged_by=(wanted_key, user_id),
+        preparations=preparations,
+        message=message,
+        write=write,
+    )
     try:
         async for event in subscription:
             current = directory.current(user_id)
@@ -161,28 +174,29 @@ async def _deliver(
         directory.release(user_id)
 
 
-def _direct(
+def _message(
     directory: ActorDirectory,
     user_id: int,
     shared: SharedEvents,
     payload_of: Callable[[ChangeEvent], P],
-    deliver_now: Callable[[P], bool],
-) -> Callable[[ChangeEvent], bool]:
-    """What _deliver does with an event the hub says the subscriber takes, done at once when
-    everything it needs is known: True when delivered (or, not admitted now, dropped), False
-    to leave it to the subscription's own path (a deactivated user, an audience not read)."""
+    ready: Callable[[P], object],
+) -> Message:
+    """What _deliver does with an event the hub says the user's subscriptions take, found
+    once for all of them when everything it needs is known: the shared end of its message
+    (`ready`), SKIP when the opportunity does not admit the user now, None to leave it to
+    each subscription's own path (a deactivated user, an audience not read, no result)."""
 
-    def direct(event: ChangeEvent) -> bool:
+    def message(event: ChangeEvent) -> object:
         current = directory.current(user_id)
         if current is None:
-            return False  # deactivated: the subscription's own path ends it
+            return None  # deactivated: the subscriptions' own path ends them
         payload = payload_of(event)
         admitted = shared.admitted_if_known(payload.event, current)
         if admitted is None:
-            return False
-        return not admitted or deliver_now(payload)
+            return None
+        return ready(payload) if admitted else SKIP
 
-    return direct
+    return message
 
 
 @strawberry.type

@@ -171,11 +171,11 @@ async def event_stream(
     writer = live_writer.get()
     if writer is not None:
 
-        def deliver_now(payload: Any) -> bool:
-            tail = shared.ready_tail(payload, base, plan.asks_actor, context)
-            return tail is not None and writer(tail)
+        def ready_tail(payload: Any) -> bytes | None:
+            return shared.ready_tail(payload, base, plan.asks_actor, context)
 
-        setup.info.deliver_now = deliver_now
+        # Found once for all the subscribers of a herd (app/events/hub.py), written to each.
+        setup.info.live_delivery = (ready_tail, writer)
     try:
         source = setup.source_stream(root_field)
         async with aclosing(source):

@@ -111,8 +111,8 @@ class PlanInfo:
     __slots__ = (
         "arguments",
         "context",
-        "deliver_now",
         "field",
+        "live_delivery",
         "operation",
         "planner",
         "prepare_event",
@@ -139,9 +139,10 @@ class PlanInfo:
         self.arguments: Callable[[FieldPlan], dict[str, Any]] = _unset
         """A field's converted arguments, for a resolver that looks ahead to a field below
         its own (executor/columns.py's At.below) to read both at once."""
-        self.deliver_now: Any = None
+        self.live_delivery: Any = None
         """A subscription's: how to write the result of an event's payload to the socket at
-        once, when it is made already (events.py), as a function of the payload -> bool."""
+        once, when it is made already (events.py), as (the shared end of its message, from
+        the payload: bytes or None; the write of those bytes to this socket: bool)."""
         self.prepare_event: Any = None
         """A subscription's: how to make the result of an event's payload before its
         subscribers are woken (events.py), as (key, function) for the hub."""
