@@ -77,6 +77,17 @@ async def _bootstrap_admin(url: str) -> None:
     )
 
 
+async def _beside_the_others(url: str, broadcast_url: str) -> str | None:
+    """Why this server cannot run beside the others on its database, if it cannot: said
+    plainly here, before uvicorn starts (the app takes its place for good when it starts)."""
+    from app.events.neighbours import Neighbours
+
+    neighbours = Neighbours(url, broadcast_url)
+    problem = await neighbours.claim()
+    await neighbours.release()
+    return problem
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -89,6 +100,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         if settings.auto_migrate and not args.no_migrate:
             _migrate(url)
         asyncio.run(_bootstrap_admin(url))
+        problem = asyncio.run(_beside_the_others(url, settings.broadcast_url))
+        if problem is not None:
+            _fail(problem)
         try:
             app = create_app(settings, url)
         except SettingsError as error:

@@ -27,6 +27,7 @@ from app.crm.users.recent import RecentActors
 from app.db import ReadPool, create_engine, create_read_session_factory, create_session_factory
 from app.events.broker import BrokerLink
 from app.events.hub import EventHub
+from app.events.neighbours import Neighbours
 from app.graphql.context import Runtime
 from app.graphql.endpoint import TandemGraphQL, bearer_token
 from app.graphql.executor.operation import plan_metrics
@@ -37,6 +38,10 @@ from app.periodic import Periodic
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class Misconfigured(RuntimeError):
+    """The server cannot run as configured beside the others on its database."""
 
 
 class TandemApp(Starlette):
@@ -75,8 +80,12 @@ WEBSOCKET_OPTIONS: dict[str, Any] = {
 """How uvicorn serves the app's WebSockets (`tandem serve`, and the tests' server)."""
 
 
-def create_app(settings: Settings, database_url: str) -> Starlette:
-    """Raises SettingsError for a TANDEM_PERSISTED_QUERIES_DIR file that cannot run."""
+def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> Starlette:
+    """Raises SettingsError for a TANDEM_PERSISTED_QUERIES_DIR file that cannot run.
+
+    `alone`: take this server's place among the servers on its database (app/events/
+    neighbours.py); False only for a second app in one process that stands in for no server
+    of its own (the tests' twin, answering the same reads with the standard executor)."""
     passwords.configure(settings.password_hashing)
     engine = create_engine(database_url)
     sessions = create_session_factory(engine)
@@ -84,6 +93,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     read_pool = ReadPool(engine)
     hub = EventHub(reads)
     broker = BrokerLink(settings.broadcast_url, hub)
+    neighbours = Neighbours(database_url, settings.broadcast_url)
+    # Taken again after a database restart; checked often enough for /health to tell soon.
+    keeping = Periodic("holding this server's place on the database", 5.0, neighbours.keep)
     directory = ActorDirectory(reads)
     persisted = PersistedQueries(
         settings.persisted_queries, schema._schema, reads, settings.persisted_queries_dir
@@ -111,6 +123,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if alone:
+            problem = await neighbours.claim()
+            if problem is not None:
+                raise Misconfigured(problem)  # `tandem serve` says it before starting (cli.py)
+            await keeping.start()
         await hub.start()
         await broker.start()
         await directory.refreshing.start()
@@ -126,6 +143,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             await broker.stop()
             await read_pool.close()
             await engine.dispose()
+            await keeping.stop()
+            await neighbours.release()
 
     async def health(request: Request) -> Response:
         try:
@@ -135,10 +154,12 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         except Exception:
             database = "unavailable"
         body = {
-            "status": "ok" if database == "ok" else "degraded",
+            "status": "ok" if database == "ok" and neighbours.problem is None else "degraded",
             "database": database,
             "broker": "connected" if broker.connected else "reconnecting",
         }
+        if neighbours.problem is not None:
+            body["problem"] = neighbours.problem
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
     async def document(request: Request) -> Response:

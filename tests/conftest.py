@@ -215,11 +215,13 @@ async def serve(
     *,
     mirror: differential.Mirror | None = None,
     stop: asyncio.Event | None = None,
+    alone: bool = True,
 ) -> AsyncIterator[tuple[Api, Any]]:
     """Run the real app under uvicorn on a free port in this event loop; with `mirror`, the
     client's requests go through it (tests/differential.py). Servers given one `stop` event
-    shut down together when the first of them leaves its block."""
-    app = create_app(settings, database_url)
+    shut down together when the first of them leaves its block. `alone=False`: the app takes
+    no place among the servers on the database (for the differential twin beside another)."""
+    app = create_app(settings, database_url, alone=alone)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -274,7 +276,7 @@ async def server(
             # The twin: the same app on the same database, with graphql-core's executor.
             standard = replace(settings, executor="standard")
             twin, _twin_app = await stack.enter_async_context(
-                serve(standard, database_url, stop=stop)
+                serve(standard, database_url, stop=stop, alone=False)
             )
             mirror = differential.Mirror(twin.http)
         api, app = await stack.enter_async_context(

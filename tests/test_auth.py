@@ -9,15 +9,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from dataclasses import replace
 from typing import Any
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from app.crm.auth.tokens import issue_token
-from app.settings import Settings
+from app.settings import Settings, to_libpq_url
 from tests.client import Api
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, RunningServer
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, RunningServer, create_admin, serve
 from tests.processes import tandem_env, tandem_server
 
 ME = "{ me { id email } }"
@@ -372,12 +373,20 @@ async def test_a_change_of_rights_applies_to_the_very_next_request(
 
 
 async def test_a_deactivation_through_another_server_applies_within_the_cache_time(
-    settings: Settings, database_url: str, server: RunningServer
+    settings: Settings, database_url: str
 ) -> None:
-    api, admin_token = server.api, server.admin_token
-    user_id, token = await api.create_user(admin_token, "leaver@example.com")
-    env = tandem_env(settings, database_url, TANDEM_AUTH_CACHE_SECONDS="1")
-    async with tandem_server(env) as other:
+    # Two servers on one database share a broker (app/events/neighbours.py).
+    broker = to_libpq_url(database_url)
+    env = tandem_env(
+        settings, database_url, TANDEM_AUTH_CACHE_SECONDS="1", TANDEM_BROADCAST_URL=broker
+    )
+    await create_admin(database_url)
+    async with (
+        serve(replace(settings, broadcast_url=broker), database_url) as (api, _),
+        tandem_server(env) as other,
+    ):
+        admin_token = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        user_id, token = await api.create_user(admin_token, "leaver@example.com")
         assert (await other.ok(ME, token=token))["me"]["email"] == "leaver@example.com"
         await api.mutate("updateUser", DEACTIVATE, {"id": user_id}, admin_token)
         assert_unauthenticated(await api.gql(ME, token=token))

@@ -106,8 +106,14 @@ async def fresh_database(
     return url
 
 
-async def start(stack: AsyncExitStack, settings: Settings, url: str, executor: str) -> Api:
-    api, _app = await stack.enter_async_context(serve(replace(settings, executor=executor), url))
+async def start(
+    stack: AsyncExitStack, settings: Settings, url: str, executor: str, *, twin: bool = False
+) -> Api:
+    """A server with `executor` on the database at `url`; `twin`: beside another on it, the
+    same server answering with the other executor (not a server of its own)."""
+    api, _app = await stack.enter_async_context(
+        serve(replace(settings, executor=executor), url, alone=not twin)
+    )
     return api
 
 
@@ -129,7 +135,7 @@ async def shared(
     async with AsyncExitStack() as stack:
         url = await fresh_database(stack, database_server, database_pool)
         plan = await start(stack, settings, url, "plan")
-        standard = await start(stack, settings, url, "standard")
+        standard = await start(stack, settings, url, "standard", twin=True)
         world = await seed(plan)
         yield Shared(Side(plan, world), Side(standard, world))
 
@@ -153,7 +159,7 @@ async def apart(
         first = await fresh_database(stack, database_server, database_pool)
         second = await fresh_database(stack, database_server, database_pool)
         plan = await start(stack, settings, first, "plan")
-        twin = await start(stack, settings, first, "standard")
+        twin = await start(stack, settings, first, "standard", twin=True)
         standard = await start(stack, settings, second, "standard")
         plan_world = await seed(plan)
         standard_world = await seed(standard)

@@ -22,7 +22,7 @@ from graphql import parse, print_ast
 from websockets.asyncio.client import ClientConnection, connect
 
 from app.graphql.persisted.recent import RecentDocuments
-from app.settings import Settings, SettingsError, load_settings
+from app.settings import Settings, SettingsError, load_settings, to_libpq_url
 from app.web import create_app
 from tests.client import CREATE_USER, LOGIN, Api, until_subscribed
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, RunningServer, create_admin, serve
@@ -643,7 +643,12 @@ async def test_a_document_registered_on_one_server_runs_on_another_within_second
     settings: Settings, database_url: str, tmp_path: Path
 ) -> None:
     directory = documents_dir(tmp_path, **CLIENT_DOCUMENTS)
-    changes: dict[str, Any] = {"persisted_queries": "allowlist", "persisted_queries_dir": directory}
+    changes: dict[str, Any] = {
+        "persisted_queries": "allowlist",
+        "persisted_queries_dir": directory,
+        # Two servers on one database share a broker (app/events/neighbours.py).
+        "broadcast_url": to_libpq_url(database_url),
+    }
     async with (
         running(settings, database_url, **changes) as (first, admin),
         serve(replace(settings, **changes), database_url) as (second, _),
