@@ -46,6 +46,9 @@ class Settings:
     documents run (app/graphql/persisted/)."""
     persisted_queries_dir: Path | None = None
     """`.graphql` files registered at start-up, each file one document."""
+    max_body_bytes: int = 1024 * 1024
+    """Largest request body but an upload's (those take max_upload_bytes, and a little more
+    for their other parts): a larger one is answered 413 without being read."""
     auth_cache_seconds: int = 1
     """How long the user a token names is remembered between requests (0: read each time);
     a change of rights made through another process takes at most this long to apply."""
@@ -162,4 +165,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         persisted_queries=_choice(env, "TANDEM_PERSISTED_QUERIES", PERSISTED_QUERY_MODES, "apq"),
         persisted_queries_dir=_directory(env, "TANDEM_PERSISTED_QUERIES_DIR"),
         auth_cache_seconds=_int(env, "TANDEM_AUTH_CACHE_SECONDS", 1, 0, 60),
+        max_body_bytes=_int(env, "TANDEM_MAX_BODY_BYTES", 1024 * 1024, 1024, 1024**3),
     )

@@ -17,9 +17,10 @@ from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
@@ -77,6 +78,7 @@ def refusal(error: HTTPException) -> Response:
 
 
 _STREAMED = ("multipart/mixed", "text/event-stream")
+_UPLOAD_SLACK = 1024 * 1024
 
 
 def _plain_json(request: Request) -> bool:
@@ -168,8 +170,8 @@ class TandemGraphQL(GraphQL[Context, None]):
                 scope[SOCKET_WRITER] = SocketWriter.of(send)
             await super().__call__(scope, receive, send)
             return
-        request = Request(scope, receive)
         try:
+            request = self._bounded(scope, receive)
             if scope["method"] == "POST" and _plain_json(request):
                 response = await self._post(request)
             else:
@@ -177,6 +179,35 @@ class TandemGraphQL(GraphQL[Context, None]):
         except HTTPException as error:
             response = refusal(error)
         await response(scope, receive, send)
+
+    def _bounded(self, scope: Scope, receive: Receive) -> Request:
+        """The request, its body refused (413) past the limit: at once when its length says
+        so, else while it is read, so a body that never ends is not held in memory."""
+        settings = self.runtime.settings
+        headers = Headers(scope=scope)
+        content_type = headers.get("content-type", "").lower()
+        if content_type.startswith("multipart/form-data"):
+            # An upload: the file's own limit, and room for the operation and its map.
+            limit = settings.max_upload_bytes + _UPLOAD_SLACK
+            what = f"an upload's request body may hold at most {limit} bytes"
+        else:
+            limit = settings.max_body_bytes
+            what = f"a request body may hold at most {limit} bytes (TANDEM_MAX_BODY_BYTES)"
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise RequestRefused(413, f"{what}; this one holds {length}", "REQUEST_TOO_LARGE")
+        read = 0
+
+        async def receive_at_most() -> Message:
+            nonlocal read
+            message = await receive()
+            if message["type"] == "http.request":
+                read += len(message.get("body", b""))
+                if read > limit:
+                    raise RequestRefused(413, f"{what}; this one holds more", "REQUEST_TOO_LARGE")
+            return message
+
+        return Request(scope, receive_at_most)
 
     async def _post(self, request: Request) -> Response:
         """A POST with one JSON operation, the request nearly every client sends: the steps
