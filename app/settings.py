@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 BROADCAST_SCHEMES = ("memory", "redis", "rediss", "postgres", "postgresql")
 PERSISTED_QUERY_MODES = ("apq", "off", "allowlist")
+MOST_BATCH_OPERATIONS = 100
+"""The most TANDEM_MAX_BATCH_OPERATIONS may allow."""
 
 
 class SettingsError(ValueError):
@@ -50,6 +52,11 @@ class Settings:
     """Largest request body but an upload's (those take max_upload_bytes, and a little more
     for their other parts): a larger one is answered 413 without being read."""
     auth_cache_seconds: int = 1
+    max_tokens: int = 5000
+    max_aliases: int = 100
+    max_depth: int = 12
+    max_batch_operations: int = 10
+    """What one document or batched request may ask (app/graphql/limits.py)."""
     """How long the user a token names is remembered between requests (0: read each time);
     a change of rights made through another process takes at most this long to apply."""
 
@@ -166,4 +173,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         persisted_queries_dir=_directory(env, "TANDEM_PERSISTED_QUERIES_DIR"),
         auth_cache_seconds=_int(env, "TANDEM_AUTH_CACHE_SECONDS", 1, 0, 60),
         max_body_bytes=_int(env, "TANDEM_MAX_BODY_BYTES", 1024 * 1024, 1024, 1024**3),
+        max_tokens=_int(env, "TANDEM_MAX_TOKENS", 5000, 100, 1_000_000),
+        max_aliases=_int(env, "TANDEM_MAX_ALIASES", 100, 0, 100_000),
+        max_depth=_int(env, "TANDEM_MAX_DEPTH", 12, 3, 100),
+        max_batch_operations=_int(env, "TANDEM_MAX_BATCH_OPERATIONS", 10, 1, MOST_BATCH_OPERATIONS),
     )

@@ -28,6 +28,7 @@ from app.db import ReadPool, create_engine, create_read_session_factory, create_
 from app.events.broker import BrokerLink
 from app.events.hub import EventHub
 from app.events.neighbours import Neighbours
+from app.graphql import limits
 from app.graphql.context import Runtime
 from app.graphql.endpoint import TandemGraphQL, bearer_token
 from app.graphql.executor.operation import plan_metrics
@@ -87,6 +88,14 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
     neighbours.py); False only for a second app in one process that stands in for no server
     of its own (the tests' twin, answering the same reads with the standard executor)."""
     passwords.configure(settings.password_hashing)
+    limits.configure(
+        limits.Limits(
+            tokens=settings.max_tokens,
+            aliases=settings.max_aliases,
+            depth=settings.max_depth,
+            batch_operations=settings.max_batch_operations,
+        )
+    )
     engine = create_engine(database_url)
     sessions = create_session_factory(engine)
     reads = create_read_session_factory(engine)

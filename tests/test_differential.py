@@ -488,7 +488,7 @@ REQUESTS: dict[str, Any] = {
     ],
     "a document long because of its aliases": {"query": MANY_ALIASES},
     "a document of too many tokens": {"query": MANY_TOKENS},
-    "31 aliases": {"query": "{ " + " ".join(f"a{n}: me {{ id }}" for n in range(31)) + " }"},
+    "101 aliases": {"query": "{ " + " ".join(f"a{n}: me {{ id }}" for n in range(101)) + " }"},
     "13 levels": {
         "query": "{ opportunities { nodes { owner { teams { members { teams { members { teams "
         "{ members { teams { members { id } } } } } } } } } } } }"

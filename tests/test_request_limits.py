@@ -121,3 +121,49 @@ async def test_an_upload_has_its_own_limit(limited: tuple[Api, str]) -> None:
     assert response.json()["data"]["uploadDocument"]["userErrors"] == [{"code": "TOO_LARGE"}]
     # Far past it: not read.
     refused_as_too_large(await upload(UPLOAD_LIMIT + 2 * 1024 * 1024))
+
+
+def aliases(count: int) -> str:
+    return "{ " + " ".join(f"a{n}: me {{ id }}" for n in range(count)) + " }"
+
+
+def nested(levels: int) -> str:
+    """A document `levels` selections deep (a `me` whose team's members' teams ...)."""
+    inner = "id"
+    for _ in range(levels - 1):
+        inner = f"teams {{ members {{ {inner} }} }}"
+    return "{ me { " + inner + " } }"
+
+
+def refusal(body: dict[str, Any]) -> tuple[str, int]:
+    assert body.get("data") is None, body
+    [error] = body["errors"]
+    return error["extensions"]["code"], error["extensions"]["limit"]
+
+
+async def test_each_document_limit_is_the_configured_one(
+    settings: Settings, database_url: str
+) -> None:
+    await create_admin(database_url)
+    tight = replace(settings, max_aliases=3, max_depth=4, max_tokens=200, max_batch_operations=2)
+    async with serve(tight, database_url) as (api, _):
+        token = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        assert "errors" not in await api.gql(aliases(3), token=token)
+        assert refusal(await api.gql(aliases(4), token=token)) == ("TOO_MANY_ALIASES", 3)
+        assert refusal(await api.gql(nested(5), token=token)) == ("QUERY_TOO_DEEP", 4)
+        long = "{ me { " + "id " * 200 + "} }"
+        assert refusal(await api.gql(long, token=token)) == ("TOO_MANY_TOKENS", 200)
+        batch = [{"query": "{ me { id } }"}] * 3
+        response = await api.http.post(
+            "/graphql", json=batch, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 400, response.text
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "BATCH_TOO_LARGE"
+        assert "at most 2 operations" in error["message"]
+    # The defaults again: what the tight limits refused is not remembered as refused.
+    async with serve(settings, database_url) as (api, _):
+        token = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        assert "errors" not in await api.gql(aliases(4), token=token)
+        assert "errors" not in await api.gql(nested(5), token=token)
+        assert refusal(await api.gql(aliases(101), token=token)) == ("TOO_MANY_ALIASES", 100)

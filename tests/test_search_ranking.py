@@ -31,7 +31,7 @@ from tests.views_client import LIST, OPPORTUNITY_PAYLOAD, UPDATE, Crm, order
 
 RANKED = 200  # ranking.RANKED: how many of the most recent matches are ranked
 SEARCH = "0042"
-BATCH = 25  # deals created by one request (the server allows 30 aliases)
+BATCH = 25  # deals created by one request (the server allows 100 aliases)
 
 MATCHING = ("exact", "word", "part", "described", "company", "number")
 # Kinds whose relevance is 0: nothing of the name is like SEARCH, no word of it either.

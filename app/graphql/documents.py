@@ -14,18 +14,22 @@ from functools import lru_cache
 from graphql import DocumentNode, GraphQLError, parse
 from strawberry.extensions import SchemaExtension
 
-from app.graphql.limits import MAX_TOKENS, document_size_error
+from app.graphql import limits
 
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 
 
-@lru_cache(maxsize=512)
 def _parse(query: str) -> DocumentNode:
+    return _parse_within(query, limits.current().tokens)
+
+
+@lru_cache(maxsize=512)
+def _parse_within(query: str, max_tokens: int) -> DocumentNode:
     # Only documents that parse are kept (lru_cache does not keep exceptions), so a stream
     # of broken documents cannot push the good ones out.
-    return parse(query, max_tokens=MAX_TOKENS)
+    return parse(query, max_tokens=max_tokens)
 
 
 def _tag(errors: list[GraphQLError] | None, code: str) -> None:
@@ -36,7 +40,7 @@ def _tag(errors: list[GraphQLError] | None, code: str) -> None:
 
 def parsed(query: str) -> DocumentNode | list[GraphQLError]:
     """The document, or why it cannot be parsed (a limit's error, or the syntax error)."""
-    size_error = document_size_error(query)
+    size_error = limits.document_size_error(query)
     if size_error is not None:
         # Where the parser stops, as the standard path reports it, with the limit's words.
         try:
@@ -75,14 +79,14 @@ class ParsedDocuments(SchemaExtension):
         query = context.query
         size_error = None
         if query and context.graphql_document is None:
-            size_error = document_size_error(query)
+            size_error = limits.document_size_error(query)
             if size_error is None:
                 # On a syntax error Strawberry parses again and reports it (with its code,
                 # below).
                 with suppress(GraphQLError):
                     context.graphql_document = _parse(query)
         # Left unparsed, Strawberry's own parse stops at the same token limit.
-        context.parse_options["max_tokens"] = MAX_TOKENS
+        context.parse_options["max_tokens"] = limits.current().tokens
         yield
         for error in context.pre_execution_errors or ():
             if size_error is not None:

@@ -34,9 +34,9 @@ from app.crm.actor import Actor
 from app.crm.auth.tokens import read_token
 from app.crm.users import recent
 from app.crm.users.queries import load_actor_for_token
+from app.graphql import limits
 from app.graphql.context import Context, Runtime
 from app.graphql.encoding import encode_json
-from app.graphql.limits import MAX_BATCH_OPERATIONS
 from app.graphql.persisted.protocol import requested
 from app.graphql.schema import schema
 from app.graphql.socket_writes import SOCKET_WRITER, SocketWriter
@@ -304,11 +304,11 @@ class TandemGraphQL(GraphQL[Context, None]):
             )
         if not value:
             raise RequestRefused(400, "a batch must hold at least one operation", "BAD_REQUEST")
-        if len(value) > MAX_BATCH_OPERATIONS:
+        most = limits.current().batch_operations
+        if len(value) > most:
             raise RequestRefused(
                 400,
-                f"a batch may hold at most {MAX_BATCH_OPERATIONS} operations, "
-                f"this one holds {len(value)}",
+                f"a batch may hold at most {most} operations, this one holds {len(value)}",
                 "BATCH_TOO_LARGE",
             )
         if not all(isinstance(item, dict) for item in value):

@@ -9,10 +9,15 @@ Three limits, checked in the order a client can act on them:
   document that follow fragment spreads, so a fragment cannot hide what it adds. Each fragment
   is measured once however often it is spread, so nesting spreads cannot make the check itself
   exponential.
+
+And the operations of one batched HTTP request (`BATCH_TOO_LARGE`, app/graphql/endpoint.py).
+Each is configurable (TANDEM_MAX_TOKENS, _ALIASES, _DEPTH, _BATCH_OPERATIONS): the values are
+the process's, set when its app is made (`configure`), like its password hashing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -30,45 +35,67 @@ from graphql import (
 )
 from graphql.language import Lexer, Source, TokenKind
 
-MAX_TOKENS = 5000
-MAX_ALIASES = 30
-MAX_DEPTH = 12
-# Operations in one batched HTTP request (a JSON array), as Apollo's BatchHttpLink sends them
-# (its own default is 10).
-MAX_BATCH_OPERATIONS = 10
 
-# Past this many tokens the document is refused anyway; lexing further would only be spent
-# on a more precise count of what is already too much.
-_LEX_AT_MOST = MAX_TOKENS * 4
+@dataclass(frozen=True, slots=True)
+class Limits:
+    tokens: int = 5000
+    aliases: int = 100
+    """A dashboard asks for a dozen tiles of one kind in one document, each under its alias."""
+    depth: int = 12
+    batch_operations: int = 10
+    """Operations in one batched HTTP request (a JSON array), as Apollo's BatchHttpLink sends
+    them (its own default is 10)."""
 
 
-def too_many_tokens(count_at_least: int) -> GraphQLError:
+_limits = Limits()
+
+
+def configure(limits: Limits) -> None:
+    """The limits of this process's requests from now on. What was judged under others is
+    not reused: every cache of judged documents is keyed by the limits, or by the rule that
+    holds them (`document_rule`)."""
+    global _limits
+    _limits = limits
+
+
+def current() -> Limits:
+    return _limits
+
+
+def too_many_tokens(count_at_least: int, limit: int) -> GraphQLError:
     return GraphQLError(
-        f"the document has more than {MAX_TOKENS} tokens ({count_at_least} or more); "
+        f"the document has more than {limit} tokens ({count_at_least} or more); "
         "split it or send fewer fields",
-        extensions={"code": "TOO_MANY_TOKENS", "limit": MAX_TOKENS},
+        extensions={"code": "TOO_MANY_TOKENS", "limit": limit},
     )
 
 
-def too_many_aliases(count: int) -> GraphQLError:
+def too_many_aliases(count: int, limit: int) -> GraphQLError:
     return GraphQLError(
-        f"the document uses {count} aliases; at most {MAX_ALIASES} are allowed",
-        extensions={"code": "TOO_MANY_ALIASES", "limit": MAX_ALIASES},
+        f"the document uses {count} aliases; at most {limit} are allowed",
+        extensions={"code": "TOO_MANY_ALIASES", "limit": limit},
     )
 
 
-def too_deep(operation: str, node: Any) -> GraphQLError:
+def too_deep(operation: str, node: Any, limit: int) -> GraphQLError:
     return GraphQLError(
-        f"operation {operation} nests selections deeper than the maximum depth of {MAX_DEPTH}",
+        f"operation {operation} nests selections deeper than the maximum depth of {limit}",
         node,
-        extensions={"code": "QUERY_TOO_DEEP", "limit": MAX_DEPTH},
+        extensions={"code": "QUERY_TOO_DEEP", "limit": limit},
     )
 
 
-@lru_cache(maxsize=256)
 def document_size_error(query: str) -> GraphQLError | None:
     """The error for a document over the token limit, or None (also for one the lexer
     refuses: the parser then reports that syntax error where it is)."""
+    return _size_error(query, _limits)
+
+
+@lru_cache(maxsize=256)
+def _size_error(query: str, limits: Limits) -> GraphQLError | None:
+    # Past this many tokens the document is refused anyway; lexing further would only be
+    # spent on a more precise count of what is already too much.
+    lex_at_most = limits.tokens * 4
     lexer = Lexer(Source(query))
     tokens = 0
     aliases = 0
@@ -79,7 +106,7 @@ def document_size_error(query: str) -> GraphQLError | None:
     previous_name = False
     try:
         token = lexer.advance()
-        while token.kind != TokenKind.EOF and tokens <= _LEX_AT_MOST:
+        while token.kind != TokenKind.EOF and tokens <= lex_at_most:
             tokens += 1
             kind = token.kind
             if kind == TokenKind.COLON and previous_name and parens == 0 and braces:
@@ -96,11 +123,11 @@ def document_size_error(query: str) -> GraphQLError | None:
             token = lexer.advance()
     except GraphQLSyntaxError:
         return None
-    if tokens <= MAX_TOKENS:
+    if tokens <= limits.tokens:
         return None
-    if aliases > MAX_ALIASES:
-        return too_many_aliases(aliases)
-    return too_many_tokens(tokens)
+    if aliases > limits.aliases:
+        return too_many_aliases(aliases, limits.aliases)
+    return too_many_tokens(tokens, limits.tokens)
 
 
 class _Measure:
@@ -153,11 +180,14 @@ class _Measure:
         return measured
 
 
-class DocumentLimits(ValidationRule):
+class _DocumentLimits(ValidationRule):
     """Aliases over the whole document and depth per operation, fragments followed."""
+
+    limits = Limits()
 
     def __init__(self, context: ValidationContext) -> None:
         super().__init__(context)
+        limits = self.limits
         definitions = context.document.definitions
         measure = _Measure(
             {d.name.value: d for d in definitions if isinstance(d, FragmentDefinitionNode)}
@@ -168,8 +198,20 @@ class DocumentLimits(ValidationRule):
                 continue
             operation_aliases, depth = measure.of(definition.selection_set)
             aliases += operation_aliases
-            if depth > MAX_DEPTH:
+            if depth > limits.depth:
                 name = definition.name.value if definition.name else "(anonymous)"
-                context.report_error(too_deep(name, definition))
-        if aliases > MAX_ALIASES:
-            context.report_error(too_many_aliases(aliases))
+                context.report_error(too_deep(name, definition, limits.depth))
+        if aliases > limits.aliases:
+            context.report_error(too_many_aliases(aliases, limits.aliases))
+
+
+def document_rule() -> type[ValidationRule]:
+    """The validation rule of the current limits: one class per distinct limits, so the
+    caches of validated documents, which key on their rules, keep each limit's verdicts
+    apart."""
+    return _rule_for(_limits)
+
+
+@lru_cache(maxsize=8)
+def _rule_for(limits: Limits) -> type[ValidationRule]:
+    return type("DocumentLimits", (_DocumentLimits,), {"limits": limits})

@@ -21,7 +21,7 @@ from strawberry.types.graphql import OperationType
 from app.graphql.documents import ParsedDocuments
 from app.graphql.executor.operation import PlanExecutor
 from app.graphql.executor.types import TypeNames
-from app.graphql.limits import MAX_BATCH_OPERATIONS, DocumentLimits
+from app.graphql.limits import document_rule
 from app.graphql.masking import MaskUnexpectedErrors, as_client_sees, log_unexpected
 from app.graphql.mutations.activities import ActivityMutations
 from app.graphql.mutations.opportunities import OpportunityMutations
@@ -40,6 +40,7 @@ from app.graphql.types.opportunities import Opportunity, Participant
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import Team, User
 from app.graphql.types.pipeline import Folder, LostReason, Stage
+from app.settings import MOST_BATCH_OPERATIONS
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +60,11 @@ Mutation = merge_types(
 
 
 class QueryLimits(AddValidationRules):
-    """Depth and alias limits (limits.py); a fresh extension per operation, one rule class,
-    so the validation cache, which keys on the rules, hits."""
+    """Depth and alias limits (limits.py); a fresh extension per operation, one rule class
+    per limits, so the validation cache, which keys on the rules, hits."""
 
     def __init__(self) -> None:
-        super().__init__([DocumentLimits])
+        super().__init__([document_rule()])
 
 
 class TandemSchema(strawberry.Schema):
@@ -232,7 +233,9 @@ def build_schema() -> TandemSchema:
         config=StrawberryConfig(
             auto_camel_case=True,
             scalar_map=SCALAR_MAP,
-            batching_config={"max_operations": MAX_BATCH_OPERATIONS},
+            # Strawberry's own check at the most that may be configured: ours (endpoint.py),
+            # with its code and the configured limit, answers first.
+            batching_config={"max_operations": MOST_BATCH_OPERATIONS},
         ),
         # Classes or factories, never shared instances: extension state is per operation.
         extensions=[

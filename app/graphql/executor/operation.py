@@ -36,11 +36,10 @@ from app.graphql.executor.fields import CannotPlan
 from app.graphql.executor.plan import OperationPlan, Planner, condition_variables
 from app.graphql.executor.run import Execution, Pending, Slot
 from app.graphql.executor.types import TypeNames
-from app.graphql.limits import DocumentLimits
+from app.graphql.limits import document_rule
 
 log = logging.getLogger(__name__)
 
-_RULES = (*specified_rules, DocumentLimits)
 MAX_COERCION_ERRORS = 50
 
 
@@ -90,14 +89,17 @@ class PlanExecutor:
         self.event_results = SharedResults()
 
     def document(self, query: str) -> Document:
-        known: Document | None = self._documents.get_recent(query)
+        # Judged under the limits of the moment (limits.py: the rule holds them).
+        rule = document_rule()
+        key = (query, rule)
+        known: Document | None = self._documents.get_recent(key)
         if known is not None:
             return known
         node = parsed(query)
         if isinstance(node, list):
             document = Document(None, parse_errors(node))
         else:
-            errors = validate_document(self.types.graphql, node, _RULES)
+            errors = validate_document(self.types.graphql, node, (*specified_rules, rule))
             if errors:
                 document = Document(node, validation_errors(errors))
             else:
@@ -105,7 +107,7 @@ class PlanExecutor:
                     document = Document(node, None, condition_variables(node))
                 except CannotPlan:
                     document = Document(node, None, ("*",))
-        self._documents.keep(query, document)
+        self._documents.keep(key, document)
         return document
 
     def compiled(

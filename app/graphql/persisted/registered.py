@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crm.persisted import queries
 from app.crm.persisted.hashes import document_hash
+from app.graphql import limits
 from app.graphql.documents import parsed
-from app.graphql.limits import MAX_TOKENS
 from app.periodic import Periodic
 
 REFRESH_SECONDS = 2.0
@@ -59,7 +59,7 @@ def printed_hash(document: str) -> str | None:
 def _printed_hash_uncached(document: str) -> str | None:
     # Registered documents are parsed once each, outside the cache that requests share.
     try:
-        return document_hash(print_ast(parse(document, max_tokens=MAX_TOKENS)))
+        return document_hash(print_ast(parse(document, max_tokens=limits.current().tokens)))
     except GraphQLError:
         return None
 
