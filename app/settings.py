@@ -57,6 +57,13 @@ class Settings:
     max_depth: int = 12
     max_batch_operations: int = 10
     """What one document or batched request may ask (app/graphql/limits.py)."""
+    connection_init_seconds: int = 5
+    """How long a WebSocket may stay open without its connection_init."""
+    max_subscriptions_per_connection: int = 50
+    max_connections_per_user: int = 100
+    operation_timeout_seconds: float = 30.0
+    """How long a query may run before it is stopped (mutations run to their end)."""
+    """WebSocket connections of one user open at once in one server process."""
     """How long the user a token names is remembered between requests (0: read each time);
     a change of rights made through another process takes at most this long to apply."""
 
@@ -89,6 +96,19 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
         raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
     if not low <= value <= high:
         raise SettingsError(f"{name}: expected a value from {low} to {high}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
+    if not low <= value <= high:  # NaN too
+        raise SettingsError(f"{name}: expected a value from {low:g} to {high:g}, got {raw}")
     return value
 
 
@@ -177,4 +197,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_aliases=_int(env, "TANDEM_MAX_ALIASES", 100, 0, 100_000),
         max_depth=_int(env, "TANDEM_MAX_DEPTH", 12, 3, 100),
         max_batch_operations=_int(env, "TANDEM_MAX_BATCH_OPERATIONS", 10, 1, MOST_BATCH_OPERATIONS),
+        connection_init_seconds=_int(env, "TANDEM_CONNECTION_INIT_SECONDS", 5, 1, 300),
+        max_subscriptions_per_connection=_int(
+            env, "TANDEM_MAX_SUBSCRIPTIONS_PER_CONNECTION", 50, 1, 10_000
+        ),
+        max_connections_per_user=_int(env, "TANDEM_MAX_CONNECTIONS_PER_USER", 100, 1, 1_000_000),
+        operation_timeout_seconds=_float(
+            env, "TANDEM_OPERATION_TIMEOUT_SECONDS", 30.0, 0.001, 3600
+        ),
     )

@@ -303,6 +303,8 @@ async def running_server(database_url: str, work_dir: Path) -> AsyncIterator[Ser
         TANDEM_SECRET_KEY=secrets.token_urlsafe(32),
         TANDEM_DATA_DIR=str(work_dir),
         TANDEM_BROADCAST_URL="memory://",
+        # A wall of dashboards: thousands of sockets over a few dozen users' tokens.
+        TANDEM_MAX_CONNECTIONS_PER_USER="100000",
     )
     log = work_dir / "server.log"
     with log.open("wb") as log_file:

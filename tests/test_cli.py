@@ -220,6 +220,24 @@ async def test_bad_port_is_a_clear_error(settings: Settings, port: str) -> None:
     assert "Traceback" not in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TANDEM_MAX_ALIASES", "-1"),
+        ("TANDEM_MAX_BODY_BYTES", "lots"),
+        ("TANDEM_OPERATION_TIMEOUT_SECONDS", "nan"),
+        ("TANDEM_MAX_BATCH_OPERATIONS", "1000"),
+        ("TANDEM_CONNECTION_INIT_SECONDS", "0"),
+    ],
+)
+async def test_a_bad_limit_is_a_clear_error(settings: Settings, variable: str, value: str) -> None:
+    result = await tandem(tandem_env(settings, None, **{variable: value}), "serve")
+    assert result.code == 2
+    assert variable in result.stderr, result.stderr
+    assert value in result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+
+
 async def test_schema_drift_committed_sdl_matches_the_code(settings: Settings) -> None:
     result = await tandem(tandem_env(settings, None), "export-schema")
     assert result.code == 0, result.stderr

@@ -167,3 +167,34 @@ async def test_each_document_limit_is_the_configured_one(
         assert "errors" not in await api.gql(aliases(4), token=token)
         assert "errors" not in await api.gql(nested(5), token=token)
         assert refusal(await api.gql(aliases(101), token=token)) == ("TOO_MANY_ALIASES", 100)
+
+
+PAGE = """{ opportunities(first: 100) { totalCount nodes { id name owner { name }
+  stage { name } participants { role target { __typename ... on Company { name } } }
+  timeline(first: 5) { nodes { __typename } } } } }"""
+
+
+async def test_a_query_past_the_time_limit_is_stopped_and_mutations_run_to_their_end(
+    settings: Settings, database_url: str
+) -> None:
+    await create_admin(database_url)
+    hasty = replace(settings, operation_timeout_seconds=0.001)
+    async with serve(hasty, database_url) as (api, _):
+        token = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        deals = " ".join(
+            f'd{n}: createOpportunity(input: {{name: "Deal {n}", expectedValue: '
+            f'{{amount: "{n}.00", currency: "EUR"}}}}) {{ opportunity {{ id }} }}'
+            for n in range(40)
+        )
+        created = await api.ok(f"mutation {{ {deals} }}", token=token)  # not cut off
+        assert len(created) == 40
+        for _ in range(3):
+            assert refusal(await api.gql(PAGE, token=token)) == ("OPERATION_TIMEOUT", 0.001)
+        # Stopped queries leave nothing broken behind: the server goes on serving.
+        made = await api.ok(CREATE_COMPANY, {"i": {"name": "After"}}, token)
+        assert made["createCompany"]["userErrors"] == []
+    async with serve(settings, database_url) as (api, _):
+        token = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+        page = (await api.ok(PAGE, token=token))["opportunities"]
+        assert page["totalCount"] == 40 and len(page["nodes"]) == 40
+        assert await company_count(api, token) == 1

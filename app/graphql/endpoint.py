@@ -13,6 +13,7 @@ A GET with neither a query nor extensions, from a browser, opens GraphiQL.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -40,7 +41,13 @@ from app.graphql.encoding import encode_json
 from app.graphql.persisted.protocol import requested
 from app.graphql.schema import schema
 from app.graphql.socket_writes import SOCKET_WRITER, SocketWriter
-from app.graphql.websocket import FORBIDDEN, LegacyProtocol, TextFrames, TransportProtocol
+from app.graphql.websocket import (
+    FORBIDDEN,
+    TOO_MANY_CONNECTIONS,
+    LegacyProtocol,
+    TextFrames,
+    TransportProtocol,
+)
 
 
 class RequestRefused(HTTPException):
@@ -153,12 +160,14 @@ class TandemGraphQL(GraphQL[Context, None]):
     graphql_ws_handler_class = LegacyProtocol
 
     def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
         super().__init__(
             schema,
             graphql_ide="graphiql",
             # Only for persisted queries: execute_operation refuses GETs with a bare text.
             allow_queries_via_get=True,
-            max_subscriptions_per_connection=50,
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            connection_init_wait_timeout=timedelta(seconds=settings.connection_init_seconds),
             multipart_uploads_enabled=True,
         )
         self.runtime = runtime
@@ -365,8 +374,15 @@ class TandemGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError(
                 {"message": "authentication required", "code": "UNAUTHENTICATED"}
             )
-        context.set_actor(actor)
         websocket = context.websocket
+        most = self.runtime.settings.max_connections_per_user
+        if context.watch is None and self.runtime.directory.watching(actor.user_id) >= most:
+            reason = f"too many connections for this user (at most {most})"
+            if websocket is not None and websocket.application_state == WebSocketState.CONNECTED:
+                # Its own code, not the protocols' 4403: the token is good, the user busy.
+                await websocket.close(code=TOO_MANY_CONNECTIONS, reason=reason)
+            raise ConnectionRejectionError({"message": reason, "code": "TOO_MANY_CONNECTIONS"})
+        context.set_actor(actor)
 
         async def end_connection() -> None:
             # The user was deactivated or their password changed: the connection's rights

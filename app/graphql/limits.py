@@ -85,6 +85,14 @@ def too_deep(operation: str, node: Any, limit: int) -> GraphQLError:
     )
 
 
+def too_slow(limit: float) -> GraphQLError:
+    return GraphQLError(
+        f"the query took longer than {limit:g} s and was stopped; ask for less (smaller "
+        "pages, fewer nested connections)",
+        extensions={"code": "OPERATION_TIMEOUT", "limit": limit},
+    )
+
+
 def document_size_error(query: str) -> GraphQLError | None:
     """The error for a document over the token limit, or None (also for one the lexer
     refuses: the parser then reports that syntax error where it is)."""

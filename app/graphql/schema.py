@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, Iterable
 from typing import Any
@@ -21,7 +22,7 @@ from strawberry.types.graphql import OperationType
 from app.graphql.documents import ParsedDocuments
 from app.graphql.executor.operation import PlanExecutor
 from app.graphql.executor.types import TypeNames
-from app.graphql.limits import document_rule
+from app.graphql.limits import document_rule, too_slow
 from app.graphql.masking import MaskUnexpectedErrors, as_client_sees, log_unexpected
 from app.graphql.mutations.activities import ActivityMutations
 from app.graphql.mutations.opportunities import OpportunityMutations
@@ -102,6 +103,45 @@ class TandemSchema(strawberry.Schema):
         if self.plans.ambiguous(query, operation_name):
             message = "Must provide operation name if query contains multiple operations."
             return ExecutionResult(data=None, errors=[GraphQLError(message)])
+        limit = _time_limit(context_value)
+        if limit is not None and self.plans.kind_of(query, operation_name) is OperationType.QUERY:
+            # Only queries: a mutation cut off at its commit might have committed or not, and
+            # its client could not know which.
+            try:
+                async with asyncio.timeout(limit) as deadline:
+                    return await self._run(
+                        query,
+                        variable_values,
+                        context_value,
+                        root_value,
+                        operation_name,
+                        allowed,
+                        operation_extensions,
+                    )
+            except TimeoutError:
+                if not deadline.expired():
+                    raise
+                return ExecutionResult(data=None, errors=[too_slow(limit)])
+        return await self._run(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed,
+            operation_extensions,
+        )
+
+    async def _run(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None,
+        context_value: Any,
+        root_value: Any,
+        operation_name: str | None,
+        allowed: set[OperationType],
+        operation_extensions: dict[str, Any] | None,
+    ) -> ExecutionResult:
         if _planned(context_value):
             result = await self.plans.execute(
                 query, variable_values, context_value, root_value, operation_name, allowed
@@ -206,6 +246,11 @@ def _fresh_reads(context: Any, *, remember: bool) -> None:
     fresh = getattr(context, "fresh_reads", None)
     if fresh is not None:
         fresh(remember=remember)
+
+
+def _time_limit(context: Any) -> float | None:
+    runtime = getattr(context, "runtime", None)
+    return runtime.settings.operation_timeout_seconds if runtime is not None else None
 
 
 def _planned(context: Any) -> bool:

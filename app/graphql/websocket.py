@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from contextlib import suppress
 from typing import Any
 
 import orjson
@@ -43,12 +44,30 @@ from app.graphql.executor.events import EncodedData, Writer, live_writer
 from app.graphql.persisted.protocol import Refused, requested
 from app.graphql.socket_writes import SOCKET_WRITER, SocketWriter
 
-# Close codes both protocols use: 4400 a malformed message, 4403 not (or no longer) allowed.
+# Close codes both protocols use: 4400 a malformed message, 4403 not (or no longer) allowed,
+# 4408 no connection_init in time; 1008 (policy violation): too many connections of one user.
 MALFORMED = 4400
 FORBIDDEN = 4403
+INIT_TIMEOUT = 4408
+TOO_MANY_CONNECTIONS = 1008
+
+
+def too_many_subscriptions(limit: int) -> GraphQLError:
+    return GraphQLError(
+        f"a connection may run at most {limit} operations at once "
+        "(TANDEM_MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one, or open another connection",
+        extensions={"code": "TOO_MANY_SUBSCRIPTIONS", "limit": limit},
+    )
 
 
 class TextFrames(ASGIWebSocketAdapter):
+    async def close(self, code: int, reason: str) -> None:
+        # Closed already, with a code of its own (too many connections, app/graphql/
+        # endpoint.py): the handler's own close after a refusal has nothing left to do.
+        if self.ws.application_state == WebSocketState.DISCONNECTED:
+            return
+        await super().close(code, reason)
+
     async def send_json(self, message: Mapping[str, object]) -> None:
         if self.ws.application_state != WebSocketState.CONNECTED:
             # Closed by the server meanwhile (a revoked user): nothing more may be sent.
@@ -165,6 +184,16 @@ class TransportProtocol(BaseGraphQLTransportWSHandler[Context, None]):
             and self.connection_acknowledged
             and message["id"] not in self.operations
         ):
+            most = self.max_subscriptions_per_connection
+            if most is not None and len(self.operations) >= most:
+                await self.send_message(
+                    {
+                        "id": message["id"],
+                        "type": "error",
+                        "payload": [too_many_subscriptions(most).formatted],
+                    }
+                )
+                return
             error = resolved(self.context, message["payload"])
             if error is not None:
                 await self.send_message(
@@ -177,12 +206,39 @@ class TransportProtocol(BaseGraphQLTransportWSHandler[Context, None]):
 class LegacyProtocol(BaseGraphQLWSHandler[Context, None]):
     """The legacy `graphql-ws` subprotocol (subscriptions-transport-ws)."""
 
+    async def handle(self) -> None:
+        # The protocol names no deadline for connection_init; without one, a socket that
+        # never sends it is held open for nothing. The same as graphql-transport-ws's.
+        deadline = asyncio.create_task(self._close_unless_initialised())
+        try:
+            await super().handle()
+        finally:
+            deadline.cancel()
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not self.connection_acknowledged:
+            with suppress(WebSocketDisconnected, RuntimeError):
+                await self.websocket.close(
+                    code=INIT_TIMEOUT, reason="Connection initialisation timeout"
+                )
+
     async def handle_message(self, message: OperationMessage) -> None:
         reason = malformed(message, ("start",))
         if reason is not None:
             await self.websocket.close(code=MALFORMED, reason=reason)
             return
         if message["type"] == "start" and self.connection_acknowledged:
+            most = self.max_subscriptions_per_connection
+            if most is not None and message["id"] not in self.tasks and len(self.tasks) >= most:
+                await self.send_message(
+                    {
+                        "type": "error",
+                        "id": message["id"],
+                        "payload": too_many_subscriptions(most).formatted,
+                    }
+                )
+                return
             error = resolved(self.context, message["payload"])
             if error is not None:
                 await self.send_message(

@@ -56,6 +56,7 @@ class ActorDirectory:
         own lookup: asked for each subscriber of each event, a thousand times per change.)"""
         self._holders: Counter[int] = Counter()
         self._watches: set[Watch] = set()
+        self._watched: Counter[int] = Counter()
         self._reads = 0
         """Refreshes begun so far; `_held_in[user]`: the count when the user was last held
         (read freshly by whoever held them)."""
@@ -81,12 +82,20 @@ class ActorDirectory:
         self.hold(actor)
         watch = Watch(self, actor, on_revoked)
         self._watches.add(watch)
+        self._watched[actor.user_id] += 1
         return watch
 
     def unwatch(self, watch: Watch) -> None:
         if watch in self._watches:
             self._watches.discard(watch)
+            self._watched[watch.user_id] -= 1
+            if self._watched[watch.user_id] <= 0:
+                del self._watched[watch.user_id]
             self.release(watch.user_id)
+
+    def watching(self, user_id: int) -> int:
+        """The user's connections open in this process (each watches the user)."""
+        return self._watched[user_id]
 
     async def refresh(self) -> None:
         ids = list(self._holders)
