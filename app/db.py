@@ -232,3 +232,29 @@ async def custom_plans(session: AsyncSession) -> AsyncIterator[None]:
         yield
     finally:
         await session.execute(_DEFAULT_PLANS)
+
+
+_UNAVAILABLE_STATES = ("57P01", "57P02", "57P03", "53300")
+"""The server shutting down, crashed, starting up; too many connections (`08…`: the
+connection itself failed)."""
+
+
+def database_unavailable(error: BaseException | None) -> bool:
+    """Whether `error` (or what it wraps: SQLAlchemy's and the driver's errors wrap the
+    driver's) says the database cannot be reached now: not a bug, but a moment to wait."""
+    seen = 0
+    while error is not None and seen < 6:
+        if isinstance(error, ConnectionError | TimeoutError):
+            return True
+        if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error):
+            return True  # one the server ended, found closed when next used
+        state = getattr(error, "sqlstate", None)
+        if isinstance(state, str) and (
+            state.startswith("08")
+            or state in _UNAVAILABLE_STATES
+            or (state == "55000" and "not currently accepting connections" in str(error))
+        ):
+            return True
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+        seen += 1
+    return False

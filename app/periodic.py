@@ -7,6 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
+from app.db import database_unavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -34,5 +36,14 @@ class Periodic:
             await asyncio.sleep(self._interval)
             try:
                 await self._work()
-            except Exception:
-                log.exception("%s failed; retrying in %s s", self._name, self._interval)
+            except Exception as error:
+                if database_unavailable(error):
+                    # Not a bug: a line each time, not a traceback, while the database is away.
+                    log.warning(
+                        "%s: the database cannot be reached (%r); retrying in %s s",
+                        self._name,
+                        error,
+                        self._interval,
+                    )
+                else:
+                    log.exception("%s failed; retrying in %s s", self._name, self._interval)

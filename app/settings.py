@@ -62,6 +62,11 @@ class Settings:
     max_subscriptions_per_connection: int = 50
     max_connections_per_user: int = 100
     operation_timeout_seconds: float = 30.0
+    production: bool = False
+    """TANDEM_PRODUCTION: the defaults of a production server (introspection off)."""
+    introspection: bool = True
+    """Whether clients may ask for the schema (and GraphiQL is served): by default, only
+    while the server is not marked production."""
     """How long a query may run before it is stopped (mutations run to their end)."""
     """WebSocket connections of one user open at once in one server process."""
     """How long the user a token names is remembered between requests (0: read each time);
@@ -175,6 +180,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     data_dir = Path(env.get("TANDEM_DATA_DIR") or ".tandem").expanduser().resolve()
     database_url = env.get("TANDEM_DATABASE_URL") or None
     log_level = _choice(env, "TANDEM_LOG_LEVEL", LOG_LEVELS, "info")
+    production = _bool(env, "TANDEM_PRODUCTION", False)
     return Settings(
         database_url=to_asyncpg_url(database_url) if database_url else None,
         data_dir=data_dir,
@@ -202,6 +208,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "TANDEM_MAX_SUBSCRIPTIONS_PER_CONNECTION", 50, 1, 10_000
         ),
         max_connections_per_user=_int(env, "TANDEM_MAX_CONNECTIONS_PER_USER", 100, 1, 1_000_000),
+        production=production,
+        introspection=_bool(env, "TANDEM_INTROSPECTION", not production),
         operation_timeout_seconds=_float(
             env, "TANDEM_OPERATION_TIMEOUT_SECONDS", 30.0, 0.001, 3600
         ),

@@ -94,6 +94,7 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
             aliases=settings.max_aliases,
             depth=settings.max_depth,
             batch_operations=settings.max_batch_operations,
+            introspection=settings.introspection,
         )
     )
     engine = create_engine(database_url)

@@ -13,6 +13,7 @@ A GET with neither a query nor extensions, from a browser, opens GraphiQL.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -35,9 +36,11 @@ from app.crm.actor import Actor
 from app.crm.auth.tokens import read_token
 from app.crm.users import recent
 from app.crm.users.queries import load_actor_for_token
+from app.db import database_unavailable
 from app.graphql import limits
 from app.graphql.context import Context, Runtime
 from app.graphql.encoding import encode_json
+from app.graphql.masking import new_request_id, request_id, unavailable
 from app.graphql.persisted.protocol import requested
 from app.graphql.schema import schema
 from app.graphql.socket_writes import SOCKET_WRITER, SocketWriter
@@ -48,6 +51,8 @@ from app.graphql.websocket import (
     TextFrames,
     TransportProtocol,
 )
+
+log = logging.getLogger(__name__)
 
 
 class RequestRefused(HTTPException):
@@ -82,6 +87,24 @@ def refusal(error: HTTPException) -> Response:
         media_type="application/json",
         headers=headers,
     )
+
+
+def failure(error: Exception, answering: str) -> Response:
+    """The answer to a request that failed outside any field (reading its user, taking a
+    connection): 503 while the database cannot be reached, else the masked internal error."""
+    if database_unavailable(error):
+        log.warning("database unavailable (request %s): %r", answering, error)
+        body = {"errors": [unavailable(answering).formatted]}
+        return Response(
+            orjson.dumps(body),
+            status_code=503,
+            media_type="application/json",
+            headers={"Retry-After": "1"},
+        )
+    log.error("unexpected error (request %s)", answering, exc_info=error)
+    extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": answering}
+    body = {"errors": [{"message": "Internal error.", "extensions": extensions}]}
+    return Response(orjson.dumps(body), status_code=500, media_type="application/json")
 
 
 _STREAMED = ("multipart/mixed", "text/event-stream")
@@ -163,7 +186,8 @@ class TandemGraphQL(GraphQL[Context, None]):
         settings = runtime.settings
         super().__init__(
             schema,
-            graphql_ide="graphiql",
+            # GraphiQL reads the schema by introspection: without it, it could do nothing.
+            graphql_ide="graphiql" if settings.introspection else None,
             # Only for persisted queries: execute_operation refuses GETs with a bare text.
             allow_queries_via_get=True,
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
@@ -179,6 +203,8 @@ class TandemGraphQL(GraphQL[Context, None]):
                 scope[SOCKET_WRITER] = SocketWriter.of(send)
             await super().__call__(scope, receive, send)
             return
+        answering = new_request_id(Headers(scope=scope).get("x-request-id"))
+        request_id.set(answering)  # this request's own task: nobody else's context
         try:
             request = self._bounded(scope, receive)
             if scope["method"] == "POST" and _plain_json(request):
@@ -187,6 +213,9 @@ class TandemGraphQL(GraphQL[Context, None]):
                 response = await self.run(request)
         except HTTPException as error:
             response = refusal(error)
+        except Exception as error:  # escaped the GraphQL layer: still JSON, never a traceback
+            response = failure(error, answering)
+        response.headers["X-Request-Id"] = answering
         await response(scope, receive, send)
 
     def _bounded(self, scope: Scope, receive: Receive) -> Request:

@@ -45,6 +45,8 @@ class Limits:
     batch_operations: int = 10
     """Operations in one batched HTTP request (a JSON array), as Apollo's BatchHttpLink sends
     them (its own default is 10)."""
+    introspection: bool = True
+    """Whether documents may ask for the schema (`__schema`, `__type`; `__typename` always)."""
 
 
 _limits = Limits()
@@ -53,7 +55,7 @@ _limits = Limits()
 def configure(limits: Limits) -> None:
     """The limits of this process's requests from now on. What was judged under others is
     not reused: every cache of judged documents is keyed by the limits, or by the rule that
-    holds them (`document_rule`)."""
+    holds them (`document_rules`)."""
     global _limits
     _limits = limits
 
@@ -213,13 +215,29 @@ class _DocumentLimits(ValidationRule):
             context.report_error(too_many_aliases(aliases, limits.aliases))
 
 
-def document_rule() -> type[ValidationRule]:
-    """The validation rule of the current limits: one class per distinct limits, so the
+class _NoIntrospection(ValidationRule):
+    """The schema's own description asked for, where introspection is turned off."""
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        if node.name.value in ("__schema", "__type"):
+            self.report_error(
+                GraphQLError(
+                    f"introspection is turned off on this server: {node.name.value} cannot "
+                    "be asked (TANDEM_INTROSPECTION)",
+                    node,
+                    extensions={"code": "INTROSPECTION_DISABLED"},
+                )
+            )
+
+
+def document_rules() -> tuple[type[ValidationRule], ...]:
+    """The validation rules of the current limits: a class per distinct limits, so the
     caches of validated documents, which key on their rules, keep each limit's verdicts
     apart."""
-    return _rule_for(_limits)
+    return _rules_for(_limits)
 
 
 @lru_cache(maxsize=8)
-def _rule_for(limits: Limits) -> type[ValidationRule]:
-    return type("DocumentLimits", (_DocumentLimits,), {"limits": limits})
+def _rules_for(limits: Limits) -> tuple[type[ValidationRule], ...]:
+    measured = type("DocumentLimits", (_DocumentLimits,), {"limits": limits})
+    return (measured,) if limits.introspection else (measured, _NoIntrospection)

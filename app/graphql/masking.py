@@ -2,19 +2,39 @@
 
 Errors raised on purpose are GraphQLErrors with a code. Anything else that escapes a resolver
 is a bug whose details (SQL, paths, a stack) must never reach the client: it is logged with
-its traceback and answered as "Internal error." with code INTERNAL_SERVER_ERROR.
+its traceback and answered as "Internal error." with code INTERNAL_SERVER_ERROR, and the id of
+the request in both (`extensions.requestId`), so a user's report finds its log line.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
+from contextvars import ContextVar
 
 from graphql import GraphQLError
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
+from app.db import database_unavailable
+
 log = logging.getLogger(__name__)
+
+request_id: ContextVar[str | None] = ContextVar("tandem_request_id", default=None)
+"""The HTTP request or WebSocket operation being answered (set in the task that answers it:
+app/graphql/endpoint.py, app/graphql/websocket.py)."""
+
+_GIVEN_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def new_request_id(given: str | None = None) -> str:
+    """The id a proxy gave the request (`X-Request-Id`), when it is a plain one; else new."""
+    if given is not None and _GIVEN_ID.fullmatch(given):
+        return given
+    return secrets.token_hex(8)
+
 
 # Strawberry's refusals of an operation it will not run (a query on a subscription-only
 # transport, an operation name the document lacks): the client's mistake, said as such.
@@ -23,6 +43,15 @@ _REFUSALS: dict[type[Exception], str] = {
     CannotGetOperationTypeError: "UNKNOWN_OPERATION",
     MissingQueryError: "MISSING_QUERY",
 }
+
+
+def unavailable(current: str | None) -> GraphQLError:
+    extensions: dict[str, object] = {"code": "DATABASE_UNAVAILABLE"}
+    if current is not None:
+        extensions["requestId"] = current
+    return GraphQLError(
+        "the database cannot be reached just now; try again in a moment", extensions=extensions
+    )
 
 
 def refusal_code(error: GraphQLError) -> str | None:
@@ -55,13 +84,20 @@ def masked(error: GraphQLError) -> GraphQLError:
     code = refusal_code(error)
     if code is not None:
         return GraphQLError(error.message, extensions={"code": code})
+    current = request_id.get()
+    if database_unavailable(error.original_error):
+        unreachable = unavailable(current)
+        return GraphQLError(unreachable.message, path=error.path, extensions=unreachable.extensions)
+    extensions: dict[str, object] = {"code": "INTERNAL_SERVER_ERROR"}
+    if current is not None:
+        extensions["requestId"] = current
     return GraphQLError(
         message="Internal error.",
         nodes=error.nodes,
         source=error.source,
         positions=error.positions,
         path=error.path,
-        extensions={"code": "INTERNAL_SERVER_ERROR"},
+        extensions=extensions,
     )
 
 
@@ -69,8 +105,21 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
     # Client mistakes (bad token, bad ID, syntax) are answered, not logged as failures;
     # only errors that escaped a resolver are the server's, with their traceback.
     for error in errors:
-        if is_unexpected(error):
-            log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+        if is_unexpected(error) and database_unavailable(error.original_error):
+            # Not a bug: one line, not a traceback per request while the database is away.
+            log.warning(
+                "database unavailable at %s (request %s): %r",
+                error.path,
+                request_id.get(),
+                error.original_error,
+            )
+        elif is_unexpected(error):
+            log.error(
+                "unexpected error at %s (request %s)",
+                error.path,
+                request_id.get(),
+                exc_info=error.original_error,
+            )
 
 
 def as_client_sees(errors: list[GraphQLError]) -> list[GraphQLError]:

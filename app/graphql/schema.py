@@ -22,7 +22,7 @@ from strawberry.types.graphql import OperationType
 from app.graphql.documents import ParsedDocuments
 from app.graphql.executor.operation import PlanExecutor
 from app.graphql.executor.types import TypeNames
-from app.graphql.limits import document_rule, too_slow
+from app.graphql.limits import document_rules, too_slow
 from app.graphql.masking import MaskUnexpectedErrors, as_client_sees, log_unexpected
 from app.graphql.mutations.activities import ActivityMutations
 from app.graphql.mutations.opportunities import OpportunityMutations
@@ -65,7 +65,7 @@ class QueryLimits(AddValidationRules):
     per limits, so the validation cache, which keys on the rules, hits."""
 
     def __init__(self) -> None:
-        super().__init__([document_rule()])
+        super().__init__(list(document_rules()))
 
 
 class TandemSchema(strawberry.Schema):

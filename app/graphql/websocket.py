@@ -41,6 +41,7 @@ from strawberry.types.graphql import OperationType
 
 from app.graphql.context import Context
 from app.graphql.executor.events import EncodedData, Writer, live_writer
+from app.graphql.masking import new_request_id, request_id
 from app.graphql.persisted.protocol import Refused, requested
 from app.graphql.socket_writes import SOCKET_WRITER, SocketWriter
 
@@ -150,6 +151,7 @@ class TransportProtocol(BaseGraphQLTransportWSHandler[Context, None]):
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         # In the operation's own task: its stream may hand a live event's result straight to
         # the socket, in the hub's turn (app/graphql/executor/events.py, live_writer).
+        request_id.set(new_request_id())  # the operation's own task
         websocket = self.websocket
         socket = None
         if isinstance(websocket, TextFrames):
@@ -277,6 +279,7 @@ class LegacyProtocol(BaseGraphQLWSHandler[Context, None]):
         operation_name: str | None,
         variables: dict[str, object] | None,
     ) -> None:
+        request_id.set(new_request_id())  # the operation's own task
         try:
             results = await self.schema.stream(
                 query=query,

@@ -36,7 +36,7 @@ from app.graphql.executor.fields import CannotPlan
 from app.graphql.executor.plan import OperationPlan, Planner, condition_variables
 from app.graphql.executor.run import Execution, Pending, Slot
 from app.graphql.executor.types import TypeNames
-from app.graphql.limits import document_rule
+from app.graphql.limits import document_rules
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,8 @@ class PlanExecutor:
 
     def document(self, query: str) -> Document:
         # Judged under the limits of the moment (limits.py: the rule holds them).
-        rule = document_rule()
-        key = (query, rule)
+        rules = document_rules()
+        key = (query, rules)
         known: Document | None = self._documents.get_recent(key)
         if known is not None:
             return known
@@ -99,7 +99,7 @@ class PlanExecutor:
         if isinstance(node, list):
             document = Document(None, parse_errors(node))
         else:
-            errors = validate_document(self.types.graphql, node, (*specified_rules, rule))
+            errors = validate_document(self.types.graphql, node, (*specified_rules, *rules))
             if errors:
                 document = Document(node, validation_errors(errors))
             else:

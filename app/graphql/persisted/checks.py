@@ -6,14 +6,14 @@ from __future__ import annotations
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, specified_rules, validate
 
 from app.graphql.documents import parsed
-from app.graphql.limits import document_rule
+from app.graphql.limits import document_rules
 
 
 def problems(schema: GraphQLSchema, document: str) -> list[GraphQLError]:
     node = parsed(document)
     if not isinstance(node, DocumentNode):
         return node
-    return validate(schema, node, (*specified_rules, document_rule()))
+    return validate(schema, node, (*specified_rules, *document_rules()))
 
 
 def problem(schema: GraphQLSchema, document: str) -> str | None:
