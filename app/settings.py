@@ -62,6 +62,10 @@ class Settings:
     max_subscriptions_per_connection: int = 50
     max_connections_per_user: int = 100
     operation_timeout_seconds: float = 30.0
+    max_query_cost: int = 50_000
+    """The most objects one operation may ask for, page sizes multiplied through nesting."""
+    cost_budget_per_minute: int = 1_000_000
+    """What one user may spend a minute (app/graphql/cost.py)."""
     production: bool = False
     """TANDEM_PRODUCTION: the defaults of a production server (introspection off)."""
     introspection: bool = True
@@ -209,6 +213,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         max_connections_per_user=_int(env, "TANDEM_MAX_CONNECTIONS_PER_USER", 100, 1, 1_000_000),
         production=production,
+        max_query_cost=_int(env, "TANDEM_MAX_QUERY_COST", 50_000, 1, 1_000_000_000),
+        cost_budget_per_minute=_int(
+            env, "TANDEM_COST_BUDGET_PER_MINUTE", 1_000_000, 1, 1_000_000_000_000
+        ),
         introspection=_bool(env, "TANDEM_INTROSPECTION", not production),
         operation_timeout_seconds=_float(
             env, "TANDEM_OPERATION_TIMEOUT_SECONDS", 30.0, 0.001, 3600

@@ -30,6 +30,7 @@ from app.events.hub import EventHub
 from app.events.neighbours import Neighbours
 from app.graphql import limits
 from app.graphql.context import Runtime
+from app.graphql.cost import Budgets
 from app.graphql.endpoint import TandemGraphQL, bearer_token
 from app.graphql.executor.operation import plan_metrics
 from app.graphql.persisted.resolution import PersistedQueries
@@ -128,6 +129,7 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
         shared_events=SharedEvents(reads, pool=read_pool),
         persisted=persisted,
         actors=RecentActors(settings.auth_cache_seconds),
+        budgets=Budgets(settings.cost_budget_per_minute),
     )
     graphql_app = TandemGraphQL(runtime)
 

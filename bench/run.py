@@ -303,8 +303,10 @@ async def running_server(database_url: str, work_dir: Path) -> AsyncIterator[Ser
         TANDEM_SECRET_KEY=secrets.token_urlsafe(32),
         TANDEM_DATA_DIR=str(work_dir),
         TANDEM_BROADCAST_URL="memory://",
-        # A wall of dashboards: thousands of sockets over a few dozen users' tokens.
+        # A wall of dashboards: thousands of sockets over a few dozen users' tokens; and a
+        # load of thousands of requests a second under one token, where each would be a user.
         TANDEM_MAX_CONNECTIONS_PER_USER="100000",
+        TANDEM_COST_BUDGET_PER_MINUTE="1000000000000",
     )
     log = work_dir / "server.log"
     with log.open("wb") as log_file:

@@ -191,3 +191,11 @@ async def until_subscribed(api: Api, count: int) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"fewer than {count} subscriptions were registered")
+
+
+def without_cost(body: dict[str, Any]) -> dict[str, Any]:
+    """A response body without what every answer carries about its request's cost
+    (`extensions.cost`), for comparing answers by what they say of the data."""
+    extensions = {k: v for k, v in (body.get("extensions") or {}).items() if k != "cost"}
+    bare = {k: v for k, v in body.items() if k != "extensions"}
+    return {**bare, "extensions": extensions} if extensions else bare

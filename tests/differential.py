@@ -94,8 +94,23 @@ def comparable(status: int, content: bytes) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError, RecursionError):
         return {"status": status, "text": content.decode(errors="replace")}
     if isinstance(body, dict) and isinstance(body.get("errors"), list):
-        body = {**body, "errors": sorted(body["errors"], key=canonical)}
+        body = {**body, "errors": sorted((_unnumbered(e) for e in body["errors"]), key=canonical)}
+    if isinstance(body, dict) and isinstance(body.get("extensions"), dict):
+        # What the request cost, and what its spender has left: the request's, not the
+        # executor's (each server keeps its own budget).
+        extensions = {k: v for k, v in body["extensions"].items() if k != "cost"}
+        body = {k: v for k, v in body.items() if k != "extensions"}
+        if extensions:
+            body["extensions"] = extensions
     return {"status": status, "body": body}
+
+
+def _unnumbered(error: Any) -> Any:
+    """An error without the id of the request it answered (each server numbers its own)."""
+    if not isinstance(error, dict) or not isinstance(error.get("extensions"), dict):
+        return error
+    extensions = {k: v for k, v in error["extensions"].items() if k != "requestId"}
+    return {**error, "extensions": extensions}
 
 
 def agree(plan: dict[str, Any], standard: dict[str, Any]) -> bool:

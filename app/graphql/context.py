@@ -19,6 +19,7 @@ from app.crm.views.services import ViewDefinition
 from app.db import ReadPool
 from app.events.hub import EventHub
 from app.graphql.batch import Reader
+from app.graphql.cost import Budgets
 from app.graphql.errors import unauthenticated
 from app.graphql.persisted.resolution import PersistedQueries
 from app.graphql.shared_events import SharedEvents
@@ -44,6 +45,8 @@ class Runtime:
     """Where a request's document comes from: its text or a hash (TANDEM_PERSISTED_QUERIES)."""
     actors: RecentActors = field(default_factory=lambda: RecentActors(0))
     """The users tokens named lately (TANDEM_AUTH_CACHE_SECONDS)."""
+    budgets: Budgets = field(default_factory=lambda: Budgets(1_000_000))
+    """What each user may still spend on operations this minute (app/graphql/cost.py)."""
     builtin_views: dict[int, ViewDefinition] = field(default_factory=dict)
     """Definitions of the built-in views by id, as read (they never change)."""
 

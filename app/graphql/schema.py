@@ -19,6 +19,7 @@ from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext, ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from app.graphql.cost import rate_limited, too_costly
 from app.graphql.documents import ParsedDocuments
 from app.graphql.executor.operation import PlanExecutor
 from app.graphql.executor.types import TypeNames
@@ -103,6 +104,64 @@ class TandemSchema(strawberry.Schema):
         if self.plans.ambiguous(query, operation_name):
             message = "Must provide operation name if query contains multiple operations."
             return ExecutionResult(data=None, errors=[GraphQLError(message)])
+        priced = self._price(query, operation_name, variable_values, context_value)
+        if isinstance(priced, GraphQLError):
+            return ExecutionResult(data=None, errors=[priced])
+        result = await self._limited(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed,
+            operation_extensions,
+        )
+        if priced is not None:
+            result.extensions = {**(result.extensions or {}), "cost": priced}
+        return result
+
+    def _price(
+        self,
+        query: str | None,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+        context: Any,
+    ) -> dict[str, int] | GraphQLError | None:
+        """What the operation costs and what its spender has left (app/graphql/cost.py), or
+        why it may not run; None when it has no cost to tell (a document in error)."""
+        runtime = getattr(context, "runtime", None)
+        formula = self.plans.formula(query, operation_name)
+        if runtime is None or formula is None:
+            return None
+        settings = runtime.settings
+        cost = formula.cost(variables if isinstance(variables, dict) else None)
+        if cost > settings.max_query_cost:
+            return too_costly(cost, settings.max_query_cost)
+        actor = context.actor
+        spender = actor.user_id if actor is not None else ("address", context.client_address)
+        spent, left, wait = runtime.budgets.spend(spender, cost)
+        if not spent:
+            error = rate_limited(cost, runtime.budgets.per_minute, wait)
+            retry = str((error.extensions or {})["retryAfterSeconds"])
+            _refused_status(context, 429, {"Retry-After": retry})
+            return error
+        return {
+            "requested": cost,
+            "limit": settings.max_query_cost,
+            "remaining": left,
+            "perMinute": runtime.budgets.per_minute,
+        }
+
+    async def _limited(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None,
+        context_value: Any,
+        root_value: Any,
+        operation_name: str | None,
+        allowed: set[OperationType],
+        operation_extensions: dict[str, Any] | None,
+    ) -> ExecutionResult:
         limit = _time_limit(context_value)
         if limit is not None and self.plans.kind_of(query, operation_name) is OperationType.QUERY:
             # Only queries: a mutation cut off at its commit might have committed or not, and
@@ -175,13 +234,18 @@ class TandemSchema(strawberry.Schema):
         try:
             query = _document(query, operation_extensions, context_value)
         except Refused as refused:
-            return _refused_stream(refused)
+            return _refused_stream(refused.error)
         if self.plans.ambiguous(query, operation_name):
             return self._once(
                 query, variable_values, context_value, root_value, operation_name, allowed
             )
+        kind = self.plans.kind_of(query, operation_name)
+        if kind is OperationType.SUBSCRIPTION:
+            # Its cost is paid when it starts (the other operations' in execute()).
+            priced = self._price(query, operation_name, variable_values, context_value)
+            if isinstance(priced, GraphQLError):
+                return _refused_stream(priced)
         if _planned(context_value):
-            kind = self.plans.kind_of(query, operation_name)
             if kind is OperationType.SUBSCRIPTION and kind in allowed:
                 _fresh_reads(context_value, remember=True)
                 events = self.plans.subscription(
@@ -230,15 +294,16 @@ def _document(query: str | None, extensions: Any, context: Any) -> str | None:
     return resolved
 
 
-def _refused_status(context: Any, status: int) -> None:
+def _refused_status(context: Any, status: int, headers: dict[str, str] | None = None) -> None:
     # One operation refused is the request refused; in a batch the others' results stand.
     response = getattr(context, "response", None)
     if status != 200 and response is not None and not getattr(context, "batched", False):
         response.status_code = status
+        response.headers.update(headers or {})
 
 
-async def _refused_stream(refused: Refused) -> AsyncGenerator[ExecutionResult, None]:
-    yield PreExecutionError(data=None, errors=[refused.error])
+async def _refused_stream(error: GraphQLError) -> AsyncGenerator[ExecutionResult, None]:
+    yield PreExecutionError(data=None, errors=[error])
 
 
 def _fresh_reads(context: Any, *, remember: bool) -> None:

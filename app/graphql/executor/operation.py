@@ -30,6 +30,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types.execution import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from app.graphql.cost import Formula, formula
 from app.graphql.documents import parse_errors, parsed, validation_errors, variable_errors
 from app.graphql.executor.events import SharedResults, event_stream
 from app.graphql.executor.fields import CannotPlan
@@ -84,6 +85,7 @@ class PlanExecutor:
         self.types = types
         self._documents = _Bounded(documents)
         self._plans = _Bounded(plans)
+        self._formulas = _Bounded(documents)
         self.fallbacks: Counter[str] = Counter()
         self.planned = 0
         self.event_results = SharedResults()
@@ -195,6 +197,28 @@ class PlanExecutor:
         if document.node is None or document.errors:
             return False
         return len(_operations(document.node)) > 1
+
+    def formula(self, query: str | None, operation_name: str | None) -> Formula | None:
+        """What the operation a valid document runs costs, as a function of its variables
+        (app/graphql/cost.py); None for a document in error."""
+        if not query:
+            return None
+        key = (query, operation_name)
+        known: Formula | None = self._formulas.get_recent(key)
+        if known is not None:
+            return known
+        document = self.document(query)
+        if document.node is None or document.errors:
+            return None
+        operations = _operations(document.node)
+        if operation_name is None and len(operations) > 1:
+            return None
+        operation = _chosen(operations, operation_name)
+        if operation is None:
+            return None
+        known = formula(self.types.graphql, document.node, operation)
+        self._formulas.keep(key, known)
+        return known
 
     def kind_of(self, query: str | None, operation_name: str | None) -> OperationType | None:
         """The type of the operation a valid document runs; None for a document in error."""

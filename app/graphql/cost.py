@@ -1,0 +1,196 @@
+"""What an operation costs, known before it runs, and each user's budget of it.
+
+The cost is the number of objects an operation may ask for: every field that takes a page
+(`first`) asks for up to that many objects for each object above it, so page sizes multiply
+through nesting, and `opportunities(first: 100) { nodes { timeline(first: 20) { ... } } }`
+costs 1 + 100 + 100 * 20 = 2,101. Plain lists (a deal's participants) count as one each; a
+field under @skip or @include counts as if asked. An operation over TANDEM_MAX_QUERY_COST is
+refused before it runs (`QUERY_TOO_COSTLY`); each user (each client address, before logging
+in) has TANDEM_COST_BUDGET_PER_MINUTE to spend, refilled evenly over the minute, and an
+operation that would overdraw it is refused (`RATE_LIMITED`, with when to retry). Every
+answer says what it cost and what is left (`extensions.cost`), as GitHub's API does.
+
+The shape of the computation is found once per document and operation (`Formula`); what a
+request adds is its variables' page sizes and a walk over the few paged fields.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+)
+from graphql.language import DocumentNode
+
+_PAGE_ARGUMENTS = ("first", "last")
+
+
+@dataclass(frozen=True, slots=True)
+class Paged:
+    """A field that asks for a page: its size (a constant, or the variable that holds it,
+    with the size to take when the variable is not given), and the paged fields below it."""
+
+    size: int
+    variable: str | None
+    below: tuple[Paged, ...]
+
+    def objects(self, variables: dict[str, Any], times: int) -> int:
+        size = self.size
+        if self.variable is not None:
+            given = variables.get(self.variable)
+            if isinstance(given, int) and not isinstance(given, bool) and given >= 0:
+                size = given
+        asked = times * size
+        return asked + sum(paged.objects(variables, asked) for paged in self.below)
+
+
+@dataclass(frozen=True, slots=True)
+class Formula:
+    """The paged fields of one operation, found once."""
+
+    paged: tuple[Paged, ...]
+
+    def cost(self, variables: dict[str, Any] | None) -> int:
+        given = variables or {}
+        return 1 + sum(paged.objects(given, 1) for paged in self.paged)
+
+
+def formula(
+    schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode
+) -> Formula:
+    """The formula of a valid operation of `document`."""
+    root = schema.get_root_type(operation.operation)
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    defaults: dict[str, int] = {}
+    for definition in operation.variable_definitions or ():
+        value = definition.default_value
+        if isinstance(value, IntValueNode):
+            defaults[definition.variable.name.value] = int(value.value)
+    finder = _Finder(schema, fragments, defaults)
+    return Formula(finder.paged(root, operation.selection_set) if root is not None else ())
+
+
+class _Finder:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        defaults: dict[str, int],
+    ) -> None:
+        self._schema = schema
+        self._fragments = fragments
+        self._defaults = defaults
+
+    def paged(self, parent: Any, selections: SelectionSetNode | None) -> tuple[Paged, ...]:
+        found: list[Paged] = []
+        for selection in selections.selections if selections is not None else ():
+            if isinstance(selection, FieldNode):
+                found.extend(self._field(parent, selection))
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = self._schema.get_type(condition.name.value) if condition else parent
+                found.extend(self.paged(inner, selection.selection_set))
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self._fragments.get(selection.name.value)
+                if fragment is not None:
+                    inner = self._schema.get_type(fragment.type_condition.name.value)
+                    found.extend(self.paged(inner, fragment.selection_set))
+        return tuple(found)
+
+    def _field(self, parent: Any, node: FieldNode) -> tuple[Paged, ...]:
+        if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            return ()  # a union's own fields: only __typename
+        definition = parent.fields.get(node.name.value)
+        if definition is None:
+            return ()  # __typename and the like
+        below_type = get_named_type(definition.type)
+        if isinstance(below_type, GraphQLUnionType | GraphQLInterfaceType | GraphQLObjectType):
+            below = self.paged(below_type, node.selection_set)
+        else:
+            below = ()
+        for name in _PAGE_ARGUMENTS:
+            argument = definition.args.get(name)
+            if argument is None:
+                continue
+            size, variable = self._size(node, name, argument.default_value)
+            return (Paged(size, variable, below),)
+        return below
+
+    def _size(self, node: FieldNode, name: str, default: Any) -> tuple[int, str | None]:
+        fallback = default if isinstance(default, int) else 0
+        for argument in node.arguments or ():
+            if argument.name.value != name:
+                continue
+            value = argument.value
+            if isinstance(value, IntValueNode):
+                return int(value.value), None
+            if isinstance(value, VariableNode):
+                variable = value.name.value
+                return self._defaults.get(variable, fallback), variable
+            return fallback, None  # null: the field's own default
+        return fallback, None
+
+
+class Budgets:
+    """Each spender's budget, refilled evenly: `per_minute` over a minute, never above it."""
+
+    def __init__(self, per_minute: int, *, keep: int = 100_000) -> None:
+        self.per_minute = per_minute
+        self._keep = keep
+        self._left: dict[object, tuple[float, float]] = {}  # spender -> (left, when)
+
+    def spend(self, spender: object, cost: int) -> tuple[bool, int, float]:
+        """(whether it could be spent, what is left now, seconds until it could be)."""
+        now = time.monotonic()
+        left, when = self._left.get(spender, (float(self.per_minute), now))
+        rate = self.per_minute / 60.0
+        left = min(float(self.per_minute), left + (now - when) * rate)
+        if cost > left:
+            self._remember(spender, left, now)
+            return False, math.floor(left), (cost - left) / rate
+        left -= cost
+        self._remember(spender, left, now)
+        return True, math.floor(left), 0.0
+
+    def _remember(self, spender: object, left: float, now: float) -> None:
+        self._left[spender] = (left, now)
+        if len(self._left) > self._keep:
+            # The oldest (insertion order) go first: full again by now, most of them.
+            for stale in list(self._left)[: self._keep // 10]:
+                del self._left[stale]
+
+
+def too_costly(cost: int, limit: int) -> GraphQLError:
+    return GraphQLError(
+        f"the operation may ask for {cost} objects (page sizes multiplied through nesting); "
+        f"at most {limit} are allowed: ask for smaller pages or fewer nested connections",
+        extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "limit": limit},
+    )
+
+
+def rate_limited(cost: int, per_minute: int, wait: float) -> GraphQLError:
+    seconds = max(1, math.ceil(wait))
+    return GraphQLError(
+        f"this operation costs {cost} and the budget of {per_minute} a minute is spent for "
+        f"now; retry in {seconds} s",
+        extensions={"code": "RATE_LIMITED", "cost": cost, "retryAfterSeconds": seconds},
+    )
