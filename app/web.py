@@ -31,6 +31,7 @@ from app.events.neighbours import Neighbours
 from app.graphql import limits
 from app.graphql.context import Runtime
 from app.graphql.cost import Budgets
+from app.graphql.deadlines import Deadlines
 from app.graphql.endpoint import TandemGraphQL, bearer_token
 from app.graphql.executor.operation import plan_metrics
 from app.graphql.persisted.resolution import PersistedQueries
@@ -116,6 +117,8 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
         async with sessions() as session:
             await totals.fold(session)
 
+    deadlines = Deadlines(settings.operation_timeout_seconds)
+    stopping = Periodic("stopping queries past their time", deadlines.interval, deadlines.check)
     # Every server folds; the fold's advisory lock lets one at a time do it.
     folding = Periodic("folding the pipeline totals", settings.totals_fold_seconds, fold_totals)
     runtime = Runtime(
@@ -130,6 +133,7 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
         persisted=persisted,
         actors=RecentActors(settings.auth_cache_seconds),
         budgets=Budgets(settings.cost_budget_per_minute),
+        deadlines=deadlines,
     )
     graphql_app = TandemGraphQL(runtime)
 
@@ -145,9 +149,11 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
         await directory.refreshing.start()
         await persisted.start()
         await folding.start()
+        await stopping.start()
         try:
             yield
         finally:
+            await stopping.stop()
             await folding.stop()
             await persisted.stop()
             await directory.refreshing.stop()

@@ -20,6 +20,7 @@ from app.db import ReadPool
 from app.events.hub import EventHub
 from app.graphql.batch import Reader
 from app.graphql.cost import Budgets
+from app.graphql.deadlines import Deadlines
 from app.graphql.errors import unauthenticated
 from app.graphql.persisted.resolution import PersistedQueries
 from app.graphql.shared_events import SharedEvents
@@ -46,6 +47,8 @@ class Runtime:
     actors: RecentActors = field(default_factory=lambda: RecentActors(0))
     """The users tokens named lately (TANDEM_AUTH_CACHE_SECONDS)."""
     budgets: Budgets = field(default_factory=lambda: Budgets(1_000_000))
+    deadlines: Deadlines = field(default_factory=lambda: Deadlines(30.0))
+    """The queries running, each stopped past its time (app/graphql/deadlines.py)."""
     """What each user may still spend on operations this minute (app/graphql/cost.py)."""
     builtin_views: dict[int, ViewDefinition] = field(default_factory=dict)
     """Definitions of the built-in views by id, as read (they never change)."""

@@ -63,11 +63,17 @@ class Paged:
 
 @dataclass(frozen=True, slots=True)
 class Formula:
-    """The paged fields of one operation, found once."""
+    """The paged fields of one operation, found once; and its kind ("query", "mutation",
+    "subscription"), which the request's other limits ask too."""
 
+    kind: str
     paged: tuple[Paged, ...]
+    fixed: int | None = None
+    """The cost, when no page size comes from a variable (known once, then)."""
 
     def cost(self, variables: dict[str, Any] | None) -> int:
+        if self.fixed is not None:
+            return self.fixed
         given = variables or {}
         return 1 + sum(paged.objects(given, 1) for paged in self.paged)
 
@@ -86,7 +92,15 @@ def formula(
         if isinstance(value, IntValueNode):
             defaults[definition.variable.name.value] = int(value.value)
     finder = _Finder(schema, fragments, defaults)
-    return Formula(finder.paged(root, operation.selection_set) if root is not None else ())
+    paged = finder.paged(root, operation.selection_set) if root is not None else ()
+    found = Formula(operation.operation.value, paged)
+    if not any(_variable_sized(p) for p in paged):
+        found = Formula(found.kind, paged, found.cost(None))
+    return found
+
+
+def _variable_sized(paged: Paged) -> bool:
+    return paged.variable is not None or any(_variable_sized(p) for p in paged.below)
 
 
 class _Finder:
@@ -155,24 +169,30 @@ class Budgets:
 
     def __init__(self, per_minute: int, *, keep: int = 100_000) -> None:
         self.per_minute = per_minute
+        self._rate = per_minute / 60.0
         self._keep = keep
         self._left: dict[object, tuple[float, float]] = {}  # spender -> (left, when)
 
     def spend(self, spender: object, cost: int) -> tuple[bool, int, float]:
         """(whether it could be spent, what is left now, seconds until it could be)."""
         now = time.monotonic()
-        left, when = self._left.get(spender, (float(self.per_minute), now))
-        rate = self.per_minute / 60.0
-        left = min(float(self.per_minute), left + (now - when) * rate)
-        if cost > left:
-            self._remember(spender, left, now)
-            return False, math.floor(left), (cost - left) / rate
-        left -= cost
-        self._remember(spender, left, now)
-        return True, math.floor(left), 0.0
-
-    def _remember(self, spender: object, left: float, now: float) -> None:
+        full = self.per_minute
+        known = self._left.get(spender)
+        if known is None:
+            left: float = full
+        else:
+            left = known[0] + (now - known[1]) * self._rate
+            if left > full:
+                left = full
+        spent = cost <= left
+        if spent:
+            left -= cost
         self._left[spender] = (left, now)
+        if known is None and len(self._left) > self._keep:
+            self._forget()
+        return spent, int(left), 0.0 if spent else (cost - left) / self._rate
+
+    def _forget(self) -> None:
         if len(self._left) > self._keep:
             # The oldest (insertion order) go first: full again by now, most of them.
             for stale in list(self._left)[: self._keep // 10]:

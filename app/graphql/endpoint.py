@@ -203,10 +203,12 @@ class TandemGraphQL(GraphQL[Context, None]):
                 scope[SOCKET_WRITER] = SocketWriter.of(send)
             await super().__call__(scope, receive, send)
             return
-        answering = new_request_id(Headers(scope=scope).get("x-request-id"))
+        request = Request(scope, receive)
+        headers = request.headers
+        answering = new_request_id(headers.get("x-request-id"))
         request_id.set(answering)  # this request's own task: nobody else's context
         try:
-            request = self._bounded(scope, receive)
+            request = self._bounded(request, headers, receive)
             if scope["method"] == "POST" and _plain_json(request):
                 response = await self._post(request)
             else:
@@ -215,25 +217,34 @@ class TandemGraphQL(GraphQL[Context, None]):
             response = refusal(error)
         except Exception as error:  # escaped the GraphQL layer: still JSON, never a traceback
             response = failure(error, answering)
-        response.headers["X-Request-Id"] = answering
+        # Appended as it is: no earlier header of that name to replace (MutableHeaders would
+        # look for one, lower-casing every header of the response).
+        response.raw_headers.append((b"x-request-id", answering.encode()))
         await response(scope, receive, send)
 
-    def _bounded(self, scope: Scope, receive: Receive) -> Request:
+    def _bounded(self, request: Request, headers: Headers, receive: Receive) -> Request:
         """The request, its body refused (413) past the limit: at once when its length says
         so, else while it is read, so a body that never ends is not held in memory."""
         settings = self.runtime.settings
-        headers = Headers(scope=scope)
         content_type = headers.get("content-type", "").lower()
-        if content_type.startswith("multipart/form-data"):
-            # An upload: the file's own limit, and room for the operation and its map.
-            limit = settings.max_upload_bytes + _UPLOAD_SLACK
-            what = f"an upload's request body may hold at most {limit} bytes"
-        else:
-            limit = settings.max_body_bytes
-            what = f"a request body may hold at most {limit} bytes (TANDEM_MAX_BODY_BYTES)"
+        upload = content_type.startswith("multipart/form-data")
+        # An upload: the file's own limit, and room for the operation and its map.
+        limit = settings.max_upload_bytes + _UPLOAD_SLACK if upload else settings.max_body_bytes
+
+        def too_large(holds: str) -> RequestRefused:
+            what = "an upload's request body" if upload else "a request body"
+            named = "" if upload else " (TANDEM_MAX_BODY_BYTES)"
+            return RequestRefused(
+                413,
+                f"{what} may hold at most {limit} bytes{named}; this one holds {holds}",
+                "REQUEST_TOO_LARGE",
+            )
+
         length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise RequestRefused(413, f"{what}; this one holds {length}", "REQUEST_TOO_LARGE")
+        if length is not None and length.isdigit():
+            if int(length) > limit:
+                raise too_large(length)
+            return request  # the server reads no more than the length says
         read = 0
 
         async def receive_at_most() -> Message:
@@ -242,10 +253,10 @@ class TandemGraphQL(GraphQL[Context, None]):
             if message["type"] == "http.request":
                 read += len(message.get("body", b""))
                 if read > limit:
-                    raise RequestRefused(413, f"{what}; this one holds more", "REQUEST_TOO_LARGE")
+                    raise too_large("more")
             return message
 
-        return Request(scope, receive_at_most)
+        return Request(request.scope, receive_at_most)
 
     async def _post(self, request: Request) -> Response:
         """A POST with one JSON operation, the request nearly every client sends: the steps

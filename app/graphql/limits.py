@@ -56,8 +56,9 @@ def configure(limits: Limits) -> None:
     """The limits of this process's requests from now on. What was judged under others is
     not reused: every cache of judged documents is keyed by the limits, or by the rule that
     holds them (`document_rules`)."""
-    global _limits
+    global _limits, _rules
     _limits = limits
+    _rules = _rules_for(limits)
 
 
 def current() -> Limits:
@@ -233,11 +234,14 @@ class _NoIntrospection(ValidationRule):
 def document_rules() -> tuple[type[ValidationRule], ...]:
     """The validation rules of the current limits: a class per distinct limits, so the
     caches of validated documents, which key on their rules, keep each limit's verdicts
-    apart."""
-    return _rules_for(_limits)
+    apart. (Found when the limits are set: asked by every request.)"""
+    return _rules
 
 
 @lru_cache(maxsize=8)
 def _rules_for(limits: Limits) -> tuple[type[ValidationRule], ...]:
     measured = type("DocumentLimits", (_DocumentLimits,), {"limits": limits})
     return (measured,) if limits.introspection else (measured, _NoIntrospection)
+
+
+_rules = _rules_for(_limits)

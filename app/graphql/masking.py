@@ -8,6 +8,7 @@ the request in both (`extensions.requestId`), so a user's report finds its log l
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import secrets
@@ -27,13 +28,17 @@ request_id: ContextVar[str | None] = ContextVar("tandem_request_id", default=Non
 app/graphql/endpoint.py, app/graphql/websocket.py)."""
 
 _GIVEN_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# This process's own ids: a random prefix and a count (a random number each took a system
+# call per request).
+_PREFIX = secrets.token_hex(3)
+_COUNT = itertools.count(1)
 
 
 def new_request_id(given: str | None = None) -> str:
     """The id a proxy gave the request (`X-Request-Id`), when it is a plain one; else new."""
     if given is not None and _GIVEN_ID.fullmatch(given):
         return given
-    return secrets.token_hex(8)
+    return f"{_PREFIX}{next(_COUNT):010x}"
 
 
 # Strawberry's refusals of an operation it will not run (a query on a subscription-only

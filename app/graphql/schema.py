@@ -19,7 +19,8 @@ from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext, ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from app.graphql.cost import rate_limited, too_costly
+from app.graphql.cost import Formula, rate_limited, too_costly
+from app.graphql.deadlines import Deadlines
 from app.graphql.documents import ParsedDocuments
 from app.graphql.executor.operation import PlanExecutor
 from app.graphql.executor.types import TypeNames
@@ -101,36 +102,54 @@ class TandemSchema(strawberry.Schema):
             _refused_status(context_value, refused.status)
             return ExecutionResult(data=None, errors=[refused.error])
         _fresh_reads(context_value, remember=True)
-        if self.plans.ambiguous(query, operation_name):
+        formula = self.plans.formula(query, operation_name)  # None for an ambiguous one too
+        if formula is None and self.plans.ambiguous(query, operation_name):
             message = "Must provide operation name if query contains multiple operations."
             return ExecutionResult(data=None, errors=[GraphQLError(message)])
-        priced = self._price(query, operation_name, variable_values, context_value)
+        priced = self._price(formula, variable_values, context_value)
         if isinstance(priced, GraphQLError):
             return ExecutionResult(data=None, errors=[priced])
-        result = await self._limited(
-            query,
-            variable_values,
-            context_value,
-            root_value,
-            operation_name,
-            allowed,
-            operation_extensions,
-        )
+        # Only queries are stopped past their time: a mutation cut off at its commit might
+        # have committed or not, and its client could not know which.
+        watch = _watch(context_value) if formula is not None and formula.kind == "query" else None
+        if watch is not None:
+            watch[0].watch(watch[1])
+        try:
+            result = None
+            if _planned(context_value):
+                result = await self.plans.execute(
+                    query, variable_values, context_value, root_value, operation_name, allowed
+                )
+                if result is not None and result.errors:
+                    result.errors = as_client_sees(result.errors)
+            if result is None:
+                result = await super().execute(
+                    query,
+                    variable_values,
+                    context_value,
+                    root_value,
+                    operation_name,
+                    allowed,
+                    operation_extensions,
+                )
+        except asyncio.CancelledError:
+            if watch is None or not watch[0].stopped(watch[1]):
+                raise
+            watch[1].uncancel()
+            result = ExecutionResult(data=None, errors=[too_slow(watch[0].limit)])
+        finally:
+            if watch is not None:
+                watch[0].done(watch[1])
         if priced is not None:
             result.extensions = {**(result.extensions or {}), "cost": priced}
         return result
 
     def _price(
-        self,
-        query: str | None,
-        operation_name: str | None,
-        variables: dict[str, Any] | None,
-        context: Any,
+        self, formula: Formula | None, variables: dict[str, Any] | None, context: Any
     ) -> dict[str, int] | GraphQLError | None:
         """What the operation costs and what its spender has left (app/graphql/cost.py), or
         why it may not run; None when it has no cost to tell (a document in error)."""
         runtime = getattr(context, "runtime", None)
-        formula = self.plans.formula(query, operation_name)
         if runtime is None or formula is None:
             return None
         settings = runtime.settings
@@ -151,73 +170,6 @@ class TandemSchema(strawberry.Schema):
             "remaining": left,
             "perMinute": runtime.budgets.per_minute,
         }
-
-    async def _limited(
-        self,
-        query: str | None,
-        variable_values: dict[str, Any] | None,
-        context_value: Any,
-        root_value: Any,
-        operation_name: str | None,
-        allowed: set[OperationType],
-        operation_extensions: dict[str, Any] | None,
-    ) -> ExecutionResult:
-        limit = _time_limit(context_value)
-        if limit is not None and self.plans.kind_of(query, operation_name) is OperationType.QUERY:
-            # Only queries: a mutation cut off at its commit might have committed or not, and
-            # its client could not know which.
-            try:
-                async with asyncio.timeout(limit) as deadline:
-                    return await self._run(
-                        query,
-                        variable_values,
-                        context_value,
-                        root_value,
-                        operation_name,
-                        allowed,
-                        operation_extensions,
-                    )
-            except TimeoutError:
-                if not deadline.expired():
-                    raise
-                return ExecutionResult(data=None, errors=[too_slow(limit)])
-        return await self._run(
-            query,
-            variable_values,
-            context_value,
-            root_value,
-            operation_name,
-            allowed,
-            operation_extensions,
-        )
-
-    async def _run(
-        self,
-        query: str | None,
-        variable_values: dict[str, Any] | None,
-        context_value: Any,
-        root_value: Any,
-        operation_name: str | None,
-        allowed: set[OperationType],
-        operation_extensions: dict[str, Any] | None,
-    ) -> ExecutionResult:
-        if _planned(context_value):
-            result = await self.plans.execute(
-                query, variable_values, context_value, root_value, operation_name, allowed
-            )
-            if result is not None:
-                if result.errors:
-                    result.errors = as_client_sees(result.errors)
-                return result
-        return await super().execute(
-            query,
-            variable_values,
-            context_value,
-            root_value,
-            operation_name,
-            allowed,
-            operation_extensions,
-        )
 
     async def stream(
         self,
@@ -242,7 +194,9 @@ class TandemSchema(strawberry.Schema):
         kind = self.plans.kind_of(query, operation_name)
         if kind is OperationType.SUBSCRIPTION:
             # Its cost is paid when it starts (the other operations' in execute()).
-            priced = self._price(query, operation_name, variable_values, context_value)
+            priced = self._price(
+                self.plans.formula(query, operation_name), variable_values, context_value
+            )
             if isinstance(priced, GraphQLError):
                 return _refused_stream(priced)
         if _planned(context_value):
@@ -313,9 +267,11 @@ def _fresh_reads(context: Any, *, remember: bool) -> None:
         fresh(remember=remember)
 
 
-def _time_limit(context: Any) -> float | None:
+def _watch(context: Any) -> tuple[Deadlines, asyncio.Task[Any]] | None:
+    """The server's watch over running queries, and this one's task."""
     runtime = getattr(context, "runtime", None)
-    return runtime.settings.operation_timeout_seconds if runtime is not None else None
+    task = asyncio.current_task()
+    return (runtime.deadlines, task) if runtime is not None and task is not None else None
 
 
 def _planned(context: Any) -> bool:
