@@ -93,6 +93,12 @@ def comparable(status: int, content: bytes) -> dict[str, Any]:
         body = json.loads(content)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return {"status": status, "text": content.decode(errors="replace")}
+    if isinstance(body, list):  # a batch
+        return {"status": status, "body": [_comparable_result(item) for item in body]}
+    return {"status": status, "body": _comparable_result(body)}
+
+
+def _comparable_result(body: Any) -> Any:
     if isinstance(body, dict) and isinstance(body.get("errors"), list):
         body = {**body, "errors": sorted((_unnumbered(e) for e in body["errors"]), key=canonical)}
     if isinstance(body, dict) and isinstance(body.get("extensions"), dict):
@@ -102,7 +108,7 @@ def comparable(status: int, content: bytes) -> dict[str, Any]:
         body = {k: v for k, v in body.items() if k != "extensions"}
         if extensions:
             body["extensions"] = extensions
-    return {"status": status, "body": body}
+    return body
 
 
 def _unnumbered(error: Any) -> Any:
