@@ -222,16 +222,8 @@ class PlanExecutor:
 
     def kind_of(self, query: str | None, operation_name: str | None) -> OperationType | None:
         """The type of the operation a valid document runs; None for a document in error."""
-        if not query:
-            return None
-        document = self.document(query)
-        if document.node is None or document.errors:
-            return None
-        operations = _operations(document.node)
-        if operation_name is None and len(operations) > 1:
-            return None
-        operation = _chosen(operations, operation_name)
-        return OperationType(operation.operation.value) if operation is not None else None
+        found = self.formula(query, operation_name)
+        return OperationType(found.kind) if found is not None else None
 
     def subscription(
         self,
