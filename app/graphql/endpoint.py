@@ -2,7 +2,7 @@
 
 Whatever a client sends, the answer is GraphQL JSON: a request the server cannot take at all
 (not JSON, a batch too large, an unknown operation name) is a 4xx whose body is
-`{"errors": [{"message", "extensions": {"code"}}]}`, never plain text.
+`{"errors": [{"message", "extensions": {"code"}}]}`, never plain text (app/graphql/refusals.py).
 
 GET runs persisted queries only: a query named by its hash (Apollo's useGETForHashedQueries,
 urql's preferGetForPersistedQueries), or its text with its hash (urql's retry after a miss).
@@ -13,7 +13,6 @@ A GET with neither a query nor extensions, from a browser, opens GraphiQL.
 from __future__ import annotations
 
 import json
-import logging
 from datetime import timedelta
 from typing import Any
 
@@ -25,10 +24,9 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.unset import UNSET
 
@@ -36,12 +34,12 @@ from app.crm.actor import Actor
 from app.crm.auth.tokens import read_token
 from app.crm.users import recent
 from app.crm.users.queries import load_actor_for_token
-from app.db import database_unavailable
 from app.graphql import limits
 from app.graphql.context import Context, Runtime
 from app.graphql.encoding import encode_json
-from app.graphql.masking import new_request_id, request_id, unavailable
+from app.graphql.masking import new_request_id, request_id
 from app.graphql.persisted.protocol import requested
+from app.graphql.refusals import RequestRefused, failure, refusal
 from app.graphql.schema import schema
 from app.graphql.socket_writes import SOCKET_WRITER, SocketWriter
 from app.graphql.websocket import (
@@ -51,61 +49,6 @@ from app.graphql.websocket import (
     TextFrames,
     TransportProtocol,
 )
-
-log = logging.getLogger(__name__)
-
-
-class RequestRefused(HTTPException):
-    """A request refused before any GraphQL runs, with the code the client sees."""
-
-    def __init__(self, status_code: int, reason: str, code: str) -> None:
-        super().__init__(status_code, reason)
-        self.code = code
-
-
-def _code(error: HTTPException) -> str:
-    if isinstance(error, RequestRefused):
-        return error.code
-    cause = error.__cause__
-    if isinstance(cause, InvalidOperationTypeError):
-        return "OPERATION_NOT_ALLOWED"
-    if isinstance(cause, CannotGetOperationTypeError):
-        return "UNKNOWN_OPERATION"
-    if isinstance(cause, MissingQueryError):
-        return "MISSING_QUERY"
-    if isinstance(cause, json.JSONDecodeError):
-        return "INVALID_JSON"
-    return {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(error.status_code, "BAD_REQUEST")
-
-
-def refusal(error: HTTPException) -> Response:
-    body = {"errors": [{"message": error.reason, "extensions": {"code": _code(error)}}]}
-    headers = {"Allow": "GET, POST"} if error.status_code == 405 else None
-    return Response(
-        orjson.dumps(body),
-        status_code=error.status_code,
-        media_type="application/json",
-        headers=headers,
-    )
-
-
-def failure(error: Exception, answering: str) -> Response:
-    """The answer to a request that failed outside any field (reading its user, taking a
-    connection): 503 while the database cannot be reached, else the masked internal error."""
-    if database_unavailable(error):
-        log.warning("database unavailable (request %s): %r", answering, error)
-        body = {"errors": [unavailable(answering).formatted]}
-        return Response(
-            orjson.dumps(body),
-            status_code=503,
-            media_type="application/json",
-            headers={"Retry-After": "1"},
-        )
-    log.error("unexpected error (request %s)", answering, exc_info=error)
-    extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": answering}
-    body = {"errors": [{"message": "Internal error.", "extensions": extensions}]}
-    return Response(orjson.dumps(body), status_code=500, media_type="application/json")
-
 
 _STREAMED = ("multipart/mixed", "text/event-stream")
 _UPLOAD_SLACK = 1024 * 1024
