@@ -189,6 +189,11 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        if actor.must_change_password:
+            return JSONResponse(
+                {"error": "change the one-time password first (changePassword)"},
+                status_code=403,
+            )
         raw_id = request.path_params["document_id"]
         found = None
         if raw_id.isdigit() and len(raw_id) <= 18:

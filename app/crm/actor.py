@@ -31,6 +31,8 @@ class Actor:
     team_ids: frozenset[int]
     # Derived from the password hash: tokens issued before a password change stop working.
     credential_stamp: str = ""
+    must_change_password: bool = False
+    """Holding a one-time password: nothing runs for them but changing it."""
 
     @property
     def is_admin(self) -> bool:

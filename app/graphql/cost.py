@@ -68,6 +68,8 @@ class Formula:
 
     kind: str
     paged: tuple[Paged, ...]
+    roots: frozenset[str] = frozenset()
+    """The root fields it asks for (fragments followed)."""
     fixed: int | None = None
     """The cost, when no page size comes from a variable (known once, then)."""
 
@@ -93,10 +95,27 @@ def formula(
             defaults[definition.variable.name.value] = int(value.value)
     finder = _Finder(schema, fragments, defaults)
     paged = finder.paged(root, operation.selection_set) if root is not None else ()
-    found = Formula(operation.operation.value, paged)
+    roots = frozenset(_root_fields(operation.selection_set, fragments))
+    found = Formula(operation.operation.value, paged, roots)
     if not any(_variable_sized(p) for p in paged):
-        found = Formula(found.kind, paged, found.cost(None))
+        found = Formula(found.kind, paged, roots, found.cost(None))
     return found
+
+
+def _root_fields(
+    selections: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
+) -> list[str]:
+    names: list[str] = []
+    for selection in selections.selections:
+        if isinstance(selection, FieldNode):
+            names.append(selection.name.value)
+        elif isinstance(selection, InlineFragmentNode):
+            names.extend(_root_fields(selection.selection_set, fragments))
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:
+                names.extend(_root_fields(fragment.selection_set, fragments))
+    return names
 
 
 def _variable_sized(paged: Paged) -> bool:

@@ -395,6 +395,11 @@ class CreateUserInput:
     name: str
     password: str
     role: Role = Role.MEMBER
+    must_change_password: bool = strawberry.field(
+        default=False,
+        description="A one-time password: until the user changes it (changePassword), only "
+        "`me` and `changePassword` run for them.",
+    )
 
 
 @strawberry.input

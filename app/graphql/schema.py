@@ -106,6 +106,9 @@ class TandemSchema(strawberry.Schema):
         if formula is None and self.plans.ambiguous(query, operation_name):
             message = "Must provide operation name if query contains multiple operations."
             return ExecutionResult(data=None, errors=[GraphQLError(message)])
+        first = _password_first(formula, context_value)
+        if first is not None:
+            return ExecutionResult(data=None, errors=[first])
         priced = self._price(formula, variable_values, context_value)
         if isinstance(priced, GraphQLError):
             return ExecutionResult(data=None, errors=[priced])
@@ -193,10 +196,12 @@ class TandemSchema(strawberry.Schema):
             )
         kind = self.plans.kind_of(query, operation_name)
         if kind is OperationType.SUBSCRIPTION:
-            # Its cost is paid when it starts (the other operations' in execute()).
-            priced = self._price(
-                self.plans.formula(query, operation_name), variable_values, context_value
-            )
+            # Refused, and its cost paid, when it starts (the other operations' in execute()).
+            formula = self.plans.formula(query, operation_name)
+            first = _password_first(formula, context_value)
+            if first is not None:
+                return _refused_stream(first)
+            priced = self._price(formula, variable_values, context_value)
             if isinstance(priced, GraphQLError):
                 return _refused_stream(priced)
         if _planned(context_value):
@@ -265,6 +270,24 @@ def _fresh_reads(context: Any, *, remember: bool) -> None:
     fresh = getattr(context, "fresh_reads", None)
     if fresh is not None:
         fresh(remember=remember)
+
+
+_WHILE_PASSWORD_CHANGES = frozenset({"changePassword", "me", "login", "__typename"})
+
+
+def _password_first(formula: Formula | None, context: Any) -> GraphQLError | None:
+    """Why the operation may not run for a user holding a one-time password, if it may not:
+    such a user can only change it."""
+    actor = getattr(context, "actor", None)
+    if actor is None or not actor.must_change_password or formula is None:
+        return None
+    if formula.roots <= _WHILE_PASSWORD_CHANGES:
+        return None
+    return GraphQLError(
+        "this account holds a one-time password: change it first (changePassword); until "
+        "then only `me` and `changePassword` run",
+        extensions={"code": "PASSWORD_CHANGE_REQUIRED"},
+    )
 
 
 def _watch(context: Any) -> tuple[Deadlines, asyncio.Task[Any]] | None:

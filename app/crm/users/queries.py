@@ -97,6 +97,7 @@ _ACTORS = Statement(
         _users.c.email,
         _users.c.role,
         _users.c.password_hash,
+        _users.c.must_change_password,
         select(func.array_agg(TeamMember.team_id))
         .where(TeamMember.user_id == _users.c.id)
         .scalar_subquery()
@@ -116,6 +117,7 @@ async def load_actors(session: AsyncSession, user_ids: Sequence[int]) -> dict[in
             r.role,
             frozenset(r.teams or ()),
             credential_stamp(r.password_hash),
+            r.must_change_password,
         )
         for r in rows
     }

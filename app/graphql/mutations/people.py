@@ -132,6 +132,7 @@ class PeopleMutations:
                 name=input.name,
                 password=input.password,
                 role=input.role.value,
+                must_change_password=input.must_change_password,
             )
 
         return await _user(info, work)
