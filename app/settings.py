@@ -52,6 +52,8 @@ class Settings:
     """Largest request body but an upload's (those take max_upload_bytes, and a little more
     for their other parts): a larger one is answered 413 without being read."""
     auth_cache_seconds: int = 1
+    """How long the user a token names is remembered between requests (0: read each time);
+    a change of rights made through another process takes at most this long to apply."""
     max_tokens: int = 5000
     max_aliases: int = 100
     max_depth: int = 12
@@ -61,7 +63,9 @@ class Settings:
     """How long a WebSocket may stay open without its connection_init."""
     max_subscriptions_per_connection: int = 50
     max_connections_per_user: int = 100
+    """WebSocket connections of one user open at once in one server process."""
     operation_timeout_seconds: float = 30.0
+    """How long a query may run before it is stopped (mutations run to their end)."""
     max_query_cost: int = 50_000
     """The most objects one operation may ask for, page sizes multiplied through nesting."""
     cost_budget_per_minute: int = 1_000_000
@@ -71,10 +75,6 @@ class Settings:
     introspection: bool = True
     """Whether clients may ask for the schema (and GraphiQL is served): by default, only
     while the server is not marked production."""
-    """How long a query may run before it is stopped (mutations run to their end)."""
-    """WebSocket connections of one user open at once in one server process."""
-    """How long the user a token names is remembered between requests (0: read each time);
-    a change of rights made through another process takes at most this long to apply."""
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -96,26 +96,29 @@ def to_libpq_url(url: str) -> str:
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name}: expected a value from {low} to {high}, got {value}")
-    return value
+    return int(_number(env, name, default, low, high, int, "an integer"))
 
 
 def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    return _number(env, name, default, low, high, float, "a number")
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    low: float,
+    high: float,
+    parse: type[int] | type[float],
+    expected: str,
+) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
+        raise SettingsError(f"{name}: expected {expected}, got {raw!r}") from None
     if not low <= value <= high:  # NaN too
         raise SettingsError(f"{name}: expected a value from {low:g} to {high:g}, got {raw}")
     return value

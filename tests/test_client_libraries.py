@@ -218,3 +218,31 @@ async def test_gql_uploads_a_document_and_it_downloads_the_same(api: Api, admin_
     )
     assert response.status_code == 200
     assert response.content == content
+
+
+PAGE = "{ opportunities(first: 10) { nodes { id timeline(first: 5) { nodes { kind } } } } }"
+CUBE = """{ opportunities(first: 100) { nodes { history(first: 100) { nodes {
+  opportunity { timeline(first: 100) { nodes { kind } } } } } } } }"""
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_gql_reads_what_an_operation_cost_and_why_one_is_refused(
+    api: Api, protocol: str
+) -> None:
+    """The cost every answer carries (`extensions.cost`) and the refusal of one that asks for
+    too much, as Python's gql hands them to its caller, over HTTP and both WebSocket
+    subprotocols."""
+    token = await log_in(api, ADMIN_EMAIL, ADMIN_PASSWORD)
+    async with http_session(api, token) as session:
+        result = await session.execute(request(PAGE), get_execution_result=True)
+        assert result.extensions is not None
+        assert result.extensions["cost"]["requested"] == 1 + 10 + 10 * 5
+        with pytest.raises(TransportQueryError) as refused:
+            await session.execute(request(CUBE))
+        assert refused.value.errors is not None
+        assert refused.value.errors[0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    async with ws_session(api, token, protocol) as session:
+        with pytest.raises(TransportQueryError) as refused:
+            await session.execute(request(CUBE))
+        assert refused.value.errors is not None
+        assert refused.value.errors[0]["extensions"]["code"] == "QUERY_TOO_COSTLY"

@@ -44,12 +44,12 @@ class Runtime:
     shared_events: SharedEvents
     persisted: PersistedQueries
     """Where a request's document comes from: its text or a hash (TANDEM_PERSISTED_QUERIES)."""
+    budgets: Budgets
+    """What each user may still spend on operations this minute (app/graphql/cost.py)."""
+    deadlines: Deadlines
+    """The queries running, each stopped past its time (app/graphql/deadlines.py)."""
     actors: RecentActors = field(default_factory=lambda: RecentActors(0))
     """The users tokens named lately (TANDEM_AUTH_CACHE_SECONDS)."""
-    budgets: Budgets = field(default_factory=lambda: Budgets(1_000_000))
-    deadlines: Deadlines = field(default_factory=lambda: Deadlines(30.0))
-    """The queries running, each stopped past its time (app/graphql/deadlines.py)."""
-    """What each user may still spend on operations this minute (app/graphql/cost.py)."""
     builtin_views: dict[int, ViewDefinition] = field(default_factory=dict)
     """Definitions of the built-in views by id, as read (they never change)."""
 

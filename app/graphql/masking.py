@@ -50,13 +50,20 @@ _REFUSALS: dict[type[Exception], str] = {
 }
 
 
-def unavailable(current: str | None) -> GraphQLError:
-    extensions: dict[str, object] = {"code": "DATABASE_UNAVAILABLE"}
-    if current is not None:
-        extensions["requestId"] = current
-    return GraphQLError(
-        "the database cannot be reached just now; try again in a moment", extensions=extensions
-    )
+def servers_own(error: BaseException | None, answering: str | None) -> GraphQLError:
+    """What a client sees of an error that is the server's, not its own: the database out of
+    reach (a moment to wait), or a bug said as nothing more than that; with the request's id,
+    which the log line has too."""
+    extensions: dict[str, object] = {
+        "code": "DATABASE_UNAVAILABLE" if database_unavailable(error) else "INTERNAL_SERVER_ERROR"
+    }
+    if answering is not None:
+        extensions["requestId"] = answering
+    if extensions["code"] == "DATABASE_UNAVAILABLE":
+        message = "the database cannot be reached just now; try again in a moment"
+    else:
+        message = "Internal error."
+    return GraphQLError(message, extensions=extensions)
 
 
 def refusal_code(error: GraphQLError) -> str | None:
@@ -89,20 +96,15 @@ def masked(error: GraphQLError) -> GraphQLError:
     code = refusal_code(error)
     if code is not None:
         return GraphQLError(error.message, extensions={"code": code})
-    current = request_id.get()
-    if database_unavailable(error.original_error):
-        unreachable = unavailable(current)
-        return GraphQLError(unreachable.message, path=error.path, extensions=unreachable.extensions)
-    extensions: dict[str, object] = {"code": "INTERNAL_SERVER_ERROR"}
-    if current is not None:
-        extensions["requestId"] = current
+    said = servers_own(error.original_error, request_id.get())
+    unreachable = said.extensions is not None and said.extensions["code"] == "DATABASE_UNAVAILABLE"
     return GraphQLError(
-        message="Internal error.",
-        nodes=error.nodes,
-        source=error.source,
-        positions=error.positions,
+        message=said.message,
+        nodes=None if unreachable else error.nodes,
+        source=None if unreachable else error.source,
+        positions=None if unreachable else error.positions,
         path=error.path,
-        extensions=extensions,
+        extensions=said.extensions,
     )
 
 

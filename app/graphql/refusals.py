@@ -15,8 +15,7 @@ from starlette.responses import Response
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from app.db import database_unavailable
-from app.graphql.masking import unavailable
+from app.graphql.masking import servers_own
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +57,15 @@ def refusal(error: HTTPException) -> Response:
 def failure(error: Exception, answering: str) -> Response:
     """The answer to a request that failed outside any field (reading its user, taking a
     connection): 503 while the database cannot be reached, else the masked internal error."""
-    if database_unavailable(error):
+    said = servers_own(error, answering)
+    unreachable = said.extensions is not None and said.extensions["code"] == "DATABASE_UNAVAILABLE"
+    if unreachable:
         log.warning("database unavailable (request %s): %r", answering, error)
-        body = {"errors": [unavailable(answering).formatted]}
-        return Response(
-            orjson.dumps(body),
-            status_code=503,
-            media_type="application/json",
-            headers={"Retry-After": "1"},
-        )
-    log.error("unexpected error (request %s)", answering, exc_info=error)
-    extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": answering}
-    body = {"errors": [{"message": "Internal error.", "extensions": extensions}]}
-    return Response(orjson.dumps(body), status_code=500, media_type="application/json")
+    else:
+        log.error("unexpected error (request %s)", answering, exc_info=error)
+    return Response(
+        orjson.dumps({"errors": [said.formatted]}),
+        status_code=503 if unreachable else 500,
+        media_type="application/json",
+        headers={"Retry-After": "1"} if unreachable else None,
+    )
