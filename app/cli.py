@@ -91,6 +91,7 @@ async def _beside_the_others(url: str, broadcast_url: str) -> str | None:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
+    from app.logs import uvicorn_log_config
     from app.web import WEBSOCKET_OPTIONS, create_app
 
     # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets
@@ -122,6 +123,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
+            log_config=uvicorn_log_config(),  # no query values, no wire dump (app/logs.py)
             # uvicorn formats each request's access line (quoting its path) before the
             # logger drops it: a fortieth of a small request's CPU, for nothing above "info".
             access_log=settings.log_level in ("debug", "info"),

@@ -53,6 +53,9 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
         # every checkout would cost a round trip on each of a request's many short reads.
         pool_pre_ping=False,
         connect_args={"server_settings": _SERVER_SETTINGS},
+        # A failed statement's error (logged with its traceback) must not quote what it was
+        # given: a document's bytes, a password's hash, a customer's data.
+        hide_parameters=True,
     )
 
 

@@ -18,6 +18,8 @@ BROADCAST_SCHEMES = ("memory", "redis", "rediss", "postgres", "postgresql")
 PERSISTED_QUERY_MODES = ("apq", "off", "allowlist")
 MOST_BATCH_OPERATIONS = 100
 """The most TANDEM_MAX_BATCH_OPERATIONS may allow."""
+MOST_PAGE_SIZE = 1000
+"""The largest TANDEM_MAX_PAGE_SIZE: past it one page is a dump, not a page."""
 
 
 class SettingsError(ValueError):
@@ -59,6 +61,8 @@ class Settings:
     max_depth: int = 12
     max_batch_operations: int = 10
     """What one document or batched request may ask (app/graphql/limits.py)."""
+    max_page_size: int = 100
+    """The largest `first` a page may ask (app/crm/paging.py)."""
     connection_init_seconds: int = 5
     """How long a WebSocket may stay open without its connection_init."""
     max_subscriptions_per_connection: int = 50
@@ -75,6 +79,15 @@ class Settings:
     introspection: bool = True
     """Whether clients may ask for the schema (and GraphiQL is served): by default, only
     while the server is not marked production."""
+    cors_origins: tuple[str, ...] = ()
+    """The origins whose pages may call the API from a browser (CORS, and WebSockets), as
+    browsers send them (`https://crm.example.com`), or ("*",) for every one; none: only pages
+    the server serves itself (app/browser_headers.py)."""
+    security_headers: bool = True
+    """Whether answers tell browsers what they may do with them (nosniff, no referrer, no
+    framing, a Content-Security-Policy); off for a proxy that sets its own."""
+    hsts_seconds: int = 0
+    """Strict-Transport-Security's max-age; 0: not sent (TLS is the reverse proxy's)."""
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -141,6 +154,45 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     if value not in choices:
         raise SettingsError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(name: str, raw: str) -> str:
+    """`raw` as browsers send an origin: scheme and host in lower case, no default port."""
+    wrong = SettingsError(
+        f"{name}: expected origins such as https://crm.example.com or "
+        f"http://localhost:3000 (scheme, host and port; no path), got {raw!r}"
+    )
+    parts = urlsplit(raw)
+    try:
+        port = parts.port
+    except ValueError:  # not a number from 0 to 65535
+        raise wrong from None
+    scheme = parts.scheme.lower()
+    if (
+        scheme not in _DEFAULT_PORTS
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
+        raise wrong
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    given = [item.strip() for item in (env.get(name) or "").split(",") if item.strip()]
+    if "*" in given:
+        if len(given) > 1:
+            raise SettingsError(f"{name}: `*` allows every origin; give it alone or list origins")
+        return ("*",)
+    return tuple(dict.fromkeys(_origin(name, item) for item in given))
 
 
 def _broadcast_url(env: Mapping[str, str]) -> str:
@@ -210,6 +262,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_aliases=_int(env, "TANDEM_MAX_ALIASES", 100, 0, 100_000),
         max_depth=_int(env, "TANDEM_MAX_DEPTH", 12, 3, 100),
         max_batch_operations=_int(env, "TANDEM_MAX_BATCH_OPERATIONS", 10, 1, MOST_BATCH_OPERATIONS),
+        max_page_size=_int(env, "TANDEM_MAX_PAGE_SIZE", 100, 1, MOST_PAGE_SIZE),
         connection_init_seconds=_int(env, "TANDEM_CONNECTION_INIT_SECONDS", 5, 1, 300),
         max_subscriptions_per_connection=_int(
             env, "TANDEM_MAX_SUBSCRIPTIONS_PER_CONNECTION", 50, 1, 10_000
@@ -224,4 +277,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         operation_timeout_seconds=_float(
             env, "TANDEM_OPERATION_TIMEOUT_SECONDS", 30.0, 0.001, 3600
         ),
+        cors_origins=_origins(env, "TANDEM_CORS_ORIGINS"),
+        security_headers=_bool(env, "TANDEM_SECURITY_HEADERS", True),
+        hsts_seconds=_int(env, "TANDEM_HSTS_SECONDS", 0, 0, 2 * 365 * 24 * 3600),
     )

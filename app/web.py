@@ -19,8 +19,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from app.browser_headers import BrowserHeaders
+from app.crm import paging
 from app.crm.activities import documents
 from app.crm.auth import passwords
+from app.crm.auth.services import LastUses
 from app.crm.opportunities import totals
 from app.crm.users.directory import ActorDirectory
 from app.crm.users.recent import RecentActors
@@ -54,13 +57,25 @@ class TandemApp(Starlette):
     and every message of a socket, so Starlette's error middleware and router add nothing
     there but two wrappers around each message sent: for an event going to 1,000 sockets,
     1,000 times. Every method reaches it, so a wrong one gets a GraphQL JSON 405 too.
+    Around it all, /graphql included, is what browsers are told (app/browser_headers.py).
     """
 
     def __init__(self, graphql: TandemGraphQL, **options: Any) -> None:
         super().__init__(**options)
         self.graphql = graphql
+        settings = graphql.runtime.settings
+        self._answer = BrowserHeaders(
+            self._route,
+            origins=settings.cors_origins,
+            security_headers=settings.security_headers,
+            hsts_seconds=settings.hsts_seconds,
+            page=graphql.graphql_ide_html if graphql.graphql_ide else None,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._answer(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             path: str = scope["path"]
             root = scope.get("root_path", "")
@@ -90,6 +105,7 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
     neighbours.py); False only for a second app in one process that stands in for no server
     of its own (the tests' twin, answering the same reads with the standard executor)."""
     passwords.configure(settings.password_hashing)
+    paging.configure_page_size(settings.max_page_size)
     limits.configure(
         limits.Limits(
             tokens=settings.max_tokens,
@@ -134,6 +150,8 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
         actors=RecentActors(settings.auth_cache_seconds),
         budgets=Budgets(settings.cost_budget_per_minute),
         deadlines=deadlines,
+        # The tests' twin repeats requests a server answered: their uses are no new ones.
+        last_uses=LastUses(sessions, writes=alone),
     )
     graphql_app = TandemGraphQL(runtime)
 

@@ -16,6 +16,7 @@ from app.settings import to_asyncpg_url
 def import_models() -> None:
     """Import every model module so that Base.metadata knows all tables (Alembic needs them all)."""
     from app.crm.activities import models as _activities  # noqa: F401
+    from app.crm.audit import models as _audit  # noqa: F401
     from app.crm.auth import models as _auth  # noqa: F401
     from app.crm.companies import models as _companies  # noqa: F401
     from app.crm.contacts import models as _contacts  # noqa: F401

@@ -51,17 +51,23 @@ async def wait_until_healthy(http: httpx.AsyncClient, process: asyncio.subproces
 
 
 @asynccontextmanager
-async def tandem_server(env: dict[str, str]) -> AsyncIterator[Api]:
-    """`tandem serve --no-migrate` in a process of its own, on a free port."""
+async def tandem_server(env: dict[str, str], *, output: Path | None = None) -> AsyncIterator[Api]:
+    """`tandem serve --no-migrate` in a process of its own, on a free port; `output`: a file
+    that gets everything it prints (its log, uvicorn's access lines), else it is dropped."""
     port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        TANDEM,
-        "serve",
-        "--no-migrate",
-        env={**env, "TANDEM_PORT": str(port)},
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    sink = output.open("ab") if output is not None else None
+    try:
+        process = await asyncio.create_subprocess_exec(
+            TANDEM,
+            "serve",
+            "--no-migrate",
+            env={**env, "TANDEM_PORT": str(port)},
+            stdout=sink or asyncio.subprocess.DEVNULL,
+            stderr=sink or asyncio.subprocess.DEVNULL,
+        )
+    finally:
+        if sink is not None:
+            sink.close()  # the process has its own copy of the file
     try:
         base_url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:

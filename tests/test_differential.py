@@ -256,6 +256,7 @@ def query_variables(name: str, ids: dict[str, str]) -> list[dict[str, Any]]:
         ],
         "Board": [{"viewId": ids[v]} for v in ("team_view", "private_view", "shared_view")]
         + [{"viewId": missing_id("View")}, {"viewId": ids["rollout"]}],
+        "AuditLog": [{}, {"filter": {"actions": ["user.create"]}, "first": 2}, {"first": 0}],
     }
     return cases[name]
 
@@ -327,6 +328,18 @@ async def mutation_variables(side: Side, name: str, role: str) -> list[dict[str,
                 }
             },
             {"input": {"name": "", "expectedValue": {"amount": "1", "currency": "XXX"}}},
+        ]
+    if name == "CreateAccessToken":
+        return [
+            {
+                "input": {
+                    "name": f"Export for {role}",
+                    "access": "READ_ONLY",
+                    "folderIds": [ids["dach"]],
+                }
+            },
+            {"input": {"name": "Everywhere", "expiresAt": "2099-01-01T00:00:00+00:00"}},
+            {"input": {"name": "", "folderIds": [missing_id("Folder")]}},
         ]
     if name == "CreateOrder":
         return [

@@ -145,7 +145,14 @@ async def test_each_document_limit_is_the_configured_one(
     settings: Settings, database_url: str
 ) -> None:
     await create_admin(database_url)
-    tight = replace(settings, max_aliases=3, max_depth=4, max_tokens=200, max_batch_operations=2)
+    tight = replace(
+        settings,
+        max_aliases=3,
+        max_depth=4,
+        max_tokens=200,
+        max_batch_operations=2,
+        max_page_size=7,
+    )
     async with serve(tight, database_url) as (api, _):
         token = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD)
         assert "errors" not in await api.gql(aliases(3), token=token)
@@ -161,12 +168,20 @@ async def test_each_document_limit_is_the_configured_one(
         [error] = response.json()["errors"]
         assert error["extensions"]["code"] == "BATCH_TOO_LARGE"
         assert "at most 2 operations" in error["message"]
+        assert "errors" not in await api.gql("{ companies(first: 7) { totalCount } }", token=token)
+        page = await api.gql("{ companies(first: 8) { totalCount } }", token=token)
+        [error] = page["errors"]
+        assert error["extensions"]["reason"] == "OUT_OF_RANGE", error
+        assert error["message"] == "first must be between 0 and 7"
     # The defaults again: what the tight limits refused is not remembered as refused.
     async with serve(settings, database_url) as (api, _):
         token = await api.login(ADMIN_EMAIL, ADMIN_PASSWORD)
         assert "errors" not in await api.gql(aliases(4), token=token)
         assert "errors" not in await api.gql(nested(5), token=token)
         assert refusal(await api.gql(aliases(101), token=token)) == ("TOO_MANY_ALIASES", 100)
+        assert "errors" not in await api.gql(
+            "{ companies(first: 100) { totalCount } }", token=token
+        )
 
 
 PAGE = """{ opportunities(first: 100) { totalCount nodes { id name owner { name }

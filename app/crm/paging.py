@@ -24,7 +24,15 @@ from app.crm.statements import Statement
 
 T = TypeVar("T")
 
-MAX_PAGE_SIZE = 100
+_max_page_size = 100
+
+
+def configure_page_size(largest: int) -> None:
+    """The largest `first` this process's pages take from now on."""
+    global _max_page_size
+    _max_page_size = largest
+
+
 DEFAULT_PAGE_SIZE = 50
 
 
@@ -222,9 +230,9 @@ def _page_select(
 
 def check_page_size(first: int | None) -> int:
     size = DEFAULT_PAGE_SIZE if first is None else first
-    if not 0 <= size <= MAX_PAGE_SIZE:
+    if not 0 <= size <= _max_page_size:
         raise DomainError(
-            ErrorCode.OUT_OF_RANGE, f"first must be between 0 and {MAX_PAGE_SIZE}", ["first"]
+            ErrorCode.OUT_OF_RANGE, f"first must be between 0 and {_max_page_size}", ["first"]
         )
     return size
 

@@ -56,8 +56,19 @@ class Audience:
     owner_id: int
     user_ids: frozenset[int] = frozenset()
     team_ids: frozenset[int] = frozenset()
+    folder_ids: frozenset[int] = frozenset()
+    """The deal's folder and the folders above it: what a token limited to folders needs."""
 
-    def admits(self, user_id: int, team_ids: frozenset[int], is_admin: bool) -> bool:
+    def admits(
+        self,
+        user_id: int,
+        team_ids: frozenset[int],
+        is_admin: bool,
+        reach: frozenset[int] | None = None,
+    ) -> bool:
+        """`reach`: the folders the subscriber's token is limited to (None: all)."""
+        if reach is not None and reach.isdisjoint(self.folder_ids):
+            return False
         return (
             self.visibility == "PUBLIC"
             or is_admin
@@ -72,6 +83,7 @@ class Audience:
             "owner_id": self.owner_id,
             "user_ids": sorted(self.user_ids),
             "team_ids": sorted(self.team_ids),
+            "folder_ids": sorted(self.folder_ids),
         }
 
     @classmethod
@@ -81,6 +93,8 @@ class Audience:
             owner_id=data["owner_id"],
             user_ids=frozenset(data["user_ids"]),
             team_ids=frozenset(data["team_ids"]),
+            # Events written before folders were kept reach no token limited to folders.
+            folder_ids=frozenset(data.get("folder_ids", ())),
         )
 
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from app.crm.actor import Actor
+from app.crm.auth.services import LastUses
 from app.crm.unit import EventSink, Unit, unit_of_work
 from app.crm.users.directory import ActorDirectory, Watch
 from app.crm.users.recent import RecentActors
@@ -48,6 +49,8 @@ class Runtime:
     """What each user may still spend on operations this minute (app/graphql/cost.py)."""
     deadlines: Deadlines
     """The queries running, each stopped past its time (app/graphql/deadlines.py)."""
+    last_uses: LastUses
+    """When tokens were last used (their `lastUsedAt`)."""
     actors: RecentActors = field(default_factory=lambda: RecentActors(0))
     """The users tokens named lately (TANDEM_AUTH_CACHE_SECONDS)."""
     builtin_views: dict[int, ViewDefinition] = field(default_factory=dict)
@@ -116,9 +119,13 @@ class Context:
         actor = self.actor
         if actor is None:
             return None
-        if actor.is_admin:
+        if actor.sees_all:
             return "admin"
-        return (actor.user_id, tuple(sorted(actor.team_ids)))
+        folders = actor.folder_ids
+        reach = tuple(sorted(folders)) if folders is not None else None
+        if actor.is_admin:
+            return ("admin", reach)
+        return (actor.user_id, tuple(sorted(actor.team_ids)), reach)
 
     def read(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session for a resolver's reads: the operation's, while its plan runs."""

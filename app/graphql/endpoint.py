@@ -31,9 +31,9 @@ from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.unset import UNSET
 
 from app.crm.actor import Actor
+from app.crm.auth.queries import load_actor_for_token
 from app.crm.auth.tokens import read_token
 from app.crm.users import recent
-from app.crm.users.queries import load_actor_for_token
 from app.graphql import limits
 from app.graphql.context import Context, Runtime
 from app.graphql.encoding import encode_json
@@ -136,6 +136,9 @@ class TandemGraphQL(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
             connection_init_wait_timeout=timedelta(seconds=settings.connection_init_seconds),
             multipart_uploads_enabled=True,
+            # Pages on these origins may open a WebSocket too, as they may call over HTTP
+            # (TANDEM_CORS_ORIGINS); other cross-origin handshakes are refused.
+            allowed_origins=settings.cors_origins,
         )
         self.runtime = runtime
 
@@ -316,17 +319,20 @@ class TandemGraphQL(GraphQL[Context, None]):
         connection that lives on, app/crm/users/recent.py)."""
         if token is None:
             return None
-        claims = read_token(self.runtime.settings.secret_key, token)
-        if claims is None:
+        presented = read_token(token)
+        if presented is None:
             return None
-        actors = self.runtime.actors
-        if not fresh and (known := actors.get(claims)) is not None:
-            return known
-        read_in = recent.generation()
-        async with self.runtime.reads() as session:
-            actor = await load_actor_for_token(session, claims)
-        if actor is not None:
-            actors.put(claims, actor, read_in)
+        runtime = self.runtime
+        actors = runtime.actors
+        actor = None if fresh else actors.get(presented)
+        if actor is None:
+            read_in = recent.generation()
+            async with runtime.reads() as session:
+                actor = await load_actor_for_token(session, runtime.settings.secret_key, presented)
+            if actor is None:
+                return None
+            actors.put(presented, actor, read_in)
+        await runtime.last_uses.used(presented.token_id)
         return actor
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:

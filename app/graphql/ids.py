@@ -41,13 +41,16 @@ def encode_id(type_name: str, pk: int) -> str:
     return found
 
 
-def decode_any(global_id: str, field: str = "id") -> tuple[str, int]:
-    """(type name, database id), or an INVALID_ID error naming `field`."""
+def decode_any(
+    global_id: str, field: str = "id", known: tuple[str, ...] = NODE_TYPES
+) -> tuple[str, int]:
+    """(type name, database id) of a node (or of a type in `known`), or an INVALID_ID error
+    naming `field`."""
     try:
         if len(global_id) > 100:
             raise ValueError
         type_name, _, pk = base64.b64decode(global_id, validate=True).decode().partition(":")
-        if type_name not in NODE_TYPES or not pk.isdigit() or len(pk) > 18:
+        if type_name not in known or not pk.isdigit() or len(pk) > 18:
             raise ValueError
         return type_name, int(pk)
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -55,8 +58,9 @@ def decode_any(global_id: str, field: str = "id") -> tuple[str, int]:
 
 
 def decode_id(global_id: str, expected: str | tuple[str, ...], field: str = "id") -> int:
-    type_name, pk = decode_any(global_id, field)
     allowed = (expected,) if isinstance(expected, str) else expected
+    # Some objects have IDs of this form without being nodes (an access token).
+    type_name, pk = decode_any(global_id, field, (*NODE_TYPES, *allowed))
     if type_name not in allowed:
         raise DomainError(
             ErrorCode.INVALID_ID,

@@ -9,6 +9,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from starlette.datastructures import UploadFile
 from strawberry.extensions import (
     AddValidationRules,
     ValidationCache,
@@ -19,11 +20,14 @@ from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext, ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from app.graphql.access import MEMBERS_REFUSED, SIGNED_OUT
 from app.graphql.cost import Formula, rate_limited, too_costly
 from app.graphql.deadlines import Deadlines
 from app.graphql.documents import ParsedDocuments
+from app.graphql.errors import admins_only, unauthenticated
 from app.graphql.executor.operation import PlanExecutor
 from app.graphql.executor.types import TypeNames
+from app.graphql.grants import beyond_grant
 from app.graphql.limits import document_rules, too_slow
 from app.graphql.masking import MaskUnexpectedErrors, as_client_sees, log_unexpected
 from app.graphql.mutations.activities import ActivityMutations
@@ -33,6 +37,7 @@ from app.graphql.mutations.parties import PartyMutations
 from app.graphql.mutations.people import PeopleMutations
 from app.graphql.mutations.persisted import PersistedQueryMutations
 from app.graphql.mutations.pipeline import PipelineMutations
+from app.graphql.mutations.tokens import TokenMutations
 from app.graphql.mutations.views import ViewMutations
 from app.graphql.persisted.protocol import Refused
 from app.graphql.queries import Queries
@@ -51,6 +56,7 @@ Mutation = merge_types(
     "Mutation",
     (
         PeopleMutations,
+        TokenMutations,
         OpportunityMutations,
         PipelineMutations,
         PartyMutations,
@@ -106,11 +112,13 @@ class TandemSchema(strawberry.Schema):
         if formula is None and self.plans.ambiguous(query, operation_name):
             message = "Must provide operation name if query contains multiple operations."
             return ExecutionResult(data=None, errors=[GraphQLError(message)])
-        first = _password_first(formula, context_value)
+        first = _access_first(formula, context_value)
         if first is not None:
+            await _close_uploads(variable_values)
             return ExecutionResult(data=None, errors=[first])
         priced = self._price(formula, variable_values, context_value)
         if isinstance(priced, GraphQLError):
+            await _close_uploads(variable_values)
             return ExecutionResult(data=None, errors=[priced])
         # Only queries are stopped past their time: a mutation cut off at its commit might
         # have committed or not, and its client could not know which.
@@ -198,7 +206,7 @@ class TandemSchema(strawberry.Schema):
         if kind is OperationType.SUBSCRIPTION:
             # Refused, and its cost paid, when it starts (the other operations' in execute()).
             formula = self.plans.formula(query, operation_name)
-            first = _password_first(formula, context_value)
+            first = _access_first(formula, context_value)
             if first is not None:
                 return _refused_stream(first)
             priced = self._price(formula, variable_values, context_value)
@@ -270,6 +278,32 @@ def _fresh_reads(context: Any, *, remember: bool) -> None:
     fresh = getattr(context, "fresh_reads", None)
     if fresh is not None:
         fresh(remember=remember)
+
+
+async def _close_uploads(variables: Any) -> None:
+    """Closes the files sent with an operation refused before it runs: one that runs, its
+    resolver closes (the form parser leaves them open)."""
+    if isinstance(variables, UploadFile):
+        await variables.close()
+    elif isinstance(variables, dict | list):
+        for value in variables.values() if isinstance(variables, dict) else variables:
+            await _close_uploads(value)
+
+
+def _access_first(formula: Formula | None, context: Any) -> GraphQLError | None:
+    """Why the operation's root fields may not run for this caller, if they may not, by
+    their declared rules (app/graphql/access.py): a set operation on what the formula,
+    found once per document, names."""
+    if formula is None:
+        return None  # a document in error: its errors answer, and nothing runs
+    actor = getattr(context, "actor", None)
+    if actor is None:
+        return None if formula.roots <= SIGNED_OUT[formula.kind] else unauthenticated()
+    refused = _password_first(formula, context) or beyond_grant(formula, actor.grant)
+    members_refused = MEMBERS_REFUSED[formula.kind]
+    if refused is None and not actor.is_admin and not formula.roots.isdisjoint(members_refused):
+        refused = admins_only()
+    return refused
 
 
 _WHILE_PASSWORD_CHANGES = frozenset({"changePassword", "me", "login", "__typename"})

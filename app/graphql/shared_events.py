@@ -94,9 +94,12 @@ class SharedEvents:
 
         return await self._once(("in", event.seq, key, me if b'"mine"' in key else None), judge)
 
-    def admitted_if_known(self, event: ChangeEvent, actor: Actor) -> bool | None:
-        """Whether the event's opportunity admits `actor` now, when that is known already
-        (audience_now below); None when it must be read."""
+    def admitted_if_known(
+        self, event: ChangeEvent, actor: Actor, reach: frozenset[int] | None = None
+    ) -> bool | None:
+        """Whether the event's opportunity admits `actor` (through a token limited to the
+        folders `reach`) now, when that is known already (audience_now below); None when it
+        must be read."""
         if event.opportunity_id is None:
             return True
         last, now = self._last_audience
@@ -106,7 +109,7 @@ class SharedEvents:
                 return None
             now = known.result()
             self._last_audience = (event, now)
-        return now is not None and now.admits(actor.user_id, actor.team_ids, actor.is_admin)
+        return now is not None and now.admits(actor.user_id, actor.team_ids, actor.is_admin, reach)
 
     async def prepare_audience(self, event: ChangeEvent) -> None:
         """audience_now of the event's opportunity, before its subscribers ask."""

@@ -63,11 +63,13 @@ def _parse_since(since: str) -> int:
 async def _current_actor(info: strawberry.Info) -> Actor:
     # The socket was authenticated at connection_init, perhaps hours ago: subscribe with
     # the rights the user has now, so a deactivated user gets nothing, not even a replay.
+    connected = info.context.require_actor()
     async with info.context.runtime.reads() as session:
-        current = await load_actor(session, info.context.require_actor().user_id)
+        current = await load_actor(session, connected.user_id)
     if current is None:
         raise unauthenticated()
-    return current
+    # With what the socket's token allows (its folders), which a refresh never changes.
+    return dataclasses.replace(current, grant=connected.grant)
 
 
 async def _since(info: strawberry.Info, since: str | None) -> int | None:
@@ -78,7 +80,10 @@ async def _since(info: strawberry.Info, since: str | None) -> int | None:
 
 
 async def _admitted_now(
-    shared: SharedEvents, payload: OpportunityEvent | OrderEvent, actor: Actor
+    shared: SharedEvents,
+    payload: OpportunityEvent | OrderEvent,
+    actor: Actor,
+    reach: frozenset[int] | None,
 ) -> bool:
     """Whether the event's opportunity admits the actor now, not only when it was committed.
 
@@ -90,7 +95,7 @@ async def _admitted_now(
     if opportunity_id is None:
         return True
     now = await shared.audience_now(opportunity_id, payload.event.seq)
-    return now is not None and now.admits(actor.user_id, actor.team_ids, actor.is_admin)
+    return now is not None and now.admits(actor.user_id, actor.team_ids, actor.is_admin, reach)
 
 
 P = TypeVar("P", OpportunityEvent, OrderEvent)
@@ -119,18 +124,19 @@ async def _deliver(
     directory = runtime.directory
     directory.hold(actor)
     user_id = actor.user_id
+    reach = actor.folder_ids  # the token's, for the connection's life
 
     def accept(event: ChangeEvent) -> bool:
         if not wanted(event):
             return False
         current = directory.current(user_id)
         return current is not None and event.audience.admits(
-            current.user_id, current.team_ids, current.is_admin
+            current.user_id, current.team_ids, current.is_admin, reach
         )
 
     shared: SharedEvents = runtime.shared_events
     preparations: dict[Hashable, Prepare] = {_AUDIENCE: shared.prepare_audience}
-    herd: Hashable = (wanted_key, user_id)
+    herd: Hashable = (wanted_key, user_id, reach)
     message = write = None
     result = getattr(info, "prepare_event", None)  # the plan executor's
     if result is not None and payload_of is not None:
@@ -141,8 +147,8 @@ async def _deliver(
         live = getattr(info, "live_delivery", None)
         if live is not None:
             ready, write = live
-            message = _message(directory, user_id, shared, payload_of, ready)
-        herd = (wanted_key, user_id, key, live is not None)
+            message = _message(directory, user_id, reach, shared, payload_of, ready)
+        herd = (wanted_key, user_id, reach, key, live is not None)
     # "From now on" means after every change committed before this request, also those
     # whose events have not reached this process yet (the hub may be busy with one).
     start = since if since is not None else await runtime.hub.latest_committed()
@@ -150,7 +156,7 @@ async def _deliver(
         accept,
         start,
         herd=herd,
-        judged_by=(wanted_key, user_id),
+        judged_by=(wanted_key, user_id, reach),
         preparations=preparations,
         message=message,
         write=write,
@@ -164,9 +170,9 @@ async def _deliver(
             if payload is None:
                 continue
             # Known already, nearly always (the hub prepared it): no coroutine to await.
-            admitted = shared.admitted_if_known(payload.event, current)
+            admitted = shared.admitted_if_known(payload.event, current, reach)
             if admitted is None:
-                admitted = await _admitted_now(shared, payload, current)
+                admitted = await _admitted_now(shared, payload, current, reach)
             if admitted:
                 yield payload
     finally:
@@ -177,6 +183,7 @@ async def _deliver(
 def _message(
     directory: ActorDirectory,
     user_id: int,
+    reach: frozenset[int] | None,
     shared: SharedEvents,
     payload_of: Callable[[ChangeEvent], P],
     ready: Callable[[P], object],
@@ -191,7 +198,7 @@ def _message(
         if current is None:
             return None  # deactivated: the subscriptions' own path ends them
         payload = payload_of(event)
-        admitted = shared.admitted_if_known(payload.event, current)
+        admitted = shared.admitted_if_known(payload.event, current, reach)
         if admitted is None:
             return None
         return ready(payload) if admitted else SKIP

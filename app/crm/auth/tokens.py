@@ -1,69 +1,66 @@
-"""Bearer tokens: `<user id>.<expiry>.<credential stamp>.<HMAC-SHA256>`, signed with the
-server's secret key.
+"""Access tokens as clients hold them: `tdm_<kind>_<id>_<secret>`.
 
-Stateless, so any server process can check a token without a lookup of its own; the user row
-is still read on each request, so a deactivated user is locked out at once. The credential
-stamp is derived from the user's password hash, so changing the password ends every token
-issued before.
+Every token is a row of `access_tokens` (models.py): a login's session (`tdm_s_…`) or a
+personal token for an integration (`tdm_p_…`; the prefix lets secret scanners and people tell
+them apart). The row keeps an HMAC of the secret, keyed with the server's secret key, never
+the secret itself: the database alone cannot give a token back, and changing
+TANDEM_SECRET_KEY revokes every token at once. Whether a token still works is the row's to
+say (revoked, expired), so a token can be revoked one by one: logout, a password change, an
+admin deactivating its user.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import time
+import secrets
 from dataclasses import dataclass
 
-from app.memo import Memo
+PREFIXES = {"SESSION": "tdm_s", "PERSONAL": "tdm_p"}
+_KINDS = {prefix: kind for kind, prefix in PREFIXES.items()}
+_LONGEST = 120
+"""Longer than any token this server makes: a longer one is refused unread."""
 
 
 @dataclass(frozen=True, slots=True)
-class TokenClaims:
-    user_id: int
-    stamp: str
+class Presented:
+    """A token as a request presented it, well-formed but not yet checked."""
+
+    token_id: int
+    kind: str
+    secret: str
 
 
-def credential_stamp(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
 
 
-def _sign(secret: str, payload: str) -> str:
-    # The one-shot digest: a request checks its token before anything else runs.
-    digest = hmac.digest(secret.encode(), payload.encode(), "sha256")
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+def token_text(kind: str, token_id: int, secret: str) -> str:
+    return f"{PREFIXES[kind]}_{token_id}_{secret}"
 
 
-def issue_token(
-    secret: str, user_id: int, ttl_seconds: int, stamp: str = "", now: float | None = None
-) -> str:
-    expires = int((now if now is not None else time.time()) + ttl_seconds)
-    payload = f"{user_id}.{expires}.{stamp}"
-    return f"{payload}.{_sign(secret, payload)}"
+def secret_hash(secret_key: str, secret: str) -> str:
+    # 256 random bits need no slow hash: nobody can guess one, so no stretching is needed.
+    return hmac.new(secret_key.encode(), secret.encode(), hashlib.sha256).hexdigest()
 
 
-_CHECKED: Memo[tuple[str, str], tuple[int, int, str]] = Memo(4096)
-"""Tokens whose signature was found good, by (secret, token): an app sends the same token
-with every request, and checking it again cost as much as reading a small page's rows.
-Their expiry is checked every time."""
-
-
-def read_token(secret: str, token: str, now: float | None = None) -> TokenClaims | None:
-    """The claims of a valid, unexpired token; None for anything else."""
-    checked = _CHECKED.get((secret, token))
-    if checked is None:
-        parts = token.split(".")
-        if len(parts) != 4 or len(token) > 200:
-            return None
-        user_part, expires_part, stamp, signature = parts
-        if not hmac.compare_digest(_sign(secret, f"{user_part}.{expires_part}.{stamp}"), signature):
-            return None
-        try:
-            checked = (int(user_part), int(expires_part), stamp)
-        except ValueError:
-            return None
-        _CHECKED.keep((secret, token), checked)
-    user_id, expires, stamp = checked
-    if expires < (now if now is not None else time.time()):
+def read_token(token: str) -> Presented | None:
+    """The parts of a well-formed token; None for anything else."""
+    if len(token) > _LONGEST:
         return None
-    return TokenClaims(user_id, stamp)
+    parts = token.split("_")
+    if len(parts) < 4 or not parts[2].isdigit() or len(parts[2]) > 18:
+        return None
+    prefix = f"{parts[0]}_{parts[1]}"
+    kind = _KINDS.get(prefix)
+    if kind is None:
+        return None
+    # A secret may itself hold "_" (URL-safe base64): everything after the id is the secret.
+    secret = token[len(prefix) + len(parts[2]) + 2 :]
+    if not secret:
+        return None
+    return Presented(int(parts[2]), kind, secret)
+
+
+def matches(secret_key: str, presented: Presented, stored_hash: str) -> bool:
+    return hmac.compare_digest(secret_hash(secret_key, presented.secret), stored_hash)

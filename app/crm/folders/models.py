@@ -7,6 +7,11 @@ from app.crm.columns import BigId, CreatedAt, UpdatedAt
 from app.db import Base
 
 
+def folder_ids_on(path: str | None) -> frozenset[int]:
+    """The folder ids of a materialised path ("/1/4/9/": 1, 4 and 9)."""
+    return frozenset(int(part) for part in path.split("/") if part) if path else frozenset()
+
+
 class Folder(Base):
     __tablename__ = "folders"
     __table_args__ = (

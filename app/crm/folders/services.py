@@ -6,7 +6,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from app.crm.errors import DomainError, ErrorCode, not_found
-from app.crm.folders.models import Folder
+from app.crm.folders.models import Folder, folder_ids_on
 from app.crm.opportunities.models import Opportunity
 from app.crm.unit import Unit
 from app.crm.validation import required_text
@@ -25,6 +25,17 @@ async def get_folder(unit: Unit, folder_id: int, field: str = "folderId") -> Fol
     if folder is None:
         raise not_found("folder", field)
     return folder
+
+
+async def folder_in_reach(unit: Unit, folder_id: int | None, field: str = "folderId") -> None:
+    """That a deal may be put in the folder (None: in none) by the actor's token: anywhere,
+    but for a token limited to folders only in one of those or beneath one."""
+    folder = await get_folder(unit, folder_id, field) if folder_id is not None else None
+    reach = unit.actor.folder_ids if unit.actor is not None else None
+    if reach is not None and (folder is None or reach.isdisjoint(folder_ids_on(folder.path))):
+        raise DomainError(
+            ErrorCode.FORBIDDEN, "this token reaches only the deals in its folders", [field]
+        )
 
 
 async def _flush_unique(unit: Unit) -> None:

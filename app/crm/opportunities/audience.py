@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import any_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.crm.folders.models import Folder, folder_ids_on
 from app.crm.opportunities.models import Opportunity, Participant
 from app.crm.statements import Statement, keys
 from app.events.envelope import Audience
@@ -13,19 +14,30 @@ from app.events.envelope import Audience
 
 async def audience_of(session: AsyncSession, opportunity: Opportunity) -> Audience:
     """Who may see the opportunity as it stands in this transaction."""
-    rows = (
+
+    def linked(column: Any) -> Any:
+        return (
+            select(func.array_agg(column))
+            .where(Participant.opportunity_id == opportunity.id, column.is_not(None))
+            .scalar_subquery()
+        )
+
+    # One round trip on every write of a deal: its links and its folder's path.
+    users, teams, path = (
         await session.execute(
-            select(Participant.user_id, Participant.team_id).where(
-                Participant.opportunity_id == opportunity.id,
-                (Participant.user_id.is_not(None)) | (Participant.team_id.is_not(None)),
+            select(
+                linked(Participant.user_id),
+                linked(Participant.team_id),
+                select(Folder.path).where(Folder.id == opportunity.folder_id).scalar_subquery(),
             )
         )
-    ).all()
+    ).one()
     return Audience(
         visibility=opportunity.visibility,
         owner_id=opportunity.owner_id,
-        user_ids=frozenset(r.user_id for r in rows if r.user_id is not None),
-        team_ids=frozenset(r.team_id for r in rows if r.team_id is not None),
+        user_ids=frozenset(users or ()),
+        team_ids=frozenset(teams or ()),
+        folder_ids=folder_ids_on(path),
     )
 
 
@@ -47,6 +59,10 @@ _AUDIENCES = Statement(
         Opportunity.owner_id,
         _linked(Participant.user_id).label("user_ids"),
         _linked(Participant.team_id).label("team_ids"),
+        select(Folder.path)
+        .where(Folder.id == Opportunity.folder_id)
+        .scalar_subquery()
+        .label("folder_path"),
     ).where(Opportunity.id == any_(keys("ids")))
 )
 
@@ -60,6 +76,7 @@ async def audiences_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int
             owner_id=row.owner_id,
             user_ids=frozenset(row.user_ids or ()),
             team_ids=frozenset(row.team_ids or ()),
+            folder_ids=folder_ids_on(row.folder_path),
         )
         for row in await _AUDIENCES.rows(session, ids=list(ids))
     }

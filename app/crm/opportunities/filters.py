@@ -173,6 +173,20 @@ def _inverted(field: list[str]) -> DomainError:
     return DomainError(ErrorCode.INVALID, f"{named[-1]}: the end is before the start", named)
 
 
+def check_time_range(span: TimeRange, field: list[str]) -> None:
+    """Refuse a time without an offset, then an inverted range (a time without an offset
+    cannot be compared with one that has it). `field` ends with the range's domain name."""
+    for moment in (span.start, span.end):
+        if moment is not None and moment.tzinfo is None:
+            raise DomainError(
+                ErrorCode.INVALID,
+                "times must carry a time zone offset",
+                [*field[:-1], api_name(field[-1])],
+            )
+    if span.start is not None and span.end is not None and span.end < span.start:
+        raise _inverted(field)
+
+
 def check_filter(f: OpportunityFilter, path: list[str] | None = None, depth: int = 0) -> None:
     """Refuse what no database could answer sensibly: inverted ranges, unknown values."""
     where = path or ["filter"]
@@ -199,18 +213,10 @@ def check_filter(f: OpportunityFilter, path: list[str] | None = None, depth: int
             raise _inverted([*where, name])
     for name in ("estimated_close_date", "actual_close_date", "created_at", "updated_at"):
         span = getattr(f, name)
-        if span is None:
-            continue
-        if span.start is not None and span.end is not None and span.end < span.start:
-            raise _inverted([*where, name])
         if isinstance(span, TimeRange):
-            for moment in (span.start, span.end):
-                if moment is not None and moment.tzinfo is None:
-                    raise DomainError(
-                        ErrorCode.INVALID,
-                        "times must carry a time zone offset",
-                        [*where, api_name(name)],
-                    )
+            check_time_range(span, [*where, name])
+        elif span is not None and None not in (span.start, span.end) and span.end < span.start:
+            raise _inverted([*where, name])
     if f.last_activity_before is not None and f.last_activity_before.tzinfo is None:
         raise DomainError(
             ErrorCode.INVALID,
@@ -253,7 +259,8 @@ def _dates(column: Any, span: DateRange, today: date) -> list[ColumnElement[bool
     return clauses
 
 
-def _times(column: Any, span: TimeRange, today: date) -> list[ColumnElement[bool]]:
+def time_clauses(column: Any, span: TimeRange, today: date) -> list[ColumnElement[bool]]:
+    """`column` (a timestamp) within `span`, its relative period taken around `today`."""
     clauses: list[ColumnElement[bool]] = []
     if span.start is not None:
         clauses.append(column >= span.start)
@@ -383,9 +390,9 @@ def compile_filter(
     if f.visibility is not None:
         clauses.append(Opportunity.visibility == f.visibility)
     if f.created_at is not None:
-        clauses += _times(Opportunity.created_at, f.created_at, day)
+        clauses += time_clauses(Opportunity.created_at, f.created_at, day)
     if f.updated_at is not None:
-        clauses += _times(Opportunity.updated_at, f.updated_at, day)
+        clauses += time_clauses(Opportunity.updated_at, f.updated_at, day)
     if f.has_open_tasks is not None:
         open_task = exists(
             select(Activity.id).where(

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, union, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.crm.actor import Actor, sees_private
+from app.crm.actor import Actor, sees_private, visible_to
 from app.crm.companies.models import Company
 from app.crm.folders.models import Folder
 from app.crm.money import quantum
@@ -118,6 +118,9 @@ def groups_statement(actor: Actor, f: OpportunityFilter, group_by: GroupBy) -> A
     check_filter(f)
     me = actor.user_id
     live, selected = Opportunity.deleted_at.is_(None), compile_filter(f, me)
+    if actor.folder_ids is not None:
+        # A token limited to folders (an integration's): one part, the deals it reaches.
+        return _grouped(_summed(group_by, live, visible_to(actor), selected).subquery("parts"))
     # An admin's one part is every deal; a member's first part the public ones.
     public = [] if actor.is_admin else [Opportunity.visibility == "PUBLIC"]
     if group_by in _TOTALS_KEY and totals.answers(f):
@@ -127,6 +130,10 @@ def groups_statement(actor: Actor, f: OpportunityFilter, group_by: GroupBy) -> A
     if public:
         parts.append(_summed(group_by, live, sees_private(actor), selected))
     rows = union_all(*parts).subquery("parts") if len(parts) > 1 else parts[0].subquery("parts")
+    return _grouped(rows)
+
+
+def _grouped(rows: Any) -> Any:
     return (
         select(
             rows.c.key,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.activities import timeline as activity_timeline
 from app.crm.activities.timeline import PageAsk
-from app.crm.actor import Actor, live_and_visible, member_parameters, visible_to_member
+from app.crm.actor import Actor, live_and_visible, reach, reach_conditions, reach_parameters
 from app.crm.companies import queries as company_queries
 from app.crm.companies.models import Company
 from app.crm.contacts import queries as contact_queries
@@ -246,21 +246,20 @@ async def page_statements(
 
 
 _UNFILTERED = OpportunityFilter()
-_PIPELINE_PAGES: Memo[tuple[str, bool, bool, Shape], Statement] = Memo(256)
+_PIPELINE_PAGES: Memo[tuple[str, tuple[bool, bool], bool, Shape], Statement] = Memo(256)
 
 
 def _pipeline_page(
-    keys: list[SortKey], tag: str, admin: bool, after: bool, shape: Shape
+    keys: list[SortKey], tag: str, reached: tuple[bool, bool], after: bool, shape: Shape
 ) -> Statement:
     """The statement of a page of the whole pipeline (no filter, no search) in one order,
-    as an admin or a member, first or later, of one shape: the page a board or an app opens
-    with, compiled once rather than built, keyed and compiled on every request."""
-    key = (tag, admin, after, shape)
+    for one reach (app/crm/actor.py), first or later, of one shape: the page a board or an
+    app opens with, compiled once rather than built, keyed and compiled on every request."""
+    key = (tag, reached, after, shape)
     found = _PIPELINE_PAGES.get(key)
     if found is None:
         where: list[Any] = [_table.c.deleted_at.is_(None), *shape.joined()]
-        if not admin:
-            where.append(visible_to_member())
+        where.extend(reach_conditions(*reached))
         # Orders and shapes are many in theory, few in use.
         found = _PIPELINE_PAGES.keep(
             key, Statement(parameter_page_query(shape.selected(), where, keys, after=after))
@@ -286,10 +285,9 @@ async def page(
     tag = order_tag(sorts, search)
     shape = Shape.of(columns)
     if f == _UNFILTERED and all(key.nulls_first is None for key in keys):
-        statement = _pipeline_page(keys, tag, actor.is_admin, after is not None, shape)
-        visibility = {} if actor.is_admin else member_parameters(actor)
+        statement = _pipeline_page(keys, tag, reach(actor), after is not None, shape)
         rows = await fetch_compiled_page(
-            session, statement, keys, first, after, tag=tag, **visibility
+            session, statement, keys, first, after, tag=tag, **reach_parameters(actor)
         )
     else:
         rows, shape = await _filtered_page(session, actor, f, sorts, keys, tag, first, after, shape)
@@ -335,7 +333,7 @@ async def count(session: AsyncSession, actor: Actor, f: OpportunityFilter) -> in
     return int((await session.execute(query)).scalar_one())
 
 
-_VISIBLE_BY_ID: Memo[tuple[bool, Shape, Any], Statement] = Memo(256)
+_VISIBLE_BY_ID: Memo[tuple[tuple[bool, bool], Shape, Any], Statement] = Memo(256)
 
 
 class Found(dict[int, Any]):
@@ -357,13 +355,15 @@ async def visible_by_id(
     back in `related` under TIMELINE_PAGES, by (deal id, ask)."""
     shape = Shape.of(columns)
     form = timeline.form if timeline is not None else None
-    statement = _VISIBLE_BY_ID.get((actor.is_admin, shape, form))
+    reached = reach(actor)
+    statement = _VISIBLE_BY_ID.get((reached, shape, form))
     if statement is None:
         query = select(*shape.selected()).where(
-            _table.c.id == any_(keys("ids")), _table.c.deleted_at.is_(None), *shape.joined()
+            _table.c.id == any_(keys("ids")),
+            _table.c.deleted_at.is_(None),
+            *shape.joined(),
+            *reach_conditions(*reached),
         )
-        if not actor.is_admin:
-            query = query.where(visible_to_member())
         if timeline is not None:
             entries = activity_timeline.lateral(timeline, _table.c.id)
             query = (
@@ -371,8 +371,8 @@ async def visible_by_id(
                 .select_from(_table.outerjoin(entries, true()))
                 .order_by(_table.c.id, *(entries.c[k].desc() for k in ("k0", "k1", "k2")))
             )
-        statement = _VISIBLE_BY_ID.keep((actor.is_admin, shape, form), Statement(query))
-    values = {} if actor.is_admin else member_parameters(actor)
+        statement = _VISIBLE_BY_ID.keep((reached, shape, form), Statement(query))
+    values = reach_parameters(actor)
     if timeline is not None:
         values.update(timeline.values())
     rows = await statement.rows(session, ids=list(ids), **values)

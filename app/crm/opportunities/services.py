@@ -17,7 +17,7 @@ from app.crm.actor import live_and_visible
 from app.crm.companies.services import get_company
 from app.crm.errors import DomainError, ErrorCode, check_version, forbidden, not_found
 from app.crm.fields import text_rule
-from app.crm.folders.services import get_folder
+from app.crm.folders.services import folder_in_reach
 from app.crm.jsonable import jsonable
 from app.crm.money import Money, check_money, quantum
 from app.crm.opportunities.audience import audience_of
@@ -175,8 +175,7 @@ async def create_opportunity(unit: Unit, values: Mapping[str, Any]) -> Opportuni
         if values.get("stage_id") is not None
         else await first_stage_of_kind(unit, "OPEN")
     )
-    if values.get("folder_id") is not None:
-        await get_folder(unit, values["folder_id"])
+    await folder_in_reach(unit, values.get("folder_id"))
     probability = values.get("probability")
     now = _now()
     opportunity = Opportunity(
@@ -293,8 +292,7 @@ async def update_opportunity(
     if values.get("visibility") is not None:
         changes.set("visibility", _check_visibility(values["visibility"]))
     if "folder_id" in values:
-        if values["folder_id"] is not None:
-            await get_folder(unit, values["folder_id"])
+        await folder_in_reach(unit, values["folder_id"])
         changes.set("folder_id", values["folder_id"])
     if changes:
         await record_change(
@@ -310,8 +308,7 @@ async def move_opportunity(
     unit: Unit, opportunity_id: int, expected_version: int, folder_id: int | None
 ) -> Opportunity:
     opportunity = await load_for_change(unit, opportunity_id, expected_version)
-    if folder_id is not None:
-        await get_folder(unit, folder_id)
+    await folder_in_reach(unit, folder_id)
     changes = ChangeSet(opportunity)
     changes.set("folder_id", folder_id)
     if changes:

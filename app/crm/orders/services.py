@@ -68,13 +68,14 @@ class LineSpec:
 
 
 def order_visible(actor: Actor) -> ColumnElement[bool]:
-    """An order is as visible as its opportunity (deleted or not); without one, to everyone."""
-    return or_(
-        Order.opportunity_id.is_(None),
-        exists(
-            select(Opportunity.id).where(Opportunity.id == Order.opportunity_id, visible_to(actor))
-        ),
+    """An order is as visible as its opportunity (deleted or not); without one, to everyone
+    but a token limited to folders (such an order is in none)."""
+    with_deal = exists(
+        select(Opportunity.id).where(Opportunity.id == Order.opportunity_id, visible_to(actor))
     )
+    if actor.folder_ids is not None:
+        return with_deal
+    return or_(Order.opportunity_id.is_(None), with_deal)
 
 
 def _now() -> datetime:
@@ -305,6 +306,13 @@ async def create_order(
 ) -> Order:
     actor = unit.require_actor()
     opportunity = None
+    if opportunity_id is None and actor.folder_ids is not None:
+        # An order without a deal is in no folder: beyond such a token, like order_visible.
+        raise DomainError(
+            ErrorCode.FORBIDDEN,
+            "this token reaches only the deals in its folders: name the order's opportunity",
+            ["opportunityId"],
+        )
     if opportunity_id is not None:
         opportunity = await visible_opportunity(unit, opportunity_id)
         if opportunity.status == "LOST":

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app.crm.audit.services import record, snapshot
 from app.crm.errors import DomainError, ErrorCode, check_version, not_found
 from app.crm.money import check_currency
 from app.crm.numbers import check_decimal, check_percentage
@@ -17,6 +18,15 @@ from app.crm.users.services import require_admin
 from app.crm.validation import clean_text, required_text
 
 MAX_PRICE = Decimal("999999999999")
+_AUDITED = (
+    "sku",
+    "name",
+    "description",
+    "unit_price",
+    "currency",
+    "default_tax_rate",
+    "is_active",
+)
 
 
 def check_unit_price(field: list[str], value: Decimal) -> Decimal:
@@ -63,6 +73,7 @@ async def create_product(unit: Unit, values: Mapping[str, Any]) -> Product:
     )
     unit.session.add(product)
     await unit.session.flush()
+    record(unit, "product.create", "Product", product.id, after=snapshot(product, _AUDITED))
     return product
 
 
@@ -101,12 +112,12 @@ async def update_product(
         if values["is_active"] is None:
             raise DomainError(ErrorCode.REQUIRED, "isActive cannot be null", ["isActive"])
         new["is_active"] = values["is_active"]
-    changed = False
-    for attribute, value in new.items():
-        if getattr(product, attribute) != value:
-            setattr(product, attribute, value)
-            changed = True
+    changed = [a for a, value in new.items() if getattr(product, a) != value]
     if changed:
+        before = snapshot(product, changed)
+        for attribute in changed:
+            setattr(product, attribute, new[attribute])
         product.version += 1
         await unit.session.flush()
+        record(unit, "product.update", "Product", product.id, before, snapshot(product, changed))
     return product

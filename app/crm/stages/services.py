@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from app.crm.audit.services import record, record_change, snapshot
 from app.crm.errors import DomainError, ErrorCode, not_found
 from app.crm.opportunities.models import Opportunity
 from app.crm.stages.models import Stage
@@ -14,6 +15,7 @@ from app.crm.validation import check_range, required_text
 
 STAGE_KINDS = ("OPEN", "WON", "LOST")
 FORECAST_CATEGORIES = ("PIPELINE", "BEST_CASE", "COMMIT", "CLOSED", "OMITTED")
+_AUDITED = ("name", "kind", "position", "default_probability", "forecast_category")
 
 
 def check_forecast_category(value: str, field: str = "forecastCategory") -> str:
@@ -91,6 +93,7 @@ async def create_stage(
     )
     unit.session.add(stage)
     await _flush_unique(unit)
+    record(unit, "stage.create", "Stage", stage.id, after=snapshot(stage, _AUDITED))
     return stage
 
 
@@ -105,6 +108,7 @@ async def update_stage(
 ) -> Stage:
     require_admin(unit)
     stage = await get_stage(unit, stage_id, "id")
+    before = snapshot(stage, _AUDITED)
     if name is not None:
         stage.name = required_text("name", name, max_length=100)
     if default_probability is not None:
@@ -120,6 +124,7 @@ async def update_stage(
     if position is not None:
         stage.position = check_range("position", position, 0, 10_000)
     await _flush_unique(unit)
+    record_change(unit, "stage.update", "Stage", stage.id, before, snapshot(stage, _AUDITED))
     return stage
 
 
@@ -138,5 +143,6 @@ async def delete_stage(unit: Unit, stage_id: int) -> None:
     )
     if stage.kind != "OPEN" and same_kind == 1:
         raise DomainError(ErrorCode.INVALID, f"the pipeline needs a {stage.kind} stage", ["id"])
+    record(unit, "stage.delete", "Stage", stage.id, before=snapshot(stage, _AUDITED))
     await unit.session.delete(stage)
     await unit.session.flush()

@@ -4,8 +4,8 @@ A subscription lives for hours; in that time its user may be deactivated, demote
 between teams. The directory keeps the current Actor of every user with a live subscription
 and refreshes them all with one query every few seconds, so visibility checks on events use
 current rights without a query per subscriber or per event. A connection that must end when
-its user loses access (deactivated, deleted, password changed) is *watched*: the refresh that
-finds it calls the watch's callback once.
+its user loses access (deactivated, deleted) or its token ends (revoked: logout, a password
+change; expired) is *watched*: the refresh that finds it calls the watch's callback once.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crm.actor import Actor
+from app.crm.auth.queries import live_tokens
 from app.crm.users.queries import load_actors
 from app.periodic import Periodic
 
@@ -24,8 +25,8 @@ log = logging.getLogger(__name__)
 
 
 class Watch:
-    """One connection's claim on a user's access, made with the credential it was opened
-    with. `release()` when the connection ends, whether or not the watch fired."""
+    """One connection's claim on a user's access, made with the token it was opened with.
+    `release()` when the connection ends, whether or not the watch fired."""
 
     def __init__(
         self,
@@ -35,7 +36,7 @@ class Watch:
     ) -> None:
         self._directory = directory
         self.user_id = actor.user_id
-        self.credential_stamp = actor.credential_stamp
+        self.token_id = actor.grant.token_id if actor.grant is not None else None
         self.on_revoked = on_revoked
         self.released = False
 
@@ -77,8 +78,8 @@ class ActorDirectory:
             self._held_in.pop(user_id, None)
 
     def watch(self, actor: Actor, on_revoked: Callable[[], Awaitable[None]]) -> Watch:
-        """Call `on_revoked` once when the user is deactivated or deleted, or their password
-        changes (which ends every token issued before). `actor` must be freshly read."""
+        """Call `on_revoked` once when the user is deactivated or deleted, or the token the
+        actor came with ends. `actor` must be freshly read."""
         self.hold(actor)
         watch = Watch(self, actor, on_revoked)
         self._watches.add(watch)
@@ -108,8 +109,10 @@ class ActorDirectory:
         self._reads += 1
         begun = self._reads
         watches = list(self._watches)
+        tokens = {watch.token_id for watch in watches if watch.token_id is not None}
         async with self._sessions() as session:
             found = await load_actors(session, ids)
+            live = await live_tokens(session, list(tokens)) if tokens else set()
         for user_id in ids:
             if user_id in self._holders and self._held_in.get(user_id, begun) < begun:
                 self._actors[user_id] = found.get(user_id)
@@ -118,8 +121,8 @@ class ActorDirectory:
             for watch in watches
             if watch in self._watches
             and (
-                (current := found.get(watch.user_id)) is None
-                or current.credential_stamp != watch.credential_stamp
+                found.get(watch.user_id) is None
+                or (watch.token_id is not None and watch.token_id not in live)
             )
         ]
         for watch in revoked:

@@ -9,7 +9,6 @@ from sqlalchemy import Row, any_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crm.actor import Actor
-from app.crm.auth.tokens import TokenClaims, credential_stamp
 from app.crm.statements import Statement, by_key, keys
 from app.crm.users.models import Team, TeamMember, User
 
@@ -20,14 +19,6 @@ _teams = Team.__table__
 async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
     """The acting user with their teams, or None if unknown or deactivated."""
     return (await load_actors(session, [user_id])).get(user_id)
-
-
-async def load_actor_for_token(session: AsyncSession, claims: TokenClaims) -> Actor | None:
-    """The token's user, unless deactivated or the password changed since it was issued."""
-    actor = await load_actor(session, claims.user_id)
-    if actor is None or actor.credential_stamp != claims.stamp:
-        return None
-    return actor
 
 
 SHOWN_COLUMNS = ("id", "email", "name", "role", "is_active", "created_at")
@@ -96,7 +87,6 @@ _ACTORS = Statement(
         _users.c.name,
         _users.c.email,
         _users.c.role,
-        _users.c.password_hash,
         _users.c.must_change_password,
         select(func.array_agg(TeamMember.team_id))
         .where(TeamMember.user_id == _users.c.id)
@@ -116,7 +106,6 @@ async def load_actors(session: AsyncSession, user_ids: Sequence[int]) -> dict[in
             r.email,
             r.role,
             frozenset(r.teams or ()),
-            credential_stamp(r.password_hash),
             r.must_change_password,
         )
         for r in rows

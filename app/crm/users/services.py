@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.crm.audit.services import record, record_change, snapshot
 from app.crm.auth import throttle
 from app.crm.auth.passwords import (
     MAX_PASSWORD_LENGTH,
@@ -17,6 +18,7 @@ from app.crm.auth.passwords import (
     hash_password,
     verify_password,
 )
+from app.crm.auth.services import revoke_all
 from app.crm.errors import DomainError, ErrorCode, forbidden, not_found
 from app.crm.opportunities.models import Participant
 from app.crm.unit import Unit
@@ -25,6 +27,8 @@ from app.crm.validation import required_text
 from app.crm.views.services import unshare_team_views
 
 ROLES = ("ADMIN", "MEMBER")
+# What the audit log keeps of a user: never the password or its hash.
+_AUDITED = ("email", "name", "role", "is_active", "must_change_password")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -96,6 +100,7 @@ async def create_user(
         raise DomainError(
             ErrorCode.DUPLICATE, "a user with this e-mail already exists", ["email"]
         ) from None
+    record(unit, "user.create", "User", user.id, after=snapshot(user, _AUDITED))
     return user
 
 
@@ -113,14 +118,19 @@ async def update_user(
     if actor is not None and actor.user_id == user_id and (role == "MEMBER" or is_active is False):
         # An admin demoting or locking out themselves is almost always a mistake.
         raise DomainError(ErrorCode.INVALID, "admins cannot demote or deactivate themselves")
+    before = snapshot(user, _AUDITED)
     if name is not None:
         user.name = required_text("name", name, max_length=200)
     if role is not None:
         user.role = check_role(role)
     if is_active is not None:
+        if not is_active and user.is_active:
+            # Reactivating the user must not bring their old tokens back.
+            await revoke_all(unit, user_id)
         user.is_active = is_active
     unit.rights_changed = True
     await unit.session.flush()
+    record_change(unit, "user.update", "User", user.id, before, snapshot(user, _AUDITED))
     return user
 
 
@@ -133,8 +143,12 @@ async def change_password(unit: Unit, *, current_password: str, new_password: st
         )
     user.password_hash = await hash_password(check_password(new_password))
     user.must_change_password = False
+    # Whoever held a token of theirs may be whom the password is being changed against.
+    await revoke_all(unit, user.id)
     unit.rights_changed = True
     await unit.session.flush()
+    # The action alone: nothing of a password, old or new, belongs in the log.
+    record(unit, "user.password_change", "User", user.id)
     return user
 
 
@@ -179,6 +193,7 @@ async def create_team(unit: Unit, *, name: str) -> Team:
         await unit.session.flush()
     except IntegrityError:
         raise DomainError(ErrorCode.DUPLICATE, "a team with this name exists", ["name"]) from None
+    record(unit, "team.create", "Team", team.id, after={"name": team.name})
     return team
 
 
@@ -192,11 +207,13 @@ async def _get_team(unit: Unit, team_id: int) -> Team:
 async def rename_team(unit: Unit, team_id: int, *, name: str) -> Team:
     require_admin(unit)
     team = await _get_team(unit, team_id)
+    before = {"name": team.name}
     team.name = required_text("name", name, max_length=200)
     try:
         await unit.session.flush()
     except IntegrityError:
         raise DomainError(ErrorCode.DUPLICATE, "a team with this name exists", ["name"]) from None
+    record_change(unit, "team.rename", "Team", team.id, before, {"name": team.name})
     return team
 
 
@@ -211,7 +228,11 @@ async def delete_team(unit: Unit, team_id: int) -> None:
             ErrorCode.IN_USE, f"the team is linked to {linked} opportunities; unlink it first"
         )
     await unshare_team_views(unit, team_id)
-    await unit.session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
+    members = await unit.session.scalars(
+        delete(TeamMember).where(TeamMember.team_id == team_id).returning(TeamMember.user_id)
+    )
+    before = {"name": team.name, "memberIds": sorted(members)}
+    record(unit, "team.delete", "Team", team_id, before=before)
     unit.rights_changed = True
     await unit.session.delete(team)
     await unit.session.flush()
@@ -225,15 +246,20 @@ async def add_team_member(unit: Unit, team_id: int, user_id: int) -> Team:
         unit.session.add(TeamMember(team_id=team_id, user_id=user_id))
         unit.rights_changed = True
         await unit.session.flush()
+        record(unit, "team.member_add", "Team", team_id, after={"userId": user_id})
     return team
 
 
 async def remove_team_member(unit: Unit, team_id: int, user_id: int) -> Team:
     require_admin(unit)
     team = await _get_team(unit, team_id)
-    await unit.session.execute(
-        delete(TeamMember).where(TeamMember.team_id == team_id, TeamMember.user_id == user_id)
+    removed = await unit.session.scalar(
+        delete(TeamMember)
+        .where(TeamMember.team_id == team_id, TeamMember.user_id == user_id)
+        .returning(TeamMember.user_id)
     )
+    if removed is not None:
+        record(unit, "team.member_remove", "Team", team_id, before={"userId": user_id})
     unit.rights_changed = True
     return team
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, or_, select, true, update
 
 from app.crm.actor import Actor
+from app.crm.audit.services import record, record_change, snapshot
 from app.crm.errors import DomainError, ErrorCode, check_version, forbidden, not_found
 from app.crm.opportunities.filters import (
     OpportunityFilter,
@@ -48,6 +49,19 @@ COLUMNS = (
     "updatedAt",
 )
 DEFAULT_COLUMNS = ("number", "name", "stage", "owner", "expectedValue", "estimatedCloseDate")
+# A view shared with everyone is part of what every user works with: its sharing, changes
+# and deletion are in the audit log (a private or team view's are not).
+_AUDITED = (
+    "name",
+    "owner_id",
+    "visibility",
+    "team_id",
+    "kind",
+    "filter",
+    "sort",
+    "group_by",
+    "columns",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +163,8 @@ async def create_view(
     )
     unit.session.add(view)
     await unit.session.flush()
+    if view.visibility == "EVERYONE":
+        record(unit, "view.share", "View", view.id, after=snapshot(view, _AUDITED))
     return view
 
 
@@ -177,8 +193,7 @@ async def update_view(
     """Change what `values` holds: name, filter, sorts, group_by, columns, kind, visibility,
     team_id."""
     view = await _editable(unit, view_id, expected_version)
-    before = (view.name, view.filter, view.sort, view.group_by, view.columns, view.kind)
-    sharing = (view.visibility, view.team_id)
+    before = snapshot(view, _AUDITED)
     if "name" in values:
         view.name = required_text("name", values["name"], max_length=200)
     if "filter" in values:
@@ -198,15 +213,23 @@ async def update_view(
     view.kind = _check_kind(
         values.get("kind") or view.kind, GroupBy(view.group_by) if view.group_by else None
     )
-    after = (view.name, view.filter, view.sort, view.group_by, view.columns, view.kind)
-    if after != before or (view.visibility, view.team_id) != sharing:
+    after = snapshot(view, _AUDITED)
+    if after != before:
         view.version += 1
         await unit.session.flush()
+    shared = (before["visibility"] == "EVERYONE", after["visibility"] == "EVERYONE")
+    if any(shared):
+        action = {(False, True): "view.share", (True, False): "view.unshare"}.get(
+            shared, "view.update"
+        )
+        record_change(unit, action, "View", view.id, before, after)
     return view
 
 
 async def delete_view(unit: Unit, view_id: int) -> None:
     view = await _editable(unit, view_id, None)
+    if view.visibility == "EVERYONE":
+        record(unit, "view.delete", "View", view.id, before=snapshot(view, _AUDITED))
     await unit.session.delete(view)
     await unit.session.flush()
 

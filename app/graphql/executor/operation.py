@@ -134,7 +134,13 @@ class PlanExecutor:
                 known = Compiled(planner.operation(operation), planner)
             except CannotPlan as refused:
                 known = Compiled(None, None, refused.reason)
-                log.info("plan executor: %s; the standard executor serves %r", refused, query[:200])
+                # The operation's name, never its text: that may hold a password or a
+                # customer's data as literals.
+                log.info(
+                    "plan executor: %s; the standard executor serves operation %s",
+                    refused,
+                    operation.name.value if operation.name else "(anonymous)",
+                )
             self._plans.keep(key, known)
         if known.plan is None:
             assert known.reason is not None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import strawberry
 
-from app.crm.auth.tokens import credential_stamp, issue_token
+from app.crm.auth.services import start_session
 from app.crm.errors import DomainError
 from app.crm.unit import Unit
 from app.crm.users import services
@@ -44,6 +44,16 @@ class LoginPayload:
 
 
 @strawberry.type
+class ChangePasswordPayload:
+    token: str | None = strawberry.field(
+        description="A new session token: the one this request came with has ended."
+    )
+    expires_at: datetime | None
+    user: User | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
 class UserPayload:
     user: User | None
     user_errors: list[UserError]
@@ -60,6 +70,13 @@ async def _rights_changed(info: strawberry.Info) -> None:
     # user's sockets close before another event can reach them); other processes follow at
     # their next periodic refresh.
     await info.context.runtime.directory.refresh()
+
+
+async def _session(info: strawberry.Info, user_id: int) -> tuple[str, datetime]:
+    settings = info.context.runtime.settings
+    return await start_session(
+        info.context.runtime.sessions, settings.secret_key, user_id, settings.token_ttl_seconds
+    )
 
 
 async def _user(info: strawberry.Info, work: Callable[[Unit], Awaitable[UserModel]]) -> UserPayload:
@@ -101,27 +118,36 @@ class PeopleMutations:
                 user_errors=[UserError.of(error)],
                 retry_after_seconds=retry_after,
             )
-        ttl = runtime.settings.token_ttl_seconds
+        token, expires_at = await _session(info, user.id)
         return LoginPayload(
-            token=issue_token(
-                runtime.settings.secret_key, user.id, ttl, credential_stamp(user.password_hash)
-            ),
-            expires_at=datetime.now(UTC) + timedelta(seconds=ttl),
+            token=token,
+            expires_at=expires_at,
             user=User.of(user),
             must_change_password=user.must_change_password,
             user_errors=[],
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Ends every token of yours, this request's too: the payload carries a new "
+        "session token for this client."
+    )
     async def change_password(
         self, info: strawberry.Info, input: ChangePasswordInput
-    ) -> UserPayload:
+    ) -> ChangePasswordPayload:
         async def work(unit: Unit) -> UserModel:
             return await services.change_password(
                 unit, current_password=input.current_password, new_password=input.new_password
             )
 
-        return await _user(info, work)
+        changed = await _user(info, work)
+        if changed.user is None:
+            return ChangePasswordPayload(
+                token=None, expires_at=None, user=None, user_errors=changed.user_errors
+            )
+        token, expires_at = await _session(info, info.context.require_actor().user_id)
+        return ChangePasswordPayload(
+            token=token, expires_at=expires_at, user=changed.user, user_errors=[]
+        )
 
     @strawberry.mutation(description="Admins only.")
     async def create_user(self, info: strawberry.Info, input: CreateUserInput) -> UserPayload:

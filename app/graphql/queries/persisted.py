@@ -1,11 +1,10 @@
-"""Root field for the persisted queries: admins only."""
+"""Root field for the persisted queries: admins only (app/graphql/access.py)."""
 
 from __future__ import annotations
 
 import strawberry
 
 from app.crm.persisted import queries
-from app.graphql.errors import admins_only
 from app.graphql.persisted.registered import Registered
 from app.graphql.types.persisted import PersistedQuery
 
@@ -16,8 +15,7 @@ class PersistedQueryQueries:
         description="Admins only: the registered documents (files and admins'), by name."
     )
     async def persisted_queries(self, info: strawberry.Info) -> list[PersistedQuery]:
-        if not info.context.require_actor().is_admin:
-            raise admins_only()
+        # Members are refused before the operation runs (app/graphql/access.py: ADMIN).
         # The database's list as it is now, not this process's copy, which may be seconds old.
         async with info.context.read() as session:
             rows = await queries.listed(session)
