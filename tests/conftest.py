@@ -8,10 +8,11 @@ from a migrated template, and its own running Tandem server, so tests never shar
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import secrets
 from collections.abc import AsyncIterator, Generator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -245,7 +246,32 @@ async def serve(
             yield Api(base_url, http), app
     finally:
         stop.set()
+        await _stopped(task)
+
+
+SHUTDOWN_SECONDS = 30.0
+"""How long a test's server may take to stop: uvicorn waits for every connection to end,
+and one left hanging would otherwise hang the whole run."""
+
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    """Wait for the server's task; one that does not end in time fails the test with what
+    every other task was waiting on, instead of hanging the run."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), SHUTDOWN_SECONDS)
+        return
+    except TimeoutError:
+        pass
+    stacks = io.StringIO()
+    for other in asyncio.all_tasks():
+        if other is not asyncio.current_task():
+            other.print_stack(limit=12, file=stacks)
+    task.cancel()
+    with suppress(BaseException):
         await task
+    raise AssertionError(
+        f"the server did not stop within {SHUTDOWN_SECONDS:.0f} s; its tasks:\n{stacks.getvalue()}"
+    )
 
 
 @pytest.hookimpl(wrapper=True)
