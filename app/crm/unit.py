@@ -17,6 +17,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.crm.actor import Actor
+from app.crm.inbox.notices import Notice
 from app.crm.users import recent
 from app.events import outbox
 from app.events.envelope import ChangeEvent, PendingEvent
@@ -40,12 +41,17 @@ class Unit:
     session: AsyncSession
     actor: Actor | None
     pending: list[PendingEvent] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    """Who should hear of this change beyond what its events say (app/crm/inbox/notices.py)."""
     rights_changed: bool = False
     """Set by services that change who may do or see what (roles, teams, passwords): once
     committed, authentication forgets what it remembered (app/crm/users/recent.py)."""
 
     def record(self, event: PendingEvent) -> None:
         self.pending.append(event)
+
+    def notify(self, notice: Notice) -> None:
+        self.notices.append(notice)
 
     def require_actor(self) -> Actor:
         assert self.actor is not None, "this service needs an acting user"

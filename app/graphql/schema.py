@@ -42,7 +42,7 @@ from app.graphql.mutations.views import ViewMutations
 from app.graphql.persisted.protocol import Refused
 from app.graphql.queries import Queries
 from app.graphql.scalars import SCALAR_MAP
-from app.graphql.subscriptions import Subscription
+from app.graphql.subscriptions import EventSubscriptions
 from app.graphql.types.activities import ACTIVITY_TYPES
 from app.graphql.types.opportunities import Opportunity, Participant
 from app.graphql.types.parties import Company, Contact
@@ -66,6 +66,8 @@ Mutation = merge_types(
         PersistedQueryMutations,
     ),
 )
+
+Subscription = merge_types("Subscription", (EventSubscriptions,))
 
 
 class QueryLimits(AddValidationRules):

@@ -207,7 +207,7 @@ def _message(
 
 
 @strawberry.type
-class Subscription:
+class EventSubscriptions:
     @strawberry.subscription(
         description="Every change to opportunities you may see, in commit order. Pass the "
         "cursor of the last event you received as `since` to resume with nothing missed and "

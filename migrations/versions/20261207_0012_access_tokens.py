@@ -27,9 +27,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=True),
         sa.Column("secret_hash", sa.String(length=64), nullable=False),
-        sa.Column(
-            "access", sa.String(length=16), server_default="READ_WRITE", nullable=False
-        ),
+        sa.Column("access", sa.String(length=16), server_default="READ_WRITE", nullable=False),
         sa.Column("folder_ids", postgresql.ARRAY(sa.BigInteger()), nullable=True),
         sa.Column(
             "created_at",
@@ -40,9 +38,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint(
-            "kind IN ('SESSION', 'PERSONAL')", name=op.f("ck_access_tokens_kind")
-        ),
+        sa.CheckConstraint("kind IN ('SESSION', 'PERSONAL')", name=op.f("ck_access_tokens_kind")),
         sa.CheckConstraint(
             "access IN ('READ_WRITE', 'READ_ONLY')", name=op.f("ck_access_tokens_access")
         ),
