@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 
 from app.crm.folders.queries import folders_by_id
+from app.graphql.batch import batched, related_lists
 from app.graphql.ids import encode_id
 from app.graphql.types.pipeline import Folder
 
@@ -44,15 +45,15 @@ class AccessToken:
     current: bool = strawberry.field(description="Whether this request came with it.")
     folder_ids: strawberry.Private[list[int] | None]
 
-    @strawberry.field(
-        description="The folders it is limited to (with their sub-folders); null: none."
-    )
-    async def folders(self, info: strawberry.Info) -> list[Folder] | None:
-        if self.folder_ids is None:
-            return None
-        async with info.context.read() as session:
-            found = await folders_by_id(session, self.folder_ids)
-        return [Folder.of(found[i]) for i in self.folder_ids if i in found]
+    @batched(description="The folders it is limited to (with their sub-folders); null: none.")
+    async def folders(
+        parents: list[AccessToken], info: strawberry.Info
+    ) -> list[list[Folder] | None]:
+        # One read for every token listed, not one per token.
+        found = await related_lists(
+            info, folders_by_id, [p.folder_ids or () for p in parents], Folder.of
+        )
+        return [None if p.folder_ids is None else f for p, f in zip(parents, found, strict=True)]
 
     @classmethod
     def of(cls, row: Any, current_id: int | None) -> AccessToken:
