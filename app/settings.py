@@ -88,6 +88,8 @@ class Settings:
     framing, a Content-Security-Policy); off for a proxy that sets its own."""
     hsts_seconds: int = 0
     """Strict-Transport-Security's max-age; 0: not sent (TLS is the reverse proxy's)."""
+    presence_ttl_seconds: float = 10.0
+    """How long a presence entry lives unless repeated (app/events/presence.py)."""
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -280,4 +282,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cors_origins=_origins(env, "TANDEM_CORS_ORIGINS"),
         security_headers=_bool(env, "TANDEM_SECURITY_HEADERS", True),
         hsts_seconds=_int(env, "TANDEM_HSTS_SECONDS", 0, 0, 2 * 365 * 24 * 3600),
+        presence_ttl_seconds=_float(env, "TANDEM_PRESENCE_TTL_SECONDS", 10.0, 1.0, 300.0),
     )

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from app.board import board_routes
 from app.browser_headers import BrowserHeaders
 from app.crm import paging
 from app.crm.activities import documents
@@ -31,6 +32,7 @@ from app.db import ReadPool, create_engine, create_read_session_factory, create_
 from app.events.broker import BrokerLink
 from app.events.hub import EventHub
 from app.events.neighbours import Neighbours
+from app.events.presence import Presence
 from app.graphql import limits
 from app.graphql.context import Runtime
 from app.graphql.cost import Budgets
@@ -120,7 +122,9 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
     reads = create_read_session_factory(engine)
     read_pool = ReadPool(engine)
     hub = EventHub(reads)
-    broker = BrokerLink(settings.broadcast_url, hub)
+    presence = Presence(settings.presence_ttl_seconds)
+    broker = BrokerLink(settings.broadcast_url, hub, presence=presence)
+    presence.publish_through(broker.publish)
     neighbours = Neighbours(database_url, settings.broadcast_url)
     # Taken again after a database restart; checked often enough for /health to tell soon.
     keeping = Periodic("holding this server's place on the database", 5.0, neighbours.keep)
@@ -152,6 +156,7 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
         deadlines=deadlines,
         # The tests' twin repeats requests a server answered: their uses are no new ones.
         last_uses=LastUses(sessions, writes=alone),
+        presence=presence,
     )
     graphql_app = TandemGraphQL(runtime)
 
@@ -164,6 +169,7 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
             await keeping.start()
         await hub.start()
         await broker.start()
+        await presence.start()
         await directory.refreshing.start()
         await persisted.start()
         await folding.start()
@@ -176,6 +182,7 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
             await persisted.stop()
             await directory.refreshing.stop()
             await hub.stop()
+            await presence.stop()
             await broker.stop()
             await read_pool.close()
             await engine.dispose()
@@ -261,6 +268,7 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
             Route("/documents/{document_id}", document),
             Route("/health", health),
             Route("/metrics", metrics),
+            *board_routes(),
         ],
         lifespan=lifespan,
     )

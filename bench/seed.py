@@ -124,7 +124,7 @@ async def seed(database_url: str, opportunities: int, *, seed: int = SEED) -> Lo
         n_companies = max(50, opportunities // 20)
         async with connection.transaction():
             users = _users(n_users, now)
-            teams = [(i, f"Team {i:02d}", now, now) for i in range(1, n_teams + 1)]
+            teams = [(i, f"Team {i:02d}", f"team-{i:02d}", now, now) for i in range(1, n_teams + 1)]
             # Each member is in one team, a few in two; the admin in none.
             team_of = {u: 1 + (u - 2) % n_teams for u in range(2, n_users + 1)}
             members = [(t, u) for u, t in team_of.items()]
@@ -167,7 +167,9 @@ async def seed(database_url: str, opportunities: int, *, seed: int = SEED) -> Lo
                 today=today,
             )
             await _copy(connection, "users", users, _USER_COLUMNS)
-            await _copy(connection, "teams", teams, ("id", "name", "created_at", "updated_at"))
+            await _copy(
+                connection, "teams", teams, ("id", "name", "handle", "created_at", "updated_at")
+            )
             await _copy(connection, "team_members", members, ("team_id", "user_id"))
             await _copy(
                 connection,
@@ -236,7 +238,10 @@ async def seed(database_url: str, opportunities: int, *, seed: int = SEED) -> Lo
     )
 
 
-_USER_COLUMNS = ("id", "email", "name", "password_hash", "role", "created_at", "updated_at")
+_USER_COLUMNS = (
+    *("id", "email", "name", "handle", "password_hash", "role"),
+    *("created_at", "updated_at"),
+)
 _OPPORTUNITY_COLUMNS = (*COLUMNS[:6], "last_open_stage_id", *COLUMNS[6:])
 _PARTICIPANT_COLUMNS = (
     "id",
@@ -272,7 +277,7 @@ async def _copy(
 def _users(count: int, now: datetime) -> list[tuple[Any, ...]]:
     password_hash = hash_password_now(BENCH_PASSWORD)  # argon2 is slow on purpose: hash once
     rows: list[tuple[Any, ...]] = [
-        (1, ADMIN_EMAIL, "Bench Admin", password_hash, "ADMIN", now, now)
+        (1, ADMIN_EMAIL, "Bench Admin", "admin", password_hash, "ADMIN", now, now)
     ]
     for i in range(2, count + 1):
         first = FIRST_NAMES[i % len(FIRST_NAMES)]
@@ -282,6 +287,7 @@ def _users(count: int, now: datetime) -> list[tuple[Any, ...]]:
                 i,
                 f"member{i:03d}@bench.example.com",
                 f"{first} {last}",
+                f"member{i:03d}",
                 password_hash,
                 "MEMBER",
                 now,

@@ -21,6 +21,8 @@ def import_models() -> None:
     from app.crm.companies import models as _companies  # noqa: F401
     from app.crm.contacts import models as _contacts  # noqa: F401
     from app.crm.folders import models as _folders  # noqa: F401
+    from app.crm.following import models as _following  # noqa: F401
+    from app.crm.inbox import models as _inbox  # noqa: F401
     from app.crm.opportunities import models as _opportunities  # noqa: F401
     from app.crm.opportunities import totals as _totals  # noqa: F401
     from app.crm.orders import models as _orders  # noqa: F401

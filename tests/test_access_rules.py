@@ -450,6 +450,10 @@ TESTED_ELSEWHERE = {
         "tests.test_order_visibility_events",
         "test_an_outsider_gets_the_same_errors_as_for_a_missing_order",
     ),
+    ("presence", "opportunityId"): (
+        "tests.test_presence",
+        "test_private_deals_never_show_in_an_outsiders_presence",
+    ),
 }
 
 

@@ -31,6 +31,8 @@ class ErrorCode(StrEnum):
     INVALID_TRANSITION = "INVALID_TRANSITION"
     TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
     BUSY = "BUSY"
+    # An @mention of a user or team who cannot see the opportunity.
+    MENTION_NOT_ALLOWED = "MENTION_NOT_ALLOWED"
 
 
 class DomainError(Exception):

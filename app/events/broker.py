@@ -20,6 +20,7 @@ from broadcaster import Broadcast
 
 from app.events.envelope import ChangeEvent
 from app.events.hub import EventHub
+from app.events.presence import Presence
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,17 @@ MAX_INLINE_BYTES = 7000
 
 class BrokerLink:
     def __init__(
-        self, url: str, hub: EventHub, *, ping_interval: float = 2.0, ping_timeout: float = 3.0
+        self,
+        url: str,
+        hub: EventHub,
+        *,
+        ping_interval: float = 2.0,
+        ping_timeout: float = 3.0,
+        presence: Presence | None = None,
     ) -> None:
         self._url = url
         self._hub = hub
+        self._presence = presence
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
         self._broadcast: Broadcast | None = None
@@ -73,6 +81,13 @@ class BrokerLink:
                 payload = orjson.dumps({"seq": event.seq})
             # A hung broker must not hold the mutation's response: the outbox poll covers it.
             await asyncio.wait_for(broadcast.publish(self._channel, payload.decode()), timeout=1.0)
+
+    async def publish(self, message: bytes) -> None:
+        """Another kind of message on the same channel (presence): lost while disconnected,
+        as its sender repeats it."""
+        broadcast = self._broadcast
+        if broadcast is not None and self.connected:
+            await asyncio.wait_for(broadcast.publish(self._channel, message.decode()), timeout=1.0)
 
     async def _supervise(self) -> None:
         delay = 0.5
@@ -125,6 +140,10 @@ class BrokerLink:
         if "ping" in data:
             if data["ping"] == self._nonce:
                 self._pong.set()
+            return
+        if "presence" in data:
+            if self._presence is not None:
+                self._presence.received(data["presence"])
             return
         event = ChangeEvent.from_json(raw) if "kind" in data else None
         await self._hub.receive(event, int(data["seq"]))

@@ -36,7 +36,13 @@ class EventKind(StrEnum):
     ORDER_LINE_UPDATED = "ORDER_LINE_UPDATED"
     ORDER_LINE_REMOVED = "ORDER_LINE_REMOVED"
     ORDER_LINES_REORDERED = "ORDER_LINES_REORDERED"
+    INBOX = "INBOX"
+    """Internal: users' inboxes changed (app/crm/inbox); its audience names them. About no
+    opportunity or order, never delivered by opportunityEvents or orderEvents."""
 
+
+INTERNAL_KINDS = frozenset({EventKind.INBOX})
+"""Kinds that are not changes to deals or orders, and not part of the public API's enum."""
 
 ORDER_KINDS = frozenset(k for k in EventKind if k.value.startswith("ORDER_"))
 

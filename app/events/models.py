@@ -36,8 +36,10 @@ class EventRecord(Base):
             "seq",
             postgresql_where=text("order_id IS NOT NULL"),
         ),
+        # An INBOX event (app/crm/inbox) is about users' inboxes, no deal or order.
         CheckConstraint(
-            "opportunity_id IS NOT NULL OR order_id IS NOT NULL", name="about_something"
+            "opportunity_id IS NOT NULL OR order_id IS NOT NULL OR kind = 'INBOX'",
+            name="about_something",
         ),
     )
 

@@ -85,6 +85,11 @@ QUERY: dict[str, Access] = {
     # The caller's tokens; an admin may name anyone's (userId).
     "accessTokens": OWNER_OR_ADMIN,
     "auditLog": ADMIN,
+    # The deals the caller follows, of those they may see.
+    "following": DEAL,
+    "notifications": OWN,
+    "unreadNotificationCount": OWN,
+    "notificationPreferences": OWN,
 }
 
 MUTATION: dict[str, Access] = {
@@ -148,6 +153,15 @@ MUTATION: dict[str, Access] = {
     "deleteView": OWNER_OR_ADMIN,
     "registerPersistedQuery": ADMIN,
     "removePersistedQuery": ADMIN,
+    # Of the deals the caller may see (a hidden one is NOT_FOUND, as a missing one).
+    "followOpportunity": DEAL,
+    "unfollowOpportunity": DEAL,
+    # The caller's own notifications: another's ID is NOT_FOUND, as a missing one.
+    "markNotificationRead": OWN,
+    "markAllNotificationsRead": OWN,
+    "setNotificationPreference": OWN,
+    # On a deal the caller may see (a hidden one is NOT_FOUND), or on the board.
+    "announcePresence": DEAL,
 }
 
 SUBSCRIPTION: dict[str, Access] = {
@@ -155,6 +169,11 @@ SUBSCRIPTION: dict[str, Access] = {
     # Judged per event at delivery, with the subscriber's rights of that moment.
     "opportunityEvents": DEAL,
     "orderEvents": DEAL,
+    # The caller's inbox; each notification shown only while its deal is visible to them.
+    "notificationEvents": OWN,
+    # A deal's: as the deal. The board's: anyone's, listing only the deals the subscriber
+    # may see, judged afresh for every snapshot.
+    "presence": DEAL,
 }
 
 ROOTS: dict[str, dict[str, Access]] = {
@@ -195,6 +214,7 @@ TYPES: dict[str, Access] = {
             "FieldChange",
             *("TimelineEntry", "TimelineEntryConnection", "TimelineEntryEdge"),
             *("Activity", "Journal", "Task", "Appointment", "Document", "Email"),
+            *("Mention", "TextSpan"),
             *("ActivityConnection", "ActivityEdge", "TaskConnection", "TaskEdge"),
             *("Order", "OrderLine", "Discount", "OrderConnection", "OrderEdge", "OrderEvent"),
             # Counts and sums over the deals the caller may see.
@@ -208,6 +228,24 @@ TYPES: dict[str, Access] = {
     "AccessToken": OWNER_OR_ADMIN,
     **dict.fromkeys(("AuditEntry", "AuditEntryConnection", "AuditEntryEdge"), ADMIN),
     "PersistedQuery": ADMIN,
+    # The caller's inbox: notifications about deals they may see now, and their choices.
+    **dict.fromkeys(
+        (
+            *("Notification", "NotificationConnection", "NotificationEdge"),
+            *("NotificationEvent", "NotificationPreference"),
+        ),
+        OWN,
+    ),
+    **dict.fromkeys(
+        (
+            *("FollowOpportunityPayload", "NotificationPayload"),
+            *("MarkAllNotificationsReadPayload", "NotificationPreferencePayload"),
+        ),
+        SIGNED_IN,
+    ),
+    # Who is on a deal: shown only through the deal (a snapshot, its Opportunity.presence).
+    **dict.fromkeys(("PresenceSnapshot", "OpportunityPresence", "PresenceEntry"), DEAL),
+    "AnnouncePresencePayload": SIGNED_IN,
 }
 
 FIELDS: dict[tuple[str, str], Access] = {
@@ -233,7 +271,17 @@ FIELDS: dict[tuple[str, str], Access] = {
     ("CreateAccessTokenPayload", "accessToken"): OWN,
     ("AccessTokenPayload", "accessToken"): OWNER_OR_ADMIN,
     ("PersistedQueryPayload", "persistedQuery"): ADMIN,
+    ("AnnouncePresencePayload", "presence"): DEAL,
     ("RemovePersistedQueryPayload", "removedHash"): ADMIN,
+    ("Notification", "opportunity"): DEAL,
+    ("Notification", "activity"): DEAL,
+    ("FollowOpportunityPayload", "opportunity"): DEAL,
+    ("FollowOpportunityPayload", "following"): DEAL,
+    ("NotificationPayload", "notification"): OWN,
+    ("NotificationPayload", "unreadCount"): OWN,
+    ("MarkAllNotificationsReadPayload", "markedCount"): OWN,
+    ("MarkAllNotificationsReadPayload", "unreadCount"): OWN,
+    ("NotificationPreferencePayload", "preference"): OWN,
 }
 
 

@@ -19,6 +19,7 @@ from app.crm.users.recent import RecentActors
 from app.crm.views.services import ViewDefinition
 from app.db import ReadPool
 from app.events.hub import EventHub
+from app.events.presence import Presence
 from app.graphql.batch import Reader
 from app.graphql.cost import Budgets
 from app.graphql.deadlines import Deadlines
@@ -55,6 +56,8 @@ class Runtime:
     """The users tokens named lately (TANDEM_AUTH_CACHE_SECONDS)."""
     builtin_views: dict[int, ViewDefinition] = field(default_factory=dict)
     """Definitions of the built-in views by id, as read (they never change)."""
+    presence: Presence = field(default_factory=lambda: Presence(10.0))
+    """Who is on which opportunity now (app/events/presence.py)."""
 
 
 class Context:
@@ -115,16 +118,18 @@ class Context:
         return EventContext(self, self._reader(self.actor, shared=shared))
 
     def visibility(self) -> Hashable:
-        """Who sees what: subscribers with the same may share a result that depends on it."""
+        """Who sees what: subscribers with the same may share a result that depends on it.
+        One user's, as some fields say what the viewer does, not only what they may see
+        (Opportunity.following): admins share no result with other admins."""
         actor = self.actor
         if actor is None:
             return None
         if actor.sees_all:
-            return "admin"
+            return ("admin", actor.user_id)
         folders = actor.folder_ids
         reach = tuple(sorted(folders)) if folders is not None else None
         if actor.is_admin:
-            return ("admin", reach)
+            return ("admin", actor.user_id, reach)
         return (actor.user_id, tuple(sorted(actor.team_ids)), reach)
 
     def read(self) -> AbstractAsyncContextManager[AsyncSession]:

@@ -23,6 +23,7 @@ NODE_TYPES = (
     "Order",
     "OrderLine",
     "View",
+    "Notification",
 )
 
 

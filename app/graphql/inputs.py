@@ -408,6 +408,10 @@ class UpdateUserInput:
     name: str | None = None
     role: Role | None = None
     is_active: bool | None = None
+    handle: str | None = strawberry.field(
+        default=None,
+        description="How the user is mentioned (`@handle`); unique among users and teams.",
+    )
 
 
 @strawberry.input
@@ -418,7 +422,11 @@ class CreateTeamInput:
 @strawberry.input
 class RenameTeamInput:
     id: strawberry.ID
-    name: str
+    name: str | None = None
+    handle: str | None = strawberry.field(
+        default=None,
+        description="How the team is mentioned (`@handle`); renaming the team keeps it.",
+    )
 
 
 @strawberry.input

@@ -28,9 +28,11 @@ from app.graphql.errors import admins_only, unauthenticated
 from app.graphql.executor.operation import PlanExecutor
 from app.graphql.executor.types import TypeNames
 from app.graphql.grants import beyond_grant
+from app.graphql.inbox import InboxSubscriptions
 from app.graphql.limits import document_rules, too_slow
 from app.graphql.masking import MaskUnexpectedErrors, as_client_sees, log_unexpected
 from app.graphql.mutations.activities import ActivityMutations
+from app.graphql.mutations.inbox import InboxMutations
 from app.graphql.mutations.opportunities import OpportunityMutations
 from app.graphql.mutations.orders import OrderMutations
 from app.graphql.mutations.parties import PartyMutations
@@ -40,6 +42,7 @@ from app.graphql.mutations.pipeline import PipelineMutations
 from app.graphql.mutations.tokens import TokenMutations
 from app.graphql.mutations.views import ViewMutations
 from app.graphql.persisted.protocol import Refused
+from app.graphql.presence import PresenceMutations, PresenceSubscriptions
 from app.graphql.queries import Queries
 from app.graphql.scalars import SCALAR_MAP
 from app.graphql.subscriptions import EventSubscriptions
@@ -64,10 +67,14 @@ Mutation = merge_types(
         OrderMutations,
         ViewMutations,
         PersistedQueryMutations,
+        PresenceMutations,
+        InboxMutations,
     ),
 )
 
-Subscription = merge_types("Subscription", (EventSubscriptions,))
+Subscription = merge_types(
+    "Subscription", (EventSubscriptions, PresenceSubscriptions, InboxSubscriptions)
+)
 
 
 class QueryLimits(AddValidationRules):

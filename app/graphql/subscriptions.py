@@ -21,7 +21,7 @@ from app.crm.opportunities.filters import OpportunityFilter, check_filter
 from app.crm.orders import queries as orders
 from app.crm.users.directory import ActorDirectory
 from app.crm.users.queries import load_actor
-from app.events.envelope import ChangeEvent, EventKind
+from app.events.envelope import ChangeEvent
 from app.events.hub import SKIP, Message, Prepare
 from app.graphql.batch import reader
 from app.graphql.errors import bad_input, unauthenticated
@@ -29,7 +29,12 @@ from app.graphql.filters import OpportunityFilterInput
 from app.graphql.ids import decode_id
 from app.graphql.queries.views import through_view
 from app.graphql.shared_events import SharedEvents, filter_key
-from app.graphql.types.opportunities import OpportunityEvent, ViewChange
+from app.graphql.types.opportunities import (
+    OpportunityEvent,
+    OpportunityEventKind,
+    ViewChange,
+    event_kind,
+)
 from app.graphql.types.orders import OrderEvent
 
 
@@ -39,7 +44,7 @@ from app.graphql.types.orders import OrderEvent
     "the change, and says which (viewChange)."
 )
 class OpportunityEventFilter(OpportunityFilterInput):
-    kinds: list[EventKind] | None = None
+    kinds: list[OpportunityEventKind] | None = None  # type: ignore[valid-type]
     owner_id: strawberry.ID | None = strawberry.field(
         default=None, deprecation_reason="Use ownerIds."
     )
@@ -236,7 +241,9 @@ class EventSubscriptions:
             check_filter(selected)
         except DomainError as error:
             raise bad_input(error) from None
-        kinds = frozenset(filter.kinds) if filter and filter.kinds else None
+        kinds = (
+            frozenset(event_kind(k) for k in filter.kinds) if filter and filter.kinds else None
+        )
         since_seq = await _since(info, since)
         if (
             only_id is not None

@@ -43,6 +43,7 @@ from app.graphql.context import Context
 from app.graphql.executor.events import EncodedData, Writer, live_writer
 from app.graphql.masking import new_request_id, request_id
 from app.graphql.persisted.protocol import Refused, requested
+from app.graphql.socket_liveness import heard
 from app.graphql.socket_writes import SOCKET_WRITER, SocketWriter
 
 # Close codes both protocols use: 4400 a malformed message, 4403 not (or no longer) allowed,
@@ -176,6 +177,8 @@ class TransportProtocol(BaseGraphQLTransportWSHandler[Context, None]):
         return write_now
 
     async def handle_message(self, message: Message) -> None:
+        if isinstance(self.websocket, TextFrames):
+            heard(self.websocket.ws.scope)  # the client is there (app/graphql/socket_liveness.py)
         reason = malformed(message, ("subscribe",))
         if reason is not None:
             await self.handle_invalid_message(reason)

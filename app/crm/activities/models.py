@@ -190,3 +190,30 @@ class DocumentContent(Base):
         BigInteger, ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True
     )
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ActivityMention(Base):
+    """A user or team that an activity's text mentions (app/crm/activities/mentions.py): one
+    row per `@handle` in the text, where it stands, in characters (code points)."""
+
+    __tablename__ = "activity_mentions"
+    __table_args__ = (
+        CheckConstraint("num_nonnulls(user_id, team_id) = 1", name="one_target"),
+        CheckConstraint("start >= 0 AND length > 1", name="span"),
+        Index("ix_activity_mentions_activity", "activity_id", "start"),
+        Index("ix_activity_mentions_user", "user_id", postgresql_where=text("user_id IS NOT NULL")),
+        Index("ix_activity_mentions_team", "team_id", postgresql_where=text("team_id IS NOT NULL")),
+    )
+
+    id: Mapped[BigId]
+    activity_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("activities.id", ondelete="CASCADE")
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE")
+    )
+    team_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("teams.id", ondelete="CASCADE")
+    )
+    start: Mapped[int] = mapped_column(Integer)
+    length: Mapped[int] = mapped_column(Integer)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from app.crm.activities import mentions
 from app.crm.activities.models import Activity, ActivityLink, AppointmentAttendee
 from app.crm.actor import live_and_visible
 from app.crm.companies.models import Company
@@ -165,7 +166,9 @@ async def add_journal(
         "body": body,
         "body_format": _choice("bodyFormat", body_format, BODY_FORMATS),
     }
-    return await add_activity(
+    opportunity = await visible_opportunity(unit, opportunity_id, "opportunityId")
+    mentioned = await mentions.recognise(unit, opportunity, body, "body")
+    activity = await add_activity(
         unit,
         opportunity_id,
         "JOURNAL",
@@ -173,7 +176,10 @@ async def add_journal(
         fields,
         company_ids,
         contact_ids,
+        opportunity,
     )
+    await mentions.save(unit, opportunity, activity, mentioned, replacing=False)
+    return activity
 
 
 async def add_task(
@@ -192,17 +198,21 @@ async def add_task(
     assignee = assignee_id if assignee_id is not None else actor.user_id
     opportunity = await visible_opportunity(unit, opportunity_id, "opportunityId")
     await _check_assignee(unit, opportunity, assignee)
+    description = clean_text("description", description, max_length=100_000)
     fields = {
         "title": required_text("title", title, max_length=200),
-        "body": clean_text("description", description, max_length=100_000),
+        "body": description,
         "assignee_id": assignee,
         "due_at": _aware("dueAt", due_at),
         "priority": _choice("priority", priority, PRIORITIES),
         "status": "OPEN",
     }
-    return await add_activity(
+    mentioned = await mentions.recognise(unit, opportunity, description, "description")
+    activity = await add_activity(
         unit, opportunity_id, "TASK", None, fields, company_ids, contact_ids, opportunity
     )
+    await mentions.save(unit, opportunity, activity, mentioned, replacing=False)
+    return activity
 
 
 async def _check_assignee(unit: Unit, opportunity: Opportunity, assignee_id: int) -> None:
@@ -253,16 +263,27 @@ async def add_appointment(
     contacts = await _check_ids(
         unit, Contact, attendee_contact_ids, "contact", "attendeeContactIds"
     )
+    notes = clean_text("notes", notes, max_length=100_000)
     fields = {
         "title": required_text("subject", subject, max_length=200),
         "starts_at": starts_at,
         "ends_at": ends_at,
         "location": clean_text("location", location, max_length=500),
-        "body": clean_text("notes", notes, max_length=100_000),
+        "body": notes,
     }
+    opportunity = await visible_opportunity(unit, opportunity_id, "opportunityId")
+    mentioned = await mentions.recognise(unit, opportunity, notes, "notes")
     activity = await add_activity(
-        unit, opportunity_id, "APPOINTMENT", starts_at, fields, company_ids, contact_ids
+        unit,
+        opportunity_id,
+        "APPOINTMENT",
+        starts_at,
+        fields,
+        company_ids,
+        contact_ids,
+        opportunity,
     )
+    await mentions.save(unit, opportunity, activity, mentioned, replacing=False)
     unit.session.add_all(AppointmentAttendee(activity_id=activity.id, user_id=u) for u in users)
     unit.session.add_all(
         AppointmentAttendee(activity_id=activity.id, contact_id=c) for c in contacts
@@ -410,6 +431,10 @@ async def update_activity(
         _check_times(activity.starts_at, activity.ends_at)
         activity.occurred_at = activity.starts_at
     changes += await _replace_related(unit, activity, related)
+    text_field = mentions.TEXT_FIELDS.get(activity.kind)
+    if text_field is not None and any(c.field == text_field for c in changes):
+        mentioned = await mentions.recognise(unit, opportunity, activity.body, text_field)
+        await mentions.save(unit, opportunity, activity, mentioned, replacing=True)
     if changes:
         activity.version += 1
         activity.updated_at = _now()

@@ -21,7 +21,7 @@ async def load_actor(session: AsyncSession, user_id: int) -> Actor | None:
     return (await load_actors(session, [user_id])).get(user_id)
 
 
-SHOWN_COLUMNS = ("id", "email", "name", "role", "is_active", "created_at")
+SHOWN_COLUMNS = ("id", "email", "name", "handle", "role", "is_active", "created_at")
 """What reads of users for showing them select (never the password hash): every read of a
 list of deals or a timeline carries its users, so the fewer columns the better."""
 

@@ -22,6 +22,7 @@ from app.crm.auth.services import revoke_all
 from app.crm.errors import DomainError, ErrorCode, forbidden, not_found
 from app.crm.opportunities.models import Participant
 from app.crm.unit import Unit
+from app.crm.users import handles
 from app.crm.users.models import Team, TeamMember, User
 from app.crm.validation import required_text
 from app.crm.views.services import unshare_team_views
@@ -29,6 +30,8 @@ from app.crm.views.services import unshare_team_views
 ROLES = ("ADMIN", "MEMBER")
 # What the audit log keeps of a user: never the password or its hash.
 _AUDITED = ("email", "name", "role", "is_active", "must_change_password")
+# A handle is made at creation from the e-mail; a change of it is recorded.
+_UPDATES_AUDITED = (*_AUDITED, "handle")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -86,8 +89,10 @@ async def create_user(
     must_change_password: bool = False,
 ) -> User:
     require_admin(unit)
+    email = check_email(email)
     user = User(
-        email=check_email(email),
+        email=email,
+        handle=await handles.free_handle(unit, handles.user_base(email)),
         name=required_text("name", name, max_length=200),
         password_hash=await hash_password(check_password(password)),
         role=check_role(role),
@@ -111,6 +116,7 @@ async def update_user(
     name: str | None = None,
     role: str | None = None,
     is_active: bool | None = None,
+    handle: str | None = None,
 ) -> User:
     require_admin(unit)
     user = await _get_user(unit, user_id)
@@ -118,11 +124,15 @@ async def update_user(
     if actor is not None and actor.user_id == user_id and (role == "MEMBER" or is_active is False):
         # An admin demoting or locking out themselves is almost always a mistake.
         raise DomainError(ErrorCode.INVALID, "admins cannot demote or deactivate themselves")
-    before = snapshot(user, _AUDITED)
+    before = snapshot(user, _UPDATES_AUDITED)
     if name is not None:
         user.name = required_text("name", name, max_length=200)
     if role is not None:
         user.role = check_role(role)
+    if handle is not None:
+        user.handle = await handles.claim_handle(
+            unit, handles.check_handle(handle), user_id=user.id, team_id=None
+        )
     if is_active is not None:
         if not is_active and user.is_active:
             # Reactivating the user must not bring their old tokens back.
@@ -130,7 +140,7 @@ async def update_user(
         user.is_active = is_active
     unit.rights_changed = True
     await unit.session.flush()
-    record_change(unit, "user.update", "User", user.id, before, snapshot(user, _AUDITED))
+    record_change(unit, "user.update", "User", user.id, before, snapshot(user, _UPDATES_AUDITED))
     return user
 
 
@@ -187,7 +197,9 @@ async def log_in(
 
 async def create_team(unit: Unit, *, name: str) -> Team:
     require_admin(unit)
-    team = Team(name=required_text("name", name, max_length=200))
+    name = required_text("name", name, max_length=200)
+    handle = await handles.free_handle(unit, handles.base_handle(name, "team"))
+    team = Team(name=name, handle=handle)
     unit.session.add(team)
     try:
         await unit.session.flush()
@@ -204,16 +216,26 @@ async def _get_team(unit: Unit, team_id: int) -> Team:
     return team
 
 
-async def rename_team(unit: Unit, team_id: int, *, name: str) -> Team:
+async def rename_team(
+    unit: Unit, team_id: int, *, name: str | None, handle: str | None = None
+) -> Team:
+    """A new name, a new handle (app/crm/users/handles.py), or both: renaming keeps the
+    handle, so that `@team` in notes goes on meaning the same team."""
     require_admin(unit)
     team = await _get_team(unit, team_id)
-    before = {"name": team.name}
-    team.name = required_text("name", name, max_length=200)
+    before = {"name": team.name, "handle": team.handle}
+    if name is not None:
+        team.name = required_text("name", name, max_length=200)
+    if handle is not None:
+        team.handle = await handles.claim_handle(
+            unit, handles.check_handle(handle), user_id=None, team_id=team.id
+        )
     try:
         await unit.session.flush()
     except IntegrityError:
         raise DomainError(ErrorCode.DUPLICATE, "a team with this name exists", ["name"]) from None
-    record_change(unit, "team.rename", "Team", team.id, before, {"name": team.name})
+    after = {"name": team.name, "handle": team.handle}
+    record_change(unit, "team.rename", "Team", team.id, before, after)
     return team
 
 

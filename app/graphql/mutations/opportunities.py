@@ -28,6 +28,7 @@ from app.graphql.inputs import (
     UpdateOpportunityInput,
 )
 from app.graphql.mutations.base import attempt
+from app.graphql.presence import with_editors
 from app.graphql.types.opportunities import Opportunity, Participant
 
 
@@ -64,7 +65,10 @@ async def _run(info: strawberry.Info, work: Work) -> OpportunityPayload:
         return OpportunityPayload(
             opportunity=Opportunity.of(OpportunityRow.from_source(result)), user_errors=[]
         )
-    return OpportunityPayload(opportunity=await _current(info, error), user_errors=errors)
+    return OpportunityPayload(
+        opportunity=await _current(info, error),
+        user_errors=await with_editors(info, errors, error),  # who is editing it now
+    )
 
 
 def _id(value: str) -> int:
@@ -190,7 +194,9 @@ class OpportunityMutations:
         result, errors, error = await attempt(info, work)
         if result is None:
             return ParticipantPayload(
-                participant=None, opportunity=await _current(info, error), user_errors=errors
+                participant=None,
+                opportunity=await _current(info, error),
+                user_errors=await with_editors(info, errors, error),
             )
         opportunity, participant = result
         return ParticipantPayload(

@@ -172,6 +172,7 @@ class PeopleMutations:
                 name=input.name,
                 role=input.role.value if input.role else None,
                 is_active=input.is_active,
+                handle=input.handle,
             )
 
         return await _user(info, work)
@@ -183,10 +184,12 @@ class PeopleMutations:
 
         return await _team(info, work)
 
-    @strawberry.mutation(description="Admins only.")
+    @strawberry.mutation(description="Admins only: a new name, a new handle, or both.")
     async def rename_team(self, info: strawberry.Info, input: RenameTeamInput) -> TeamPayload:
         async def work(unit: Unit) -> TeamModel:
-            return await services.rename_team(unit, decode_id(input.id, "Team"), name=input.name)
+            return await services.rename_team(
+                unit, decode_id(input.id, "Team"), name=input.name, handle=input.handle
+            )
 
         return await _team(info, work)
 

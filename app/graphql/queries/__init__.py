@@ -7,6 +7,7 @@ from strawberry.tools import merge_types
 
 from app.graphql.queries.activities import ActivityQueries
 from app.graphql.queries.audit import AuditQueries
+from app.graphql.queries.inbox import InboxQueries
 from app.graphql.queries.nodes import NodeQueries
 from app.graphql.queries.opportunities import OpportunityQueries
 from app.graphql.queries.orders import OrderQueries
@@ -31,5 +32,6 @@ Queries = merge_types(
         OrderQueries,
         PersistedQueryQueries,
         AuditQueries,
+        InboxQueries,
     ),
 )

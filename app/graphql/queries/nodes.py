@@ -11,6 +11,7 @@ from app.crm.companies import queries as companies
 from app.crm.contacts import queries as contacts
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.folders import queries as folders
+from app.crm.inbox import queries as inbox
 from app.crm.opportunities import queries as opportunities
 from app.crm.orders import queries as order_queries
 from app.crm.products import queries as products
@@ -22,6 +23,7 @@ from app.graphql.errors import bad_input
 from app.graphql.ids import decode_any
 from app.graphql.types.activities import activity_of
 from app.graphql.types.common import Node
+from app.graphql.types.inbox import Notification
 from app.graphql.types.opportunities import Opportunity, Participant
 from app.graphql.types.orders import Order, OrderLine, Product
 from app.graphql.types.parties import Company, Contact
@@ -49,6 +51,10 @@ async def load_node(info: strawberry.Info, global_id: str) -> Node | None:
         return OpportunityView.of(found[pk]) if pk in found else None
     if type_name in ("Order", "OrderLine"):
         return await _order_node(info, type_name, pk)
+    if type_name == "Notification":  # the asker's own, about a deal they may see now
+        async with info.context.read() as session:
+            mine = await inbox.by_ids(session, info.context.require_actor(), [pk])
+        return Notification.of(mine[pk]) if pk in mine else None
     if type_name == "Participant":
         async with info.context.read() as session:
             opportunity_id = await opportunities.participant_opportunity(session, pk)

@@ -9,15 +9,19 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
 
+from app.crm.activities import mentions as mention_links
 from app.crm.activities import queries as activities
 from app.crm.companies import queries as companies
 from app.crm.contacts import queries as contacts
+from app.crm.errors import DomainError
+from app.crm.opportunities.audience import audiences_by_id
 from app.crm.users import queries as users
 from app.graphql.batch import Related, batched, reader, related_lists
+from app.graphql.errors import bad_input
 from app.graphql.ids import encode_id
 from app.graphql.types.common import Node
 from app.graphql.types.parties import Company, Contact
-from app.graphql.types.people import User
+from app.graphql.types.people import Team, User
 from app.graphql.types.rows import (
     Column,
     Computed,
@@ -99,6 +103,119 @@ class Activity(Node):
         return await related_lists(info, contacts.by_id, ids, Contact.of)
 
 
+@strawberry.type(description="A user or team that an activity's text mentions (`@handle`).")
+class Mention:
+    user: User | None = strawberry.field(description="The user mentioned, or null for a team.")
+    team: Team | None = strawberry.field(description="The team mentioned, or null for a user.")
+    handle: str = strawberry.field(
+        description="As written in the text, lowercase, without the @ (a later change of the "
+        "user's or team's handle leaves it as it was written)."
+    )
+
+
+@strawberry.type(
+    description="A piece of an activity's text: plain (no user, no team), or a mention, "
+    "whose text is the `@handle` as written. The pieces, in order, make the whole text."
+)
+class TextSpan:
+    text: str
+    user: User | None
+    team: Team | None
+
+
+async def _spans(parents: list[Any], info: strawberry.Info) -> list[list[TextSpan]]:
+    """Each activity's text cut into spans: its mentions read for all of them at once, and
+    the users and teams they name."""
+    known = reader(info)
+    ids = [a.row.id for a in parents]
+    links = await known.fetch(mention_links.mentions_by_activity, ids, [])
+    pieces = [mention_links.spans(a.row.body, links[a.row.id]) for a in parents]
+    every = [p for spans in pieces for p in spans]
+    user_of = known.objects(
+        await known.fetch(users.users_by_id, [p.user_id for p in every if p.user_id is not None]),
+        User.of,
+    )
+    team_of = known.objects(
+        await known.fetch(users.teams_by_id, [p.team_id for p in every if p.team_id is not None]),
+        Team.of,
+    )
+    return [
+        [
+            TextSpan(
+                text=p.text,
+                user=user_of(p.user_id) if p.user_id is not None else None,
+                team=team_of(p.team_id) if p.team_id is not None else None,
+            )
+            for p in spans
+        ]
+        for spans in pieces
+    ]
+
+
+async def _body_spans(parents: list[Any], info: strawberry.Info) -> list[list[TextSpan]]:
+    return await _spans(parents, info)
+
+
+async def _mentions(parents: list[Any], info: strawberry.Info) -> list[list[Mention]]:
+    made: list[list[Mention]] = []
+    for spans in await _spans(parents, info):
+        found: dict[tuple[Any, Any], Mention] = {}
+        for span in spans:
+            if span.user is None and span.team is None:
+                continue
+            key = (span.user and span.user.row.id, span.team and span.team.row.id)
+            found.setdefault(
+                key, Mention(user=span.user, team=span.team, handle=span.text[1:].lower())
+            )
+        made.append(list(found.values()))
+    return made
+
+
+async def mentionable_on(
+    info: strawberry.Info, opportunity_id: int, search: str | None, first: int
+) -> list[Mention]:
+    """Opportunity.mentionable: who may be mentioned on the deal, for autocompletion."""
+    try:
+        async with info.context.read() as session:
+            audience = (await audiences_by_id(session, [opportunity_id]))[opportunity_id]
+            targets = await mention_links.mentionable(session, audience, search, first)
+    except DomainError as error:
+        raise bad_input(error) from None
+    known = reader(info)
+    user_of = known.objects(
+        await known.fetch(users.users_by_id, [t.user_id for t in targets if t.user_id]),
+        User.of,
+    )
+    team_of = known.objects(
+        await known.fetch(users.teams_by_id, [t.team_id for t in targets if t.team_id]),
+        Team.of,
+    )
+    return [
+        Mention(
+            user=user_of(t.user_id) if t.user_id is not None else None,
+            team=team_of(t.team_id) if t.team_id is not None else None,
+            handle=t.handle,
+        )
+        for t in targets
+    ]
+
+
+_MENTIONS_DESCRIPTION = (
+    "The users and teams its {text} mentions, each once, in the order they first appear."
+)
+_SPANS_DESCRIPTION = (
+    "Its {text} cut into plain text and mentions, in order (empty when it has none): "
+    "render these to show mentions as links."
+)
+
+
+def _mention_fields(text: str) -> tuple[Any, Any]:
+    return (
+        batched(description=_MENTIONS_DESCRIPTION.format(text=text))(_mentions),
+        batched(description=_SPANS_DESCRIPTION.format(text=text))(_body_spans),
+    )
+
+
 # Activities' references to users (their batched resolvers and the compiled tier follow them).
 _CREATED_BY = Related("created_by_id", users.users_by_id, User.of)
 _ASSIGNEE = Related("assignee_id", users.users_by_id, User.of)
@@ -123,6 +240,7 @@ class Journal(Activity, RowBacked):
     title: str = strawberry.field(description="Given, or else the body's first line.")
     body: str
     body_format: BodyFormat
+    mentions, body_spans = _mention_fields("body")
 
 
 @strawberry.type(description="Something to do, for someone, by some time.")
@@ -133,6 +251,7 @@ class Task(Activity, RowBacked):
     priority: TaskPriority
     status: TaskStatus
     completed_at: datetime | None
+    mentions, body_spans = _mention_fields("description")
 
     @batched()
     async def assignee(parents: list[Task], info: strawberry.Info) -> list[User]:
@@ -158,6 +277,7 @@ class Appointment(Activity, RowBacked):
     ends_at: datetime
     location: str | None
     notes: str | None
+    mentions, body_spans = _mention_fields("notes")
 
     @batched(graphql_type=list[AttendeeTarget])
     async def attendees(
@@ -214,7 +334,8 @@ Journal.ROW_FIELDS = {
     "body": Column("body"),
     "body_format": EnumColumn("body_format", BodyFormat),
 }
-Journal.ROW_USES = _COMMON_USES
+_MENTION_USES = {"mentions": ("id", "body"), "body_spans": ("id", "body")}
+Journal.ROW_USES = {**_COMMON_USES, **_MENTION_USES}
 Task.ROW_FIELDS = {
     **_COMMON,
     "title": Column("title"),
@@ -229,6 +350,7 @@ Task.ROW_USES = {
     "assignee": ("assignee_id",),
     "completed_by": ("completed_by_id",),
     "is_overdue": ("status", "due_at"),
+    **_MENTION_USES,
 }
 Appointment.ROW_FIELDS = {
     **_COMMON,
@@ -238,7 +360,7 @@ Appointment.ROW_FIELDS = {
     "location": Column("location"),
     "notes": Column("body"),
 }
-Appointment.ROW_USES = {**_COMMON_USES, "attendees": ("id",)}
+Appointment.ROW_USES = {**_COMMON_USES, "attendees": ("id",), **_MENTION_USES}
 Email.ROW_FIELDS = {
     **_COMMON,
     "direction": EnumColumn("direction", EmailDirection),

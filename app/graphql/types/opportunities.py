@@ -14,6 +14,7 @@ from app.crm.activities import timeline
 from app.crm.companies import queries as companies
 from app.crm.contacts import queries as contacts
 from app.crm.folders import queries as folders
+from app.crm.following import queries as follows
 from app.crm.opportunities import queries as opportunities
 from app.crm.opportunities.models import TARGET_COLUMNS
 from app.crm.opportunities.rows import OpportunityRow
@@ -22,7 +23,7 @@ from app.crm.orders.rows import OrderRow
 from app.crm.stages import queries as stages
 from app.crm.users import queries as users
 from app.crm.validation import api_name
-from app.events.envelope import ChangeEvent, EventKind, FieldChange
+from app.events.envelope import INTERNAL_KINDS, ChangeEvent, EventKind, FieldChange
 from app.graphql.batch import (
     Fetch,
     Related,
@@ -44,6 +45,7 @@ from app.graphql.types.common import (
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import Team, User
 from app.graphql.types.pipeline import Folder, LostReason, Stage
+from app.graphql.types.presence import PresenceEntry, entries_on
 from app.graphql.types.rows import (
     Column,
     Computed,
@@ -56,7 +58,13 @@ from app.graphql.types.rows import (
 )
 
 if TYPE_CHECKING:
-    from app.graphql.types.activities import Activity, Appointment, TimelineEntry, TimelineKind
+    from app.graphql.types.activities import (
+        Activity,
+        Appointment,
+        Mention,
+        TimelineEntry,
+        TimelineKind,
+    )
     from app.graphql.types.orders import Order
 
 
@@ -260,6 +268,18 @@ class Opportunity(Node, RowBacked):
         ids = [s.next_appointment_id if s else None for s in await _summaries(info, parents)]
         return await related(info, timeline.rows_by_id, ids, activity_of)
 
+    @batched(
+        description="Whether you follow it: its owner and linked users do unless they chose "
+        "not to (unfollowOpportunity); anyone who may see it can (followOpportunity)."
+    )
+    async def following(parents: list[Opportunity], info: strawberry.Info) -> list[bool]:
+        found = await reader(info).visible(follows.following_of, [o.row.id for o in parents])
+        return [bool(found[o.row.id]) for o in parents]
+
+    @strawberry.field(description="Who views or edits it now (the presence subscription).")
+    def presence(self, info: strawberry.Info) -> list[PresenceEntry]:
+        return entries_on(info, self.row.id)
+
     @strawberry.field(description="Activities and changes merged, newest first.")
     async def timeline(
         self,
@@ -290,6 +310,18 @@ class Opportunity(Node, RowBacked):
 
         return await history_connection(info, self.row.id, first, after)
 
+    @strawberry.field(
+        description="Who may be @mentioned in this deal's activities (for autocompletion): "
+        "active users and teams who can all see it, whose handle or a word of whose name "
+        "starts with `search`; users first, each by handle."
+    )
+    async def mentionable(
+        self, info: strawberry.Info, search: str | None = None, first: int = 10
+    ) -> list[Annotated[Mention, strawberry.lazy("app.graphql.types.activities")]]:
+        from app.graphql.types.activities import mentionable_on
+
+        return await mentionable_on(info, self.row.id, search, first)
+
 
 async def _participant_rows(info: strawberry.Info, parents: list[Opportunity]) -> list[list[Any]]:
     ids = [o.row.id for o in parents]
@@ -312,7 +344,20 @@ async def _summaries(info: strawberry.Info, parents: list[Opportunity]) -> list[
     return [found[i] for i in ids]
 
 
-OpportunityEventKind = strawberry.enum(EventKind, name="OpportunityEventKind")
+# The kinds clients see: not the internal ones (INBOX, which only notificationEvents reads).
+_PublicKind = Enum(  # type: ignore[misc]
+    "OpportunityEventKind",
+    [(k.name, k.value) for k in EventKind if k not in INTERNAL_KINDS],
+    type=str,
+)
+OpportunityEventKind = strawberry.enum(_PublicKind, name="OpportunityEventKind")
+PUBLIC_KIND = {k: OpportunityEventKind[k.name] for k in EventKind if k not in INTERNAL_KINDS}
+"""An event's kind as the API names it."""
+
+
+def event_kind(public: Any) -> EventKind:
+    """The event kind an OpportunityEventKind names."""
+    return EventKind(public.value)
 
 
 _CURRENCY = Column("currency")
@@ -369,8 +414,11 @@ Opportunity.ROW_USES = {
             "open_task_count",
             "next_appointment",
             "timeline",
+            "presence",
+            "following",
             "orders",
             "history",
+            "mentionable",
         ),
         _BY_ID_ONLY,
     ),
@@ -481,7 +529,7 @@ class OpportunityEvent:
     cursor: str = strawberry.field(
         description="Opaque; pass the last one you received as `since` to resume."
     )
-    kind: EventKind
+    kind: OpportunityEventKind  # type: ignore[valid-type]
     opportunity_id: strawberry.ID
     version: int
     changes: list[FieldChangeType]
@@ -498,7 +546,7 @@ class OpportunityEvent:
         assert event.opportunity_id is not None
         return cls(
             cursor=str(event.seq),
-            kind=event.kind,
+            kind=PUBLIC_KIND[event.kind],
             opportunity_id=strawberry.ID(encode_id("Opportunity", event.opportunity_id)),
             version=event.version,
             changes=_changes(event),

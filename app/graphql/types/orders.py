@@ -23,7 +23,12 @@ from app.events.envelope import ChangeEvent, FieldChange
 from app.graphql.batch import batched, reader, related, related_required, related_visible
 from app.graphql.ids import encode_id
 from app.graphql.types.common import Money, Node
-from app.graphql.types.opportunities import FieldChangeType, Opportunity, OpportunityEventKind
+from app.graphql.types.opportunities import (
+    PUBLIC_KIND,
+    FieldChangeType,
+    Opportunity,
+    OpportunityEventKind,
+)
 from app.graphql.types.parties import Company, Contact
 from app.graphql.types.people import User
 
@@ -286,7 +291,7 @@ class OrderEvent:
         assert event.order_id is not None and event.order_snapshot is not None
         return cls(
             cursor=str(event.seq),
-            kind=event.kind,
+            kind=PUBLIC_KIND[event.kind],
             order_id=strawberry.ID(encode_id("Order", event.order_id)),
             opportunity_id=(
                 strawberry.ID(encode_id("Opportunity", event.opportunity_id))

@@ -18,6 +18,9 @@ class User(Node, RowBacked):
     id: strawberry.ID
     email: str
     name: str
+    handle: str = strawberry.field(
+        description="How to mention the user in an activity's text: `@handle`."
+    )
     role: Role
     is_active: bool
     created_at: datetime
@@ -34,6 +37,9 @@ class User(Node, RowBacked):
 class Team(Node, RowBacked):
     id: strawberry.ID
     name: str
+    handle: str = strawberry.field(
+        description="How to mention the team's active members in an activity's text: `@handle`."
+    )
     created_at: datetime
     row: strawberry.Private[Any]
 
@@ -46,12 +52,12 @@ class Team(Node, RowBacked):
 
 User.ROW_FIELDS = {
     "id": node_id("User"),
-    **columns("email", "name", "is_active", "created_at"),
+    **columns("email", "name", "handle", "is_active", "created_at"),
     "role": EnumColumn("role", Role),
 }
 User.ROW_USES = {"teams": ("id",)}
 check_row_fields(User)
 
-Team.ROW_FIELDS = {"id": node_id("Team"), **columns("name", "created_at")}
+Team.ROW_FIELDS = {"id": node_id("Team"), **columns("name", "handle", "created_at")}
 Team.ROW_USES = {"members": ("id",)}
 check_row_fields(Team)
