@@ -1,4 +1,4 @@
-"""The Starlette application: /graphql (HTTP and WebSocket), /health, /metrics.
+"""The Starlette application: /graphql (HTTP and WebSocket), /health, /metrics, the board (/).
 
 This is the one module that wires the layers together: database, event hub, broker link,
 and the GraphQL schema.

@@ -45,8 +45,8 @@ OPEN_SHARE = 0.7
 STEPS = {
     "painted": "board first paint: navigation → the filled board painted",
     "domContentLoaded": "… page and modules loaded (DOMContentLoaded)",
-    "setup": "… setup read (me, stages, views, users, folders, cursor)",
-    "data": "… every card and the column totals read",
+    "setup": "… setup read (cursor, column totals, me, stages, pickers' lists)",
+    "data": "… every card read (one request, + pages past 200 a column)",
     "rendered": "… cards in the page",
 }
 """The page's marks (ms from navigation start), in the order they happen."""
@@ -150,7 +150,8 @@ async def main(args: argparse.Namespace) -> None:
         for key, what in STEPS.items()
     ]
     print(
-        f"{machine()}; chromium {version}; load average before/after: {load_before} / {load_average()}"
+        f"{machine()}; chromium {version}; "
+        f"load average before/after: {load_before} / {load_average()}"
     )
     print_table(rows)
 

@@ -19,7 +19,8 @@ const DESC = [{ field: "ESTIMATED_CLOSE_DATE", direction: "DESC", nulls: "FIRST"
  * totals say holds more than a page, its last page too (read from the other end), so up to
  * 200 cards a column need no second round trip. */
 function firstPages(sizes) {
-  const args = ["$viewId: ID", "$asc: [OpportunityOrder!]", "$desc: [OpportunityOrder!]"];
+  const args = ["$viewId: ID", "$asc: [OpportunityOrder!]"];
+  if (sizes.some((size) => size > PAGE)) args.push("$desc: [OpportunityOrder!]");
   const fields = [];
   sizes.forEach((size, i) => {
     args.push(`$s${i}: OpportunityFilterInput`);
@@ -161,7 +162,8 @@ export class Board {
       const group = groups.find((g) => g.stage && g.stage.id === stage.id);
       return group ? group.count : 0;
     });
-    const variables = { viewId: this.viewId, asc: ASC, desc: DESC };
+    const variables = { viewId: this.viewId, asc: ASC };
+    if (sizes.some((size) => size > PAGE)) variables.desc = DESC;
     this.stages.forEach((stage, i) => {
       variables[`s${i}`] = { ...this.filter, stageIds: [stage.id] };
     });

@@ -188,7 +188,11 @@ async function start() {
     params.set("folder", $("pick-folder").value);
     for (const key of ["view", "owner", "folder"]) if (!params.get(key)) params.delete(key);
     remember();
-    await board.load({ stages: setup.stages, filter: currentFilter(), viewId: $("pick-view").value });
+    try {
+      await board.load({ stages: setup.stages, filter: currentFilter(), viewId: $("pick-view").value });
+    } catch (error) {
+      announce(`Could not load the board: ${error.message}`);
+    }
   };
   for (const id of ["pick-view", "pick-owner", "pick-folder"]) $(id).addEventListener("change", reload);
 
