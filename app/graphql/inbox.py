@@ -18,7 +18,7 @@ import strawberry
 
 from app.crm.inbox import queries as inbox
 from app.events.envelope import ChangeEvent, EventKind
-from app.graphql.subscriptions import _current_actor, _since
+from app.graphql.subscriptions import current_actor, since_cursor
 from app.graphql.types.inbox import Notification, NotificationEvent, NotificationEventKind
 
 
@@ -35,8 +35,8 @@ class InboxSubscriptions:
         self, info: strawberry.Info, since: str | None = None
     ) -> AsyncGenerator[NotificationEvent, None]:
         runtime = info.context.runtime
-        actor = await _current_actor(info)
-        since_seq = await _since(info, since)
+        actor = await current_actor(info)
+        since_seq = await since_cursor(info, since)
         user_id = actor.user_id
 
         def accept(event: ChangeEvent) -> bool:

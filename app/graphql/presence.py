@@ -24,13 +24,13 @@ from app.crm.actor import Actor
 from app.crm.errors import DomainError, ErrorCode
 from app.crm.opportunities import queries as opportunities
 from app.crm.users import queries as users
-from app.crm.users.queries import load_actor
 from app.events.presence import BOARD, Presence, TooManySessions, Watch
 from app.events.presence import PresenceState as DomainPresenceState
 from app.graphql.batch import read_session, reader
-from app.graphql.errors import UserError, bad_input, unauthenticated
+from app.graphql.errors import UserError, bad_input
 from app.graphql.ids import decode_id, encode_id
 from app.graphql.socket_liveness import last_heard, ping_if_quiet
+from app.graphql.subscriptions import current_actor
 from app.graphql.types.presence import (
     OpportunityPresence,
     PresenceEntry,
@@ -143,17 +143,6 @@ def _said(found: PresenceSnapshot) -> Hashable:
     )
 
 
-async def _fresh_actor(info: strawberry.Info) -> Actor:
-    # The socket was authenticated at connection_init, perhaps hours ago: the rights of now,
-    # with what the socket's token allows (its folders).
-    connected = info.context.require_actor()
-    async with info.context.runtime.reads() as session:
-        current = await load_actor(session, connected.user_id)
-    if current is None:
-        raise unauthenticated()
-    return dataclasses.replace(current, grant=connected.grant)
-
-
 def _too_many(error: TooManySessions) -> DomainError:
     return DomainError(ErrorCode.OUT_OF_RANGE, str(error), ["sessionId"])
 
@@ -222,7 +211,7 @@ class PresenceSubscriptions:
     ) -> AsyncGenerator[PresenceSnapshot, None]:
         context = info.context
         runtime = context.runtime
-        actor = await _fresh_actor(info)
+        actor = await current_actor(info)
         try:
             topic = await _topic(info, opportunity_id, bool(board))
             session = _session_id(session_id) if session_id is not None else None

@@ -65,7 +65,7 @@ def _parse_since(since: str) -> int:
     return int(since)
 
 
-async def _current_actor(info: strawberry.Info) -> Actor:
+async def current_actor(info: strawberry.Info) -> Actor:
     # The socket was authenticated at connection_init, perhaps hours ago: subscribe with
     # the rights the user has now, so a deactivated user gets nothing, not even a replay.
     connected = info.context.require_actor()
@@ -77,7 +77,7 @@ async def _current_actor(info: strawberry.Info) -> Actor:
     return dataclasses.replace(current, grant=connected.grant)
 
 
-async def _since(info: strawberry.Info, since: str | None) -> int | None:
+async def since_cursor(info: strawberry.Info, since: str | None) -> int | None:
     since_seq = _parse_since(since) if since is not None else None
     if since_seq is not None and since_seq > await info.context.runtime.hub.latest_committed():
         raise bad_input(DomainError(ErrorCode.INVALID, "since is from the future", ["since"]))
@@ -228,7 +228,7 @@ class EventSubscriptions:
     ) -> AsyncGenerator[OpportunityEvent, None]:
         context = info.context
         runtime = context.runtime
-        actor = await _current_actor(info)
+        actor = await current_actor(info)
         try:
             only_id = (
                 decode_id(opportunity_id, "Opportunity", "opportunityId")
@@ -241,10 +241,8 @@ class EventSubscriptions:
             check_filter(selected)
         except DomainError as error:
             raise bad_input(error) from None
-        kinds = (
-            frozenset(event_kind(k) for k in filter.kinds) if filter and filter.kinds else None
-        )
-        since_seq = await _since(info, since)
+        kinds = frozenset(event_kind(k) for k in filter.kinds) if filter and filter.kinds else None
+        since_seq = await since_cursor(info, since)
         if (
             only_id is not None
             and await reader(info).one_visible(opportunities.visible_by_id, only_id) is None
@@ -298,12 +296,12 @@ class EventSubscriptions:
         self, info: strawberry.Info, order_id: strawberry.ID, since: str | None = None
     ) -> AsyncGenerator[OrderEvent, None]:
         runtime = info.context.runtime
-        actor = await _current_actor(info)
+        actor = await current_actor(info)
         try:
             only_id = decode_id(order_id, "Order", "orderId")
         except DomainError as error:
             raise bad_input(error) from None
-        since_seq = await _since(info, since)
+        since_seq = await since_cursor(info, since)
         if await reader(info).one_visible(orders.visible_by_id, only_id) is None:
             raise bad_input(DomainError(ErrorCode.NOT_FOUND, "order not found", ["orderId"]))
 
