@@ -284,7 +284,8 @@ async def test_log_out_ends_the_token(server: RunningServer, browser: Browser) -
     ben = await open_board(browser, server, team.ben)
     stored = await ben.page.evaluate("sessionStorage.getItem('tandem.token')")
     assert stored
-    await ben.page.get_by_role("button", name="Log out").click()
+    async with ben.page.expect_navigation():  # the page starts afresh, signed out
+        await ben.page.get_by_role("button", name="Log out").click()
     await expect(ben.page.get_by_role("button", name="Log in")).to_be_visible()
     assert await ben.page.evaluate("sessionStorage.getItem('tandem.token')") is None
     body = await server.api.gql("{ me { id } }", token=stored)
@@ -409,9 +410,26 @@ async def test_the_pickers_narrow_the_board_and_its_live_changes(
     server: RunningServer, browser: Browser
 ) -> None:
     team = await team_with_deals(server)
+    emea = await create_folder(team, "EMEA")
+    dach = await create_folder(team, "DACH", parent=emea)
+    await file_in(team, "Globex renewal", dach)
     ben = await open_board(browser, server, team.ben)
     page = ben.page
     await expect(ben.card("ACME rollout")).to_be_visible()
+
+    # A folder: the deals filed in it and in its sub-folders, live as deals are filed there.
+    await page.get_by_label("Folder", exact=True).select_option(value=emea)
+    await expect(ben.card("Globex renewal")).to_be_visible()
+    await expect(ben.card("ACME rollout")).to_have_count(0)
+    await expect(ben.card("Initech seats")).to_have_count(0)
+    await file_in(team, "Initech seats", emea)
+    await expect(ben.card("Initech seats")).to_be_visible(timeout=LIVE_MS)
+    await file_in(team, "Globex renewal", None)
+    await expect(ben.card("Globex renewal")).to_have_count(0, timeout=LIVE_MS)
+    await file_in(team, "Initech seats", None)
+    await expect(ben.card("Initech seats")).to_have_count(0, timeout=LIVE_MS)
+    await page.get_by_label("Folder", exact=True).select_option(value="")
+    await expect(ben.card("Globex renewal")).to_be_visible()
 
     await page.get_by_label("Owner", exact=True).select_option(label="Mia Keller")
     await expect(ben.card("Initech seats")).to_have_count(0)  # Ben's own
@@ -436,3 +454,31 @@ async def test_the_pickers_narrow_the_board_and_its_live_changes(
     await expect(ben.card("Globex renewal")).to_have_count(0)
     await expect(ben.card("ACME rollout")).to_be_visible()
     no_page_errors(ben)
+
+
+CREATE_FOLDER = """
+mutation($input: CreateFolderInput!) {
+  createFolder(input: $input) { folder { id } userErrors { code message } }
+}
+"""
+MOVE = """
+mutation($input: MoveOpportunityInput!) {
+  moveOpportunity(input: $input) { opportunity { id } userErrors { code message } }
+}
+"""
+
+
+async def create_folder(team: Team, name: str, parent: str | None = None) -> str:
+    values = {"name": name, "parentId": parent}
+    payload = await team.api.mutate(
+        "createFolder", CREATE_FOLDER, {"input": values}, team.server.admin_token
+    )
+    folder_id: str = payload["folder"]["id"]
+    return folder_id
+
+
+async def file_in(team: Team, deal: str, folder: str | None) -> None:
+    """File `deal` in `folder` (None: in no folder), as its owner would."""
+    current = await team.read(deal)
+    values = {"id": team.deals[deal], "expectedVersion": current["version"], "folderId": folder}
+    await team.api.mutate("moveOpportunity", MOVE, {"input": values}, team.server.admin_token)

@@ -102,7 +102,7 @@ async def test_notification_events_cross_processes_once_in_order_and_resume(
         seen = [n["id"] for e in live for n in e["notifications"]]
         assert seen == await inbox_ids(team, team.mia)
 
-        # Disconnected: two changes for Mia on A, and more on the secret deal.
+        # Disconnected: two changes for Mia on A, and one on the secret deal.
         await team.move(team.bob, deal, "Proposal")
         await team.win(team.bob, secret)
         await team.task(team.bob, deal, "Send the contract", assignee=team.mia_id)
