@@ -10,9 +10,9 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from app.settings import Settings, SettingsError, load_settings
+from app.settings import MOST_WORKERS, Settings, SettingsError, load_settings
 
 log = logging.getLogger("tandem")
 
@@ -92,34 +92,26 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     from app.logs import uvicorn_log_config
+    from app.shutdown import SERVER_OPTIONS
     from app.web import WEBSOCKET_OPTIONS, create_app
 
+    workers = args.workers or settings.workers
     # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets
     # the `finally` below stop the embedded PostgreSQL instead of leaving it running.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with database(settings) as url:
         if settings.auto_migrate and not args.no_migrate:
-            _migrate(url)
+            _migrate(url)  # here, once, also for many workers (app/workers.py)
         asyncio.run(_bootstrap_admin(url))
-        problem = asyncio.run(_beside_the_others(url, settings.broadcast_url))
+        broadcast_url = settings.broadcast_url
+        if workers > 1:
+            from app.workers import shared_broadcast_url
+
+            broadcast_url = shared_broadcast_url(broadcast_url, url, workers)
+        problem = asyncio.run(_beside_the_others(url, broadcast_url))
         if problem is not None:
             _fail(problem)
-        try:
-            app = create_app(settings, url)
-        except SettingsError as error:
-            _fail(str(error))
-        # The modules, schema and caches loaded so far live as long as the process: keep them
-        # out of every full collection. Measured (bench/orders.py): p99 of reading a 500-line
-        # order 132 -> 67 ms, of updating one of its lines 94 -> 32 ms; small requests alike.
-        gc.freeze()
-        # What a server allocates is nearly all freed by reference counting; the cycle
-        # collector's default pace (a young collection every 700 allocations) spent 40 % of
-        # the CPU of one change reaching 1,000 subscribers, and its full collections over
-        # their connections made the tail (bench/run.py, 1,000 subscribers: CPU per change
-        # 89 -> 58 ms, p99 to the last subscriber 275 -> 100 ms).
-        gc.set_threshold(50_000, 20, 100)
-        uvicorn.run(
-            app,
+        options: dict[str, Any] = dict(
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
@@ -128,8 +120,35 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             # logger drops it: a fortieth of a small request's CPU, for nothing above "info".
             access_log=settings.log_level in ("debug", "info"),
             **WEBSOCKET_OPTIONS,
+            **SERVER_OPTIONS,  # requests in flight finish within a bound (app/shutdown.py)
             proxy_headers=True,
         )
+        if workers > 1:
+            from app.workers import run_workers
+
+            if not run_workers(workers, url, broadcast_url, options):
+                _fail("a worker could not start (its log says why); every worker was stopped")
+            return
+        try:
+            app = create_app(settings, url, stop_within=True)
+        except SettingsError as error:
+            _fail(str(error))
+        tune_garbage_collector()
+        uvicorn.run(app, **options)
+
+
+def tune_garbage_collector() -> None:
+    """For a server process, once its app is built (`serve`, and each worker of it)."""
+    # The modules, schema and caches loaded so far live as long as the process: keep them
+    # out of every full collection. Measured (bench/orders.py): p99 of reading a 500-line
+    # order 132 -> 67 ms, of updating one of its lines 94 -> 32 ms; small requests alike.
+    gc.freeze()
+    # What a server allocates is nearly all freed by reference counting; the cycle
+    # collector's default pace (a young collection every 700 allocations) spent 40 % of
+    # the CPU of one change reaching 1,000 subscribers, and its full collections over
+    # their connections made the tail (bench/run.py, 1,000 subscribers: CPU per change
+    # 89 -> 58 ms, p99 to the last subscriber 275 -> 100 ms).
+    gc.set_threshold(50_000, 20, 100)
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
@@ -253,12 +272,28 @@ def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> None:
     sys.stdout.write(schema.as_str() + "\n")
 
 
+def _worker_count(raw: str) -> int:
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MOST_WORKERS:
+        raise argparse.ArgumentTypeError(f"expected a number from 1 to {MOST_WORKERS}, got {raw!r}")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tandem", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the server (migrates first)")
     serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
+    serve.add_argument(
+        "--workers",
+        type=_worker_count,
+        metavar="N",
+        help=f"server processes on this host (1 to {MOST_WORKERS}; default TANDEM_WORKERS, or 1)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     migrate = commands.add_parser("migrate", help="apply pending database migrations")
@@ -300,15 +335,20 @@ def main(argv: list[str] | None = None) -> None:
         settings = load_settings()
     except SettingsError as error:
         _fail(str(error))
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     from app.crm.auth import passwords
 
     passwords.configure(settings.password_hashing)
+    args.handler(settings, args)
+
+
+def configure_logging(settings: Settings) -> None:
+    """This process's log (every command, and each worker of `serve`: app/workers.py)."""
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     # Alembic announces each of its plugins at INFO; only the migrations it runs matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    args.handler(settings, args)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import socket
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +14,9 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, event, text
+from sqlalchemy.exc import DBAPIError, DisconnectionError, PendingRollbackError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -44,19 +48,36 @@ class Base(DeclarativeBase):
 _SERVER_SETTINGS = {"statement_timeout": "30000", "jit": "off"}
 
 
+CONNECT_TIMEOUT_SECONDS = 10.0
+"""How long opening a connection may take (asyncpg's own default is a minute): a database
+host that does not answer at all fails requests (DATABASE_UNAVAILABLE) instead of holding
+them."""
+
+
 def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         # A dead pooled connection fails its next statement and is replaced; pinging before
         # every checkout would cost a round trip on each of a request's many short reads.
         pool_pre_ping=False,
-        connect_args={"server_settings": _SERVER_SETTINGS},
+        connect_args={"server_settings": _SERVER_SETTINGS, "timeout": CONNECT_TIMEOUT_SECONDS},
         # A failed statement's error (logged with its traceback) must not quote what it was
         # given: a document's bytes, a password's hash, a customer's data.
         hide_parameters=True,
     )
+    event.listen(engine.sync_engine.pool, "checkout", _closed_is_replaced)
+    return engine
+
+
+def _closed_is_replaced(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection the server ended (a restart, an idle timeout) is known closed
+    without a round trip: the pool replaces it (DisconnectionError makes it try another)
+    instead of handing it to a request that would fail on it."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def _json(raw: bytes) -> Any:
@@ -182,6 +203,7 @@ class ReadPool:
             **kwargs,
             server_settings={**_SERVER_SETTINGS, "plan_cache_mode": "force_generic_plan"},
             connection_class=_ReadConnection,
+            timeout=CONNECT_TIMEOUT_SECONDS,
         )
         # JSON decoded to what SQLAlchemy's asyncpg dialect gives, so that a compiled
         # statement's rows are alike on either connection (a timeline page holds dozens of
@@ -242,13 +264,24 @@ _UNAVAILABLE_STATES = ("57P01", "57P02", "57P03", "53300")
 connection itself failed)."""
 
 
+_UNREACHABLE_ERRNOS = frozenset(
+    {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTDOWN, errno.ETIMEDOUT}
+)
+
+
 def database_unavailable(error: BaseException | None) -> bool:
     """Whether `error` (or what it wraps: SQLAlchemy's and the driver's errors wrap the
     driver's) says the database cannot be reached now: not a bug, but a moment to wait."""
     seen = 0
     while error is not None and seen < 6:
-        if isinstance(error, ConnectionError | TimeoutError):
+        if isinstance(error, ConnectionError | TimeoutError | socket.gaierror | PoolTimeout):
+            return True  # refused, reset, no answer, no such host, no connection free in time
+        if isinstance(error, OSError) and error.errno in _UNREACHABLE_ERRNOS:
             return True
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True  # SQLAlchemy saw the connection end under a statement
+        if isinstance(error, PendingRollbackError) and "invalid transaction" in str(error):
+            return True  # a later statement of a session whose connection so ended
         if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error):
             return True  # one the server ended, found closed when next used
         state = getattr(error, "sqlstate", None)

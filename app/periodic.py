@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
 from app.db import database_unavailable
+from app.outage import outage
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,7 @@ class Periodic:
                 await self._work()
             except Exception as error:
                 if database_unavailable(error):
-                    # Not a bug: a line each time, not a traceback, while the database is away.
-                    log.warning(
-                        "%s: the database cannot be reached (%r); retrying in %s s",
-                        self._name,
-                        error,
-                        self._interval,
-                    )
+                    # Not a bug: said once per outage (app/outage.py), not at every tick.
+                    outage.failed(error, self._name)
                 else:
                     log.exception("%s failed; retrying in %s s", self._name, self._interval)

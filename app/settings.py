@@ -20,6 +20,8 @@ MOST_BATCH_OPERATIONS = 100
 """The most TANDEM_MAX_BATCH_OPERATIONS may allow."""
 MOST_PAGE_SIZE = 1000
 """The largest TANDEM_MAX_PAGE_SIZE: past it one page is a dump, not a page."""
+MOST_WORKERS = 64
+"""The most server processes `tandem serve` runs on one host (TANDEM_WORKERS, --workers)."""
 
 
 class SettingsError(ValueError):
@@ -90,6 +92,8 @@ class Settings:
     """Strict-Transport-Security's max-age; 0: not sent (TLS is the reverse proxy's)."""
     presence_ttl_seconds: float = 10.0
     """How long a presence entry lives unless repeated (app/events/presence.py)."""
+    workers: int = 1
+    """Server processes `tandem serve` runs on one host, sharing its port (app/workers.py)."""
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -283,4 +287,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         security_headers=_bool(env, "TANDEM_SECURITY_HEADERS", True),
         hsts_seconds=_int(env, "TANDEM_HSTS_SECONDS", 0, 0, 2 * 365 * 24 * 3600),
         presence_ttl_seconds=_float(env, "TANDEM_PRESENCE_TTL_SECONDS", 10.0, 1.0, 300.0),
+        workers=_int(env, "TANDEM_WORKERS", 1, 1, MOST_WORKERS),
     )

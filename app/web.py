@@ -29,7 +29,7 @@ from app.crm.opportunities import totals
 from app.crm.users.directory import ActorDirectory
 from app.crm.users.recent import RecentActors
 from app.db import ReadPool, create_engine, create_read_session_factory, create_session_factory
-from app.events.broker import BrokerLink
+from app.events.broker import STOP_SECONDS, BrokerLink
 from app.events.hub import EventHub
 from app.events.neighbours import Neighbours
 from app.events.presence import Presence
@@ -42,8 +42,11 @@ from app.graphql.executor.operation import plan_metrics
 from app.graphql.persisted.resolution import PersistedQueries
 from app.graphql.schema import schema
 from app.graphql.shared_events import SharedEvents
+from app.outage import RETRY_AFTER_SECONDS
 from app.periodic import Periodic
+from app.readiness import Readiness
 from app.settings import Settings
+from app.shutdown import SHUTDOWN_SECONDS, ExitUnlessStopped, bounded
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +103,16 @@ WEBSOCKET_OPTIONS: dict[str, Any] = {
 """How uvicorn serves the app's WebSockets (`tandem serve`, and the tests' server)."""
 
 
-def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> Starlette:
+def create_app(
+    settings: Settings, database_url: str, *, alone: bool = True, stop_within: bool = False
+) -> Starlette:
     """Raises SettingsError for a TANDEM_PERSISTED_QUERIES_DIR file that cannot run.
 
     `alone`: take this server's place among the servers on its database (app/events/
     neighbours.py); False only for a second app in one process that stands in for no server
-    of its own (the tests' twin, answering the same reads with the standard executor)."""
+    of its own (the tests' twin, answering the same reads with the standard executor).
+    `stop_within`: a shutdown that takes longer than app/shutdown.py's bound ends the
+    process (`tandem serve`; never a test's server, which shares the tests' process)."""
     passwords.configure(settings.password_hashing)
     paging.configure_page_size(settings.max_page_size)
     limits.configure(
@@ -177,17 +184,22 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
         try:
             yield
         finally:
-            await stopping.stop()
-            await folding.stop()
-            await persisted.stop()
-            await directory.refreshing.stop()
-            await hub.stop()
-            await presence.stop()
-            await broker.stop()
-            await read_pool.close()
-            await engine.dispose()
-            await keeping.stop()
-            await neighbours.release()
+            # Each step bounded, and all of them (app/shutdown.py): a dead broker or
+            # database must not keep the server from exiting.
+            stuck = ExitUnlessStopped(SHUTDOWN_SECONDS) if stop_within else None
+            await bounded(stopping.stop())
+            await bounded(folding.stop())
+            await bounded(persisted.stop())
+            await bounded(directory.refreshing.stop())
+            await bounded(hub.stop())
+            await bounded(presence.stop())
+            await bounded(broker.stop(), STOP_SECONDS + 0.5)
+            await bounded(read_pool.close())
+            await bounded(engine.dispose())
+            await bounded(keeping.stop())
+            await bounded(neighbours.release())
+            if stuck is not None:
+                stuck.done()
 
     async def health(request: Request) -> Response:
         try:
@@ -204,6 +216,22 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
         if neighbours.problem is not None:
             body["problem"] = neighbours.problem
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
+
+    ready = Readiness(
+        reads,
+        None if settings.broadcast_url.startswith("memory:") else lambda: broker.connected,
+    )
+
+    async def health_live(request: Request) -> Response:
+        return JSONResponse({"status": "alive"})
+
+    async def health_ready(request: Request) -> Response:
+        is_ready, checks = await ready.checks()
+        return JSONResponse(
+            {"status": "ready" if is_ready else "unavailable", "checks": checks},
+            status_code=200 if is_ready else 503,
+            headers=None if is_ready else {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
     async def document(request: Request) -> Response:
         """Download a document: the same bearer token as the API, the same visibility."""
@@ -267,6 +295,8 @@ def create_app(settings: Settings, database_url: str, *, alone: bool = True) -> 
         routes=[
             Route("/documents/{document_id}", document),
             Route("/health", health),
+            Route("/health/live", health_live),
+            Route("/health/ready", health_ready),
             Route("/metrics", metrics),
             *board_routes(),
         ],

@@ -21,6 +21,7 @@ from broadcaster import Broadcast
 from app.events.envelope import ChangeEvent
 from app.events.hub import EventHub
 from app.events.presence import Presence
+from app.events.redis_pubsub import RedisPubSub
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,9 @@ CHANNEL = "tandem_events"  # + a hash of the database's identity, see channel_fo
 # PostgreSQL NOTIFY payloads stop at 8000 bytes; a bigger event travels as its number only,
 # and each process reads it from the outbox once.
 MAX_INLINE_BYTES = 7000
+# How long stopping may take: the link's own connection is given up after it, whatever the
+# broker does (a dead one must not hold the server's shutdown).
+STOP_SECONDS = 3.0
 
 
 class BrokerLink:
@@ -50,6 +54,7 @@ class BrokerLink:
         self._pong = asyncio.Event()
         self._nonce = ""
         self._connected = asyncio.Event()
+        self._stopping = False
         self._channel = CHANNEL
         self.reconnects = 0
 
@@ -65,10 +70,19 @@ class BrokerLink:
             await asyncio.wait_for(self._connected.wait(), timeout=5)
 
     async def stop(self) -> None:
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._supervisor
+        """Within STOP_SECONDS. Also a cancellation swallowed on the way (a wait_for that
+        finished as it was cancelled, in Python 3.11) ends the loop: it checks `_stopping`."""
+        self._stopping = True
+        supervisor = self._supervisor
+        if supervisor is None:
+            return
+        supervisor.cancel()
+        done, _ = await asyncio.wait({supervisor}, timeout=STOP_SECONDS)
+        if not done:
+            log.warning("the event broker link did not stop within %s s; left behind", STOP_SECONDS)
+            return
+        if not supervisor.cancelled() and supervisor.exception() is not None:
+            log.warning("the event broker link ended with %r", supervisor.exception())
 
     async def committed(self, events: Sequence[ChangeEvent]) -> None:
         """EventSink: called after a transaction committed."""
@@ -91,7 +105,7 @@ class BrokerLink:
 
     async def _supervise(self) -> None:
         delay = 0.5
-        while True:
+        while not self._stopping:
             try:
                 await self._run_connection()
             except asyncio.CancelledError:
@@ -106,18 +120,20 @@ class BrokerLink:
             delay = min(delay * 2, 10.0)
 
     async def _run_connection(self) -> None:
-        broadcast = Broadcast(self._url)
+        redis = RedisPubSub(self._url) if _is_redis(self._url) else None
+        broadcast = Broadcast(backend=redis) if redis is not None else Broadcast(self._url)
         await broadcast.connect()
         try:
             async with broadcast.subscribe(self._channel) as subscriber:
-                _wake_redis_listener(broadcast)
+                if self._stopping:
+                    return
                 self._broadcast = broadcast
                 self._connected.set()
                 # Anything published while we were away is in the outbox.
                 await self._hub.catch_up()
                 listener = asyncio.create_task(self._listen(subscriber))
                 try:
-                    await self._watch(broadcast, listener)
+                    await self._watch(broadcast, listener, redis)
                 finally:
                     listener.cancel()
                     with suppress(asyncio.CancelledError, Exception):
@@ -148,12 +164,16 @@ class BrokerLink:
         event = ChangeEvent.from_json(raw) if "kind" in data else None
         await self._hub.receive(event, int(data["seq"]))
 
-    async def _watch(self, broadcast: Broadcast, listener: asyncio.Task[None]) -> None:
+    async def _watch(
+        self, broadcast: Broadcast, listener: asyncio.Task[None], redis: RedisPubSub | None
+    ) -> None:
         """Return (to reconnect) when the listener dies or a ping is not echoed in time."""
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self._ping_interval)
             if listener.done():
                 raise ConnectionError("the broker listener stopped")
+            if redis is not None and redis.lost is not None:
+                raise ConnectionError(f"the Redis connection was lost: {redis.lost}")
             self._nonce = secrets.token_hex(8)
             self._pong.clear()
             await asyncio.wait_for(
@@ -171,15 +191,6 @@ def channel_for(database_identity: str) -> str:
     return f"{CHANNEL}_{hashlib.sha256(database_identity.encode()).hexdigest()[:16]}"
 
 
-def _wake_redis_listener(broadcast: Broadcast) -> None:
-    """Work around broadcaster 0.3's Redis backend losing its listener at subscribe time.
-
-    Its subscribe() wakes the listener task before redis-py records the channel; when the
-    listener runs in that window, redis-py's listen() sees no channel, returns at once, and
-    the listener goes back to waiting for a wake-up that never comes: nothing is received
-    (not even our pings) until the next reconnect. Now that the channel is recorded, wake it
-    again; this is harmless when it is already listening, and other backends have no _ready.
-    """
-    ready = getattr(getattr(broadcast, "_backend", None), "_ready", None)
-    if isinstance(ready, asyncio.Event):
-        ready.set()
+def _is_redis(url: str) -> bool:
+    """Redis pub/sub goes through our own backend (app/events/redis_pubsub.py)."""
+    return url.startswith(("redis://", "rediss://"))

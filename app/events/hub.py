@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.events import outbox
 from app.events.envelope import ChangeEvent
+from app.outage import outage
 from app.periodic import Periodic
 
 log = logging.getLogger(__name__)
@@ -274,7 +275,9 @@ class EventHub:
 
     async def latest_committed(self) -> int:
         async with self._sessions() as session:
-            return await outbox.last_seq(session)
+            latest = await outbox.last_seq(session)
+        outage.answered()  # read every second (the poll): an outage's end is seen at once
+        return latest
 
     async def read_outbox(self, after: int, up_to: int) -> list[ChangeEvent]:
         async with self._sessions() as session:

@@ -6,7 +6,8 @@ database, its subscribers would get the other's changes only from the outbox pol
 second late, and the broker's `/health` line saying "connected" all the while), and the
 other's subscribers would get its changes the same way. So a server that broadcasts in
 memory must be alone on its database, and a server with a shared broker must not have such a
-server beside it.
+server beside it. (The workers of one `tandem serve --workers N` are servers with a shared
+broker here: they use the database's LISTEN/NOTIFY in place of `memory://`, app/workers.py.)
 
 The database tells: each server holds a session-level advisory lock for as long as it runs,
 exclusive with `memory://`, shared with a shared broker, so the second of two servers that
@@ -36,7 +37,8 @@ _LOST = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 _FIX = (
     "Give every server on this database the same shared broker: "
     "TANDEM_BROADCAST_URL=redis://<host>:6379/0, or the database's own URL "
-    "(postgres://...) for PostgreSQL's LISTEN/NOTIFY."
+    "(postgres://...) for PostgreSQL's LISTEN/NOTIFY. On one host, `tandem serve --workers N` "
+    "runs N processes that share events by themselves."
 )
 
 

@@ -34,10 +34,11 @@ from app.crm.actor import Actor
 from app.crm.auth.queries import load_actor_for_token
 from app.crm.auth.tokens import read_token
 from app.crm.users import recent
+from app.db import database_unavailable
 from app.graphql import limits
 from app.graphql.context import Context, Runtime
 from app.graphql.encoding import encode_json
-from app.graphql.masking import new_request_id, request_id
+from app.graphql.masking import new_request_id, request_id, servers_own
 from app.graphql.persisted.protocol import requested
 from app.graphql.refusals import RequestRefused, failure, refusal
 from app.graphql.schema import schema
@@ -49,6 +50,7 @@ from app.graphql.websocket import (
     TextFrames,
     TransportProtocol,
 )
+from app.outage import TRY_AGAIN_LATER, UNAVAILABLE_REASON, outage
 
 _STREAMED = ("multipart/mixed", "text/event-stream")
 _UPLOAD_SLACK = 1024 * 1024
@@ -358,12 +360,24 @@ class TandemGraphQL(GraphQL[Context, None]):
         if not isinstance(token, str):
             header = params.get("Authorization") or params.get("authorization")
             token = bearer_token(header) if isinstance(header, str) else None
-        actor = await self.authenticate(token, fresh=True)
+        websocket = context.websocket
+        try:
+            actor = await self.authenticate(token, fresh=True)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            # Not the client's fault, nor a reason to drop the socket without a word: a
+            # close that says to come back (1013, Try Again Later).
+            answering = new_request_id()
+            said = servers_own(error, answering)
+            outage.failed(error, f"a WebSocket's connection_init ({answering})", answering)
+            if websocket is not None and websocket.application_state == WebSocketState.CONNECTED:
+                await websocket.close(code=TRY_AGAIN_LATER, reason=UNAVAILABLE_REASON)
+            raise ConnectionRejectionError(dict(said.formatted)) from None
         if actor is None:
             raise ConnectionRejectionError(
                 {"message": "authentication required", "code": "UNAUTHENTICATED"}
             )
-        websocket = context.websocket
         most = self.runtime.settings.max_connections_per_user
         if context.watch is None and self.runtime.directory.watching(actor.user_id) >= most:
             reason = f"too many connections for this user (at most {most})"

@@ -20,6 +20,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from app.db import database_unavailable
+from app.outage import outage
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +114,9 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
     # only errors that escaped a resolver are the server's, with their traceback.
     for error in errors:
         if is_unexpected(error) and database_unavailable(error.original_error):
-            # Not a bug: one line, not a traceback per request while the database is away.
-            log.warning(
-                "database unavailable at %s (request %s): %r",
-                error.path,
-                request_id.get(),
-                error.original_error,
-            )
+            # Not a bug: said once per outage (app/outage.py), not a line per request.
+            answering = request_id.get()
+            outage.failed(error.original_error, f"request {answering} at {error.path}", answering)
         elif is_unexpected(error):
             log.error(
                 "unexpected error at %s (request %s)",

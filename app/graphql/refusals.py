@@ -16,6 +16,7 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from app.graphql.masking import servers_own
+from app.outage import RETRY_AFTER_SECONDS, outage
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +61,12 @@ def failure(error: Exception, answering: str) -> Response:
     said = servers_own(error, answering)
     unreachable = said.extensions is not None and said.extensions["code"] == "DATABASE_UNAVAILABLE"
     if unreachable:
-        log.warning("database unavailable (request %s): %r", answering, error)
+        outage.failed(error, f"request {answering}", answering)  # said once per outage
     else:
         log.error("unexpected error (request %s)", answering, exc_info=error)
     return Response(
         orjson.dumps({"errors": [said.formatted]}),
         status_code=503 if unreachable else 500,
         media_type="application/json",
-        headers={"Retry-After": "1"} if unreachable else None,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)} if unreachable else None,
     )

@@ -16,6 +16,7 @@ through the ASGI interface, as every other message.
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from typing import Any
 
@@ -33,11 +34,12 @@ _FIN_TEXT = 0x81  # a whole text frame (RFC 6455 5.2); a server's frames are not
 class SocketWriter:
     """Writes whole text frames to one connection's transport, or says it cannot."""
 
-    __slots__ = ("_connection", "_transport")
+    __slots__ = ("_connection", "_protocol", "_transport")
 
-    def __init__(self, connection: Protocol, transport: Any) -> None:
+    def __init__(self, connection: Protocol, transport: Any, protocol: Any) -> None:
         self._connection = connection
         self._transport = transport
+        self._protocol = protocol
 
     @classmethod
     def of(cls, send: Any) -> SocketWriter | None:
@@ -53,7 +55,43 @@ class SocketWriter:
             return None
         if not callable(getattr(transport, "get_write_buffer_size", None)):
             return None
-        return cls(connection, transport)
+        if not isinstance(getattr(protocol, "writable", None), asyncio.Event):
+            return None
+        return cls(connection, transport, protocol)
+
+    async def drained(self, seconds: float) -> bool:
+        """Whether the client takes what was written to it within `seconds`: True at once
+        while the transport accepts writes; False when its buffer stayed past its high-water
+        mark (uvicorn's `send` waits for it to drain before writing anything) that long."""
+        writable: asyncio.Event = self._protocol.writable
+        if writable.is_set():
+            return True
+        try:
+            await asyncio.wait_for(writable.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def close_now(self, code: int, reason: str, grace: float) -> None:
+        """Close with `code` without waiting for the client to read what it has not: the
+        close frame follows that in the transport, so a client that reads again learns why
+        (as uvicorn's own close does, which would first wait for the buffer to drain); one
+        that does not read within `grace` is dropped then."""
+        connection = self._connection
+        transport = self._transport
+        protocol = self._protocol
+        drop = asyncio.get_running_loop().call_later(grace, transport.abort)
+        if connection.state is not State.OPEN or transport.is_closing():
+            # Closed already, its close frame waiting behind the unread data too (uvicorn's
+            # keepalive timeout, 1011): only the drop is missing, which ends the app's side.
+            return
+        connection.send_close(code, reason)
+        transport.write(b"".join(connection.data_to_send()))
+        protocol.close_sent = True
+        protocol.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        # uvicorn cancels it when the client answers the close (then closing the transport)
+        # or the connection is lost.
+        protocol.close_timer = drop
 
     def write_text(self, head: bytes, tail: bytes) -> bool:
         """Write one text frame of `head` and `tail` (UTF-8) at once: True when written, False

@@ -52,6 +52,12 @@ MALFORMED = 4400
 FORBIDDEN = 4403
 INIT_TIMEOUT = 4408
 TOO_MANY_CONNECTIONS = 1008
+# 4008: the client did not take what was sent to it within SLOW_CLIENT_SECONDS (it stopped
+# reading); it reconnects and resumes with `since`. The close frame follows what it has not
+# read yet; a client that does not read within CLOSE_GRACE_SECONDS more is dropped.
+TOO_SLOW = 4008
+SLOW_CLIENT_SECONDS = 10.0
+CLOSE_GRACE_SECONDS = 10.0
 
 
 def too_many_subscriptions(limit: int) -> GraphQLError:
@@ -78,10 +84,24 @@ class TextFrames(ASGIWebSocketAdapter):
         if text is None:
             encoded = self.view.encode_json(message)
             text = encoded.decode() if isinstance(encoded, bytes) else encoded
+        await self._unless_too_slow()
         try:
             await self.ws.send_text(text)
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
+
+    async def _unless_too_slow(self) -> None:
+        """Close with TOO_SLOW a client whose unread data has held our writes too long: it
+        would hold its operations' tasks (and their events) for as long as it liked, and end
+        only by the keepalive, without learning that it has to resume. Its subscriptions'
+        events meanwhile go on for the others, and its own overflow to the outbox (bounded)."""
+        socket: SocketWriter | None = self.ws.scope.get(SOCKET_WRITER)
+        if socket is None or await socket.drained(SLOW_CLIENT_SECONDS):
+            return
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            socket.close_now(TOO_SLOW, "too slow: resume with since", CLOSE_GRACE_SECONDS)
+            self.ws.application_state = WebSocketState.DISCONNECTED
+        raise WebSocketDisconnected
 
 
 def _shared_text(message: Mapping[str, Any]) -> str | None:
@@ -159,7 +179,13 @@ class TransportProtocol(BaseGraphQLTransportWSHandler[Context, None]):
             socket = websocket.ws.scope.get(SOCKET_WRITER)
         if socket is not None:
             live_writer.set(self._writer(operation, socket))
-        await super().run_operation(operation)
+        # The client gone, or closed as too slow (TextFrames): its operations just end.
+        with suppress(WebSocketDisconnected):
+            await super().run_operation(operation)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        if not isinstance(error, WebSocketDisconnected):  # no bug, no traceback
+            await super().handle_task_exception(error)
 
     def _writer(self, operation: Operation[Context, None], socket: SocketWriter) -> Writer:
         """Writes the `next` message Strawberry's handler would send for a result whose
@@ -305,6 +331,8 @@ class LegacyProtocol(BaseGraphQLWSHandler[Context, None]):
                 assert isinstance(result, ExecutionResult)
                 await self.send_data_message(result, operation_id)
             await self.send_message({"type": "complete", "id": operation_id})
+        except WebSocketDisconnected:
+            pass  # the client gone, or closed as too slow (TextFrames): nothing to tell
         except asyncio.CancelledError:
             await self.send_message({"type": "complete", "id": operation_id})
         finally:
