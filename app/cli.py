@@ -115,7 +115,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
-            log_config=uvicorn_log_config(),  # no query values, no wire dump (app/logs.py)
+            # No query values, no wire dump (app/logs.py); JSON lines if so configured.
+            log_config=uvicorn_log_config(settings.log_format),
             # uvicorn formats each request's access line (quoting its path) before the
             # logger drops it: a fortieth of a small request's CPU, for nothing above "info".
             access_log=settings.log_level in ("debug", "info"),
@@ -347,6 +348,10 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if settings.log_format == "json":
+        from app.log_format import log_json
+
+        log_json()
     # Alembic announces each of its plugins at INFO; only the migrations it runs matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 

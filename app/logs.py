@@ -65,9 +65,14 @@ class WireNotWritten(logging.Filter):
         )
 
 
-def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's own logging configuration, with the filters above on its loggers."""
+def uvicorn_log_config(log_format: str = "text") -> dict[str, Any]:
+    """uvicorn's own logging configuration, with the filters above on its loggers; its lines
+    as JSON objects for `json` (app/log_format.py), the filters having run before."""
     config = copy.deepcopy(LOGGING_CONFIG)
+    if log_format == "json":
+        for formatter in config["formatters"].values():
+            formatter.clear()
+            formatter["()"] = "app.log_format.JsonFormatter"
     config["filters"] = {
         "query_values_hidden": {"()": QueryValuesHidden},
         "wire_not_written": {"()": WireNotWritten},

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+LOG_FORMATS = ("text", "json")
 BROADCAST_SCHEMES = ("memory", "redis", "rediss", "postgres", "postgresql")
 PERSISTED_QUERY_MODES = ("apq", "off", "allowlist")
 MOST_BATCH_OPERATIONS = 100
@@ -94,6 +95,9 @@ class Settings:
     """How long a presence entry lives unless repeated (app/events/presence.py)."""
     workers: int = 1
     """Server processes `tandem serve` runs on one host, sharing its port (app/workers.py)."""
+    log_format: str = "text"
+    """"text": a line for people; "json": one JSON object a line, with the request's id, for
+    a log collector (app/log_format.py)."""
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -288,4 +292,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         hsts_seconds=_int(env, "TANDEM_HSTS_SECONDS", 0, 0, 2 * 365 * 24 * 3600),
         presence_ttl_seconds=_float(env, "TANDEM_PRESENCE_TTL_SECONDS", 10.0, 1.0, 300.0),
         workers=_int(env, "TANDEM_WORKERS", 1, 1, MOST_WORKERS),
+        log_format=_choice(env, "TANDEM_LOG_FORMAT", LOG_FORMATS, "text"),
     )

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -38,10 +38,10 @@ from app.graphql.context import Runtime
 from app.graphql.cost import Budgets
 from app.graphql.deadlines import Deadlines
 from app.graphql.endpoint import TandemGraphQL, bearer_token
-from app.graphql.executor.operation import plan_metrics
 from app.graphql.persisted.resolution import PersistedQueries
 from app.graphql.schema import schema
 from app.graphql.shared_events import SharedEvents
+from app.metrics import CONTENT_TYPE, Metrics
 from app.outage import RETRY_AFTER_SECONDS
 from app.periodic import Periodic
 from app.readiness import Readiness
@@ -128,7 +128,7 @@ def create_app(
     sessions = create_session_factory(engine)
     reads = create_read_session_factory(engine)
     read_pool = ReadPool(engine)
-    hub = EventHub(reads)
+    hub = EventHub(reads, metrics=Metrics())
     presence = Presence(settings.presence_ttl_seconds)
     broker = BrokerLink(settings.broadcast_url, hub, presence=presence)
     presence.publish_through(broker.publish)
@@ -267,28 +267,8 @@ def create_app(
         )
 
     async def metrics(request: Request) -> Response:
-        lines = [
-            "# TYPE tandem_event_position gauge",
-            f"tandem_event_position {hub.position}",
-            "# TYPE tandem_events_dispatched_total counter",
-            f"tandem_events_dispatched_total {hub.dispatched}",
-            "# TYPE tandem_subscriptions gauge",
-            f"tandem_subscriptions {hub.subscription_count}",
-            "# TYPE tandem_event_deliveries_written_at_once_total counter",
-            f"tandem_event_deliveries_written_at_once_total {hub.direct_deliveries}",
-            "# TYPE tandem_event_preparing_seconds_total counter",
-            f"tandem_event_preparing_seconds_total {hub.preparing_seconds:.6f}",
-            "# TYPE tandem_event_dispatching_seconds_total counter",
-            f"tandem_event_dispatching_seconds_total {hub.dispatching_seconds:.6f}",
-            "# TYPE tandem_subscriber_overflows_total counter",
-            f"tandem_subscriber_overflows_total {hub.overflows}",
-            "# TYPE tandem_broker_reconnects_total counter",
-            f"tandem_broker_reconnects_total {broker.reconnects}",
-            "# TYPE tandem_broker_connected gauge",
-            f"tandem_broker_connected {int(broker.connected)}",
-            *plan_metrics(schema.plans),
-        ]
-        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+        # prometheus_client's text (app/metrics.py); with several workers, their sum.
+        return Response(hub.metrics.exposition(), media_type=CONTENT_TYPE)
 
     app = TandemApp(
         graphql_app,

@@ -35,6 +35,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from app.events.neighbours import in_memory
+from app.metrics import multiprocess_directory, worker_ended
 from app.settings import SettingsError, load_settings, to_libpq_url
 from app.shutdown import GRACEFUL_SECONDS, SHUTDOWN_SECONDS
 
@@ -86,6 +87,7 @@ class Supervisor(Multiprocess):
         super().keep_subprocess_alive()
         for old, new in zip(before, self.processes, strict=True):
             if new is not old:
+                worker_ended(old.pid)
                 log.warning(
                     "worker %s ended (exit code %s); worker %s takes its place",
                     old.pid,
@@ -118,7 +120,9 @@ def run_workers(
     os.environ["TANDEM_BROADCAST_URL"] = broadcast_url
     config = WorkerConfig(f"{__name__}:worker_app", factory=True, workers=workers, **options)
     supervisor = Supervisor(config, sockets=[config.bind_socket()])
-    supervisor.run()
+    # Each worker's /metrics answers for them all, from the files they keep there.
+    with multiprocess_directory():
+        supervisor.run()
     return not supervisor.failed_to_start
 
 

@@ -177,11 +177,11 @@ class Subscriber:
 
 
 async def metric(api: Api, name: str) -> int:
-    """A sample from /metrics."""
+    """A sample from /metrics (a whole number: prometheus_client writes it as a float)."""
     text = (await api.http.get("/metrics")).text
-    found = re.search(rf"^{name} (\d+)$", text, re.MULTILINE)
+    found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
     assert found, text
-    return int(found.group(1))
+    return int(float(found.group(1)))
 
 
 async def until_subscribed(api: Api, count: int) -> None:

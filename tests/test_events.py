@@ -151,9 +151,9 @@ async def read(api: Api, opportunity_id: str, token: str) -> dict[str, Any] | No
 
 async def subscriptions_open(api: Api) -> int:
     metrics = (await api.http.get("/metrics")).text
-    found = re.search(r"^tandem_subscriptions (\d+)$", metrics, re.MULTILINE)
+    found = re.search(r"^tandem_subscriptions (\S+)$", metrics, re.MULTILINE)
     assert found, metrics
-    return int(found.group(1))
+    return int(float(found.group(1)))
 
 
 async def until_subscribed(api: Api, count: int) -> None:

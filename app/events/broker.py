@@ -86,6 +86,7 @@ class BrokerLink:
 
     async def committed(self, events: Sequence[ChangeEvent]) -> None:
         """EventSink: called after a transaction committed."""
+        self._hub.metrics.events_published.inc(len(events))
         broadcast = self._broadcast
         if broadcast is None or not self.connected:
             return  # the outbox poll of every process delivers them
@@ -116,6 +117,8 @@ class BrokerLink:
                 delay = 0.5  # it had worked: back off from scratch, not from the last outage
             self._connected.clear()
             self.reconnects += 1
+            self._hub.metrics.broker_connected.set(0)
+            self._hub.metrics.broker_reconnects.inc()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
 
@@ -129,6 +132,7 @@ class BrokerLink:
                     return
                 self._broadcast = broadcast
                 self._connected.set()
+                self._hub.metrics.broker_connected.set(1)
                 # Anything published while we were away is in the outbox.
                 await self._hub.catch_up()
                 listener = asyncio.create_task(self._listen(subscriber))

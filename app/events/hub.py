@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.events import outbox
 from app.events.envelope import ChangeEvent
+from app.metrics import Metrics
 from app.outage import outage
 from app.periodic import Periodic
 
@@ -90,16 +91,19 @@ class Herd:
         self.verdict = (event, accepted)
         return accepted
 
-    def offer(self, hub: EventHub, event: ChangeEvent) -> None:
-        """Hand the event to every member, in the hub's turn; never blocks."""
+    def offer(self, hub: EventHub, event: ChangeEvent) -> int:
+        """Hand the event to every member, in the hub's turn; never blocks. How many members
+        that take it were handed it (counted here, added to /metrics once per event)."""
         accepted = self.takes(event, {})
         seq = event.seq
         message: object = _UNKNOWN
+        handed = 0
         for member in list(self.members):
             if member.replaying or seq <= member.cursor:
                 continue  # its replay reads it from the outbox; or it had it already
             if member.queue:
-                member.enqueue(event)
+                if member.enqueue(event) and accepted:
+                    handed += 1
                 continue
             if not accepted:
                 # Not for it: passed over without waking its task (a dashboard watching
@@ -108,7 +112,7 @@ class Herd:
                 continue
             write = member.write
             if write is None or member.waiter is None:
-                member.enqueue(event)
+                handed += member.enqueue(event)
                 continue
             # Its task waits with nothing queued, so nothing of an earlier event can still
             # be on its way: written at once, where a thousand subscribers woken one by one,
@@ -128,8 +132,10 @@ class Herd:
                 if written:
                     member.cursor = seq
                     hub.direct_deliveries += 1
+                    handed += 1
                     continue
-            member.enqueue(event)
+            handed += member.enqueue(event)
+        return handed
 
     def _message(self, event: ChangeEvent) -> object:
         message = self.lead().message
@@ -174,15 +180,22 @@ class Subscription:
         self.closed = False
         self.herd: Herd | None = None
 
-    def enqueue(self, event: ChangeEvent) -> None:
-        """For its task to take; past its bound, it reads the outbox at its own pace instead."""
+    def enqueue(self, event: ChangeEvent) -> bool:
+        """For its task to take; past its bound, it reads the outbox at its own pace instead
+        (False: the event, and those queued, dropped from its queue)."""
         if len(self.queue) >= self._max_queue:
+            dropped = len(self.queue) + 1
             self.queue.clear()
             self.replaying = True
             self._hub.overflows += 1
-        else:
-            self.queue.append(event)
+            metrics = self._hub.metrics
+            metrics.overflows.inc()
+            metrics.events_dropped.inc(dropped)
+            self._wake()
+            return False
+        self.queue.append(event)
         self._wake()
+        return True
 
     def _wake(self) -> None:
         waiter = self.waiter
@@ -195,10 +208,15 @@ class Subscription:
             events = await self._hub.read_outbox(self.cursor, self._hub.position)
             if not events:
                 break
-            for event in events:
-                self.cursor = event.seq
-                if self.accept(event):
-                    yield event
+            replayed = 0
+            try:
+                for event in events:
+                    self.cursor = event.seq
+                    if self.accept(event):
+                        replayed += 1
+                        yield event
+            finally:
+                self._hub.metrics.events_replayed.inc(replayed)  # once per batch read
         self.replaying = False
 
     async def __aiter__(self) -> AsyncIterator[ChangeEvent]:
@@ -241,8 +259,10 @@ class EventHub:
         *,
         poll_interval: float = 1.0,
         max_queue: int = 1000,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
+        self.metrics = metrics if metrics is not None else Metrics()
         self._max_queue = max_queue
         self._lock = asyncio.Lock()
         # Whatever the broker lost (a publish while it was down, a dropped connection) is
@@ -261,6 +281,7 @@ class EventHub:
     async def start(self) -> None:
         async with self._sessions() as session:
             self.position = await outbox.last_seq(session)
+        self.metrics.event_position.set(self.position)
         await self._poller.start()
 
     async def stop(self) -> None:
@@ -325,6 +346,7 @@ class EventHub:
         found.members[subscription] = None
         subscription.herd = found
         self.subscription_count += 1
+        self.metrics.subscriptions.inc()
         return subscription
 
     def leave(self, subscription: Subscription) -> None:
@@ -333,6 +355,7 @@ class EventHub:
             return
         del herd.members[subscription]
         self.subscription_count -= 1
+        self.metrics.subscriptions.dec()
         if not herd.members and self._herds.get(herd.key) is herd:
             del self._herds[herd.key]
 
@@ -364,8 +387,12 @@ class EventHub:
         await self._prepare(event)
         prepared = time.perf_counter()
         self._dispatch(event)
+        dispatched = time.perf_counter()
         self.preparing_seconds += prepared - started
-        self.dispatching_seconds += time.perf_counter() - prepared
+        self.dispatching_seconds += dispatched - prepared
+        metrics = self.metrics
+        metrics.preparing_seconds.inc(prepared - started)
+        metrics.dispatching_seconds.inc(dispatched - prepared)
 
     async def _prepare(self, event: ChangeEvent) -> None:
         """Run, once each, the preparations of the herds that take the event."""
@@ -387,5 +414,13 @@ class EventHub:
     def _dispatch(self, event: ChangeEvent) -> None:
         self.position = event.seq
         self.dispatched += 1
+        written_before = self.direct_deliveries
+        handed = 0
         for herd in list(self._herds.values()):
-            herd.offer(self, event)
+            handed += herd.offer(self, event)
+        # Once per event, whatever the number of subscribers (each increment takes a lock).
+        metrics = self.metrics
+        metrics.event_position.set(event.seq)
+        metrics.events_dispatched.inc()
+        metrics.events_delivered.inc(handed)
+        metrics.written_at_once.inc(self.direct_deliveries - written_before)

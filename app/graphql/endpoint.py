@@ -149,6 +149,13 @@ class TandemGraphQL(GraphQL[Context, None]):
             if scope["type"] == "websocket":
                 # Live events may be written to this connection's socket at once.
                 scope[SOCKET_WRITER] = SocketWriter.of(send)
+                connections = self.runtime.hub.metrics.connections
+                connections.inc()
+                try:
+                    await super().__call__(scope, receive, send)
+                finally:
+                    connections.dec()
+                return
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
@@ -20,6 +21,7 @@ from strawberry.tools import merge_types
 from strawberry.types.execution import ExecutionContext, ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from app.graphql import measured
 from app.graphql.access import MEMBERS_REFUSED, SIGNED_OUT
 from app.graphql.cost import Formula, rate_limited, too_costly
 from app.graphql.deadlines import Deadlines
@@ -111,11 +113,36 @@ class TandemSchema(strawberry.Schema):
         # query field and fail as an internal error (strawberry#3392). Refusing it here makes
         # the view answer 400; WebSockets subscribe through stream().
         allowed = set(allowed_operation_types or OperationType) - {OperationType.SUBSCRIPTION}
+        started = time.perf_counter()
         try:
             query = _document(query, operation_extensions, context_value)
         except Refused as refused:
             _refused_status(context_value, refused.status)
-            return ExecutionResult(data=None, errors=[refused.error])
+            result = ExecutionResult(data=None, errors=[refused.error])
+        else:
+            result = await self._execute(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                allowed,
+                operation_extensions,
+            )
+        seconds = time.perf_counter() - started
+        measured.answered(self.plans, context_value, query, operation_name, result, seconds)
+        return result
+
+    async def _execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None,
+        context_value: Any,
+        root_value: Any,
+        operation_name: str | None,
+        allowed: set[OperationType],
+        operation_extensions: dict[str, Any] | None,
+    ) -> ExecutionResult:
         _fresh_reads(context_value, remember=True)
         formula = self.plans.formula(query, operation_name)  # None for an ambiguous one too
         if formula is None and self.plans.ambiguous(query, operation_name):
@@ -216,11 +243,13 @@ class TandemSchema(strawberry.Schema):
             # Refused, and its cost paid, when it starts (the other operations' in execute()).
             formula = self.plans.formula(query, operation_name)
             first = _access_first(formula, context_value)
+            if first is None:
+                priced = self._price(formula, variable_values, context_value)
+                if isinstance(priced, GraphQLError):
+                    first = priced
+            measured.subscribed(self.plans, context_value, query, operation_name, first is None)
             if first is not None:
                 return _refused_stream(first)
-            priced = self._price(formula, variable_values, context_value)
-            if isinstance(priced, GraphQLError):
-                return _refused_stream(priced)
         if _planned(context_value):
             if kind is OperationType.SUBSCRIPTION and kind in allowed:
                 _fresh_reads(context_value, remember=True)

@@ -100,6 +100,9 @@ class TextFrames(ASGIWebSocketAdapter):
             return
         if self.ws.application_state == WebSocketState.CONNECTED:
             socket.close_now(TOO_SLOW, "too slow: resume with since", CLOSE_GRACE_SECONDS)
+            runtime: Any = getattr(self.view, "runtime", None)  # TandemGraphQL's
+            if runtime is not None:
+                runtime.hub.metrics.slow_clients_closed.inc()
             self.ws.application_state = WebSocketState.DISCONNECTED
         raise WebSocketDisconnected
 

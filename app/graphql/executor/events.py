@@ -27,6 +27,7 @@ from app.graphql.executor.plan import OperationPlan, Planner
 from app.graphql.executor.run import Execution, Pending, Slot
 from app.graphql.executor.types import TypeNames
 from app.graphql.masking import as_client_sees
+from app.metrics import event_results_built
 
 Writer = Callable[[bytes], bool]
 
@@ -224,6 +225,7 @@ async def _result(
         mine = future is None
         if future is None:
             shared.built += 1
+            event_results_built.inc()
             future = asyncio.ensure_future(
                 _build(types, plan, planner, context, variables, root_value, event, entry.rows)
             )

@@ -38,6 +38,7 @@ from app.graphql.executor.plan import OperationPlan, Planner, condition_variable
 from app.graphql.executor.run import Execution, Pending, Slot
 from app.graphql.executor.types import TypeNames
 from app.graphql.limits import document_rules
+from app.metrics import plan_fallbacks, planned_operations
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +146,12 @@ class PlanExecutor:
         if known.plan is None:
             assert known.reason is not None
             self.fallbacks[known.reason] += 1
+            plan_fallbacks.labels(known.reason).inc()
         return known
 
     def _fell_back(self, query: str, reason: str) -> Compiled:
         self.fallbacks[reason] += 1
+        plan_fallbacks.labels(reason).inc()
         return Compiled(None, None, reason)
 
     async def execute(
@@ -190,6 +193,7 @@ class PlanExecutor:
             return None
         assert compiled.planner is not None
         self.planned += 1
+        planned_operations.inc()
         return await run_plan(
             self.types, compiled.plan, compiled.planner, context, variables, root_value
         )
@@ -261,6 +265,7 @@ class PlanExecutor:
             return None
         assert compiled.planner is not None
         self.planned += 1
+        planned_operations.inc()
         return event_stream(
             self.types,
             compiled.plan,
@@ -325,21 +330,3 @@ class _nothing:
 
     async def __aexit__(self, *exc: object) -> None:
         return None
-
-
-def plan_metrics(plans: PlanExecutor) -> list[str]:
-    """/metrics lines: operations run through plans, the standard executor's share by reason,
-    and how many results live events needed (one per event and group of subscribers)."""
-    lines = [
-        "# TYPE tandem_planned_operations_total counter",
-        f"tandem_planned_operations_total {plans.planned}",
-        "# TYPE tandem_plan_fallbacks_total counter",
-    ]
-    for reason, count in sorted(plans.fallbacks.items()):
-        label = reason.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-        lines.append(f'tandem_plan_fallbacks_total{{reason="{label}"}} {count}')
-    lines += [
-        "# TYPE tandem_event_results_built_total counter",
-        f"tandem_event_results_built_total {plans.event_results.built}",
-    ]
-    return lines
